@@ -1,0 +1,389 @@
+"""Scanning of an ABC tune body into :class:`~folkclip.abc.model.Note`, ``Bar`` and
+``Change`` events.
+
+One compiled regular expression with a named group per symbol drives the scan;
+the scanner keeps the state that ABC makes implicit: key signature and bar
+accidentals, unit length, tuplets, broken rhythm, ties, pending decorations,
+chord symbols and grace notes, bar index and position in the bar, and the voice.
+"""
+
+from __future__ import annotations
+
+import re
+
+from folkclip.abc.fields import (
+    LETTER_PC, Key, bar_length, default_unit, parse_key, parse_meter, parse_unit,
+)
+from folkclip.abc.model import Bar, Change, Event, Note
+from folkclip.errors import AbcSyntaxError, FolkclipError
+
+_NOTE = r"(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*\d*/*\d*"
+_TOKEN_RE = re.compile(
+    r"(?P<space>[ \t`y$*]+)"
+    r"|(?P<comment>%.*)"
+    r"|(?P<field>\[[A-Za-z]:[^\]]*\])"
+    r"|(?P<bar>(?:\.?:*(?:\[\||\|+\]?)|::|:\|\]|\|\]):*(?:\s*\[?\d+(?:[,-]\d+)*(?![\d/]))?)"
+    r"|(?P<ending>\[\d+(?:[,-]\d+)*)"
+    r"|(?P<chordsym>\"[^\"]*\")"
+    r"|(?P<deco>![^!\n]*!|\+[^+\s]*\+|[.~HLMOPSTuvJR])"
+    r"|(?P<grace>\{[^}]*\})"
+    r"|(?P<tuplet>\(\d(?::\d*)?(?::\d*)?)"
+    r"|(?P<slur>[()])"
+    r"|(?P<note>(?:\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[,']*)(?P<len>\d*/*\d*))"
+    r"|(?P<chord>\[(?:" + _NOTE + r"-?\s*)+\](?P<clen>\d*/*\d*))"
+    r"|(?P<rest>[zx](?P<rlen>\d*/*\d*))"
+    r"|(?P<mrest>[ZX](?P<mlen>\d*))"
+    r"|(?P<tie>-)"
+    r"|(?P<broken>[<>]{1,3})"
+    r"|(?P<overlay>&)"
+)
+_INNER_NOTE_RE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)(\d*/*\d*)(-?)")
+_CHORD_SYMBOL_RE = re.compile(r"^\(?[A-G][b#♭♯]?[^ ]{0,10}$")
+_FIELD_LINE_RE = re.compile(r"^([A-Za-z]):(.*)$")
+_ACC = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}
+_TUPLET_Q = {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}
+_MAX_WARNINGS = 20
+_MAX_DURATION_FACTOR = 64  # a note longer than 64 units is a sign of garbage
+
+
+def parse_length(text: str) -> tuple[int, int]:
+    """Length multiplier as (numerator, denominator): ``"3/2"`` -> (3, 2), ``"/"`` -> (1, 2)."""
+    if not text:
+        return 1, 1
+    slash = text.find("/")
+    if slash < 0:
+        return int(text), 1
+    num = int(text[:slash]) if slash else 1
+    after = text[slash:].lstrip("/")
+    n_slash = len(text) - slash - len(after)
+    den = int(after) * 2 ** (n_slash - 1) if after else 2**n_slash
+    return num, den
+
+
+class BodyScanner:
+    """Turns body lines into events. Feed lines with :meth:`feed`, then call :meth:`finish`.
+
+    Args:
+        key: Header key.
+        meter: Header meter (``None`` for free meter).
+        unit: Header unit length in ticks.
+        first_voice: The first ``V:`` id of the header, if any; only that voice is kept.
+    """
+
+    def __init__(self, key: Key, meter: tuple[int, int] | None, unit: int,
+                 first_voice: str | None = None) -> None:
+        self.key_acc = key.accidentals
+        self.meter = meter
+        self.unit = unit
+        self.events: list[Event] = []
+        self.warnings: list[str] = []
+        self.n_notes = 0
+        self.voice = first_voice.split()[0] if first_voice and first_voice.split() else None
+        self.in_voice = True
+        self.bar_acc: dict[tuple[str, int], int] = {}
+        self.bar = 0
+        self.onset = 0
+        self.bar_has_music = False
+        self.decos: list[str] = []
+        self.chord_symbol: str | None = None
+        self.grace: tuple[int, ...] = ()
+        self.tuplet_left = 0
+        self.tuplet_num = self.tuplet_den = 1
+        self.broken_next: tuple[int, int] | None = None
+        self.last: Note | None = None
+        self.last_name: tuple[str, int] | None = None
+        self._unknown: dict[str, int] = {}
+        self._voice_warned = False
+
+    # ------------------------------------------------------------------ lines
+    def feed(self, line: str, lineno: int) -> None:
+        """Scan one body line (comments, field lines and continuations included)."""
+        if not line or line[0] == "%":
+            return
+        m = _FIELD_LINE_RE.match(line)
+        if m and (len(line) < 3 or line[2] != "|"):
+            self._field(m.group(1), m.group(2).split("%", 1)[0].strip(), lineno)
+            return
+        if not self.in_voice:
+            return
+        self._scan(line, lineno)
+
+    def finish(self) -> list[Event]:
+        """Close the scan and return the events."""
+        for ch, count in self._unknown.items():
+            self._warn(f"ignored {count} unexpected character(s) {ch!r}")
+        return self.events
+
+    def _warn(self, text: str) -> None:
+        if len(self.warnings) < _MAX_WARNINGS:
+            self.warnings.append(text)
+
+    # ----------------------------------------------------------------- fields
+    def _field(self, name: str, value: str, lineno: int) -> None:
+        if name == "V":
+            vid = value.split()[0] if value.split() else ""
+            if self.voice is None:
+                self.voice = vid
+            self.in_voice = vid == self.voice
+            if not self.in_voice and not self._voice_warned:
+                self._voice_warned = True
+                self._warn(f"several voices: kept voice {self.voice!r} only")
+            return
+        if not self.in_voice:
+            return
+        try:
+            if name == "K":
+                key = parse_key(value)
+                self.key_acc = key.accidentals
+                self.bar_acc = {}
+                self.events.append(Change("K", key, value))
+            elif name == "M":
+                self.meter = parse_meter(value)
+                self.events.append(Change("M", self.meter, value))
+            elif name == "L":
+                self.unit = parse_unit(value) if value else default_unit(self.meter)
+                self.events.append(Change("L", self.unit, value))
+            elif name == "P":
+                self.events.append(Change("P", value, value))
+        except FolkclipError as err:
+            raise AbcSyntaxError(str(err), lineno) from None
+
+    # ------------------------------------------------------------------- scan
+    def _scan(self, line: str, lineno: int) -> None:
+        pos = 0
+        end = len(line)
+        match = _TOKEN_RE.match
+        key_acc = self.key_acc
+        while pos < end:
+            m = match(line, pos)
+            if m is None:
+                ch = line[pos]
+                if ch == "\\" and not line[pos + 1:].strip(" \t"):
+                    return  # line continuation
+                if ch not in "\\\r":
+                    self._unknown[ch] = self._unknown.get(ch, 0) + 1
+                    if sum(self._unknown.values()) > max(40, self.n_notes):
+                        raise AbcSyntaxError(
+                            f"too many unexpected characters ({ch!r} ...): not ABC music",
+                            lineno)
+                pos += 1
+                continue
+            pos = m.end()
+            kind = m.lastgroup
+            if kind == "note":
+                # Hot path, inlined: pitch with key/bar accidentals, then duration.
+                letter, octs, length = m.group("letter", "oct", "len")
+                first = m.string[m.start()]
+                upper = letter.upper()
+                octave = 60 if letter < "a" else 72
+                if octs:
+                    octave += 12 * (octs.count("'") - octs.count(","))
+                name = (upper, octave)
+                last = self.last
+                if first in "^_=":
+                    text = m.group(0)
+                    alter = _ACC[text[:2] if text[:2] in ("^^", "__") else first]
+                    self.bar_acc[name] = alter
+                    pitch = octave + LETTER_PC[upper] + alter
+                elif last is not None and last.tie and self.last_name == name and last.pitch:
+                    pitch = last.pitch  # a tie carries the accidental over the bar line
+                else:
+                    alter = self.bar_acc.get(name)
+                    pitch = octave + LETTER_PC[upper] + (
+                        key_acc.get(upper, 0) if alter is None else alter)
+                self.last_name = name
+                if length or self.tuplet_left or self.broken_next is not None:
+                    num, den = parse_length(length)
+                    duration = self._duration(num, den, lineno)
+                else:
+                    duration = self.unit
+                self._emit(pitch, duration, lineno)
+            elif kind == "bar":
+                self._bar(m.group(0))
+            elif kind == "space" or kind == "slur" or kind == "comment":
+                continue
+            elif kind == "deco":
+                text = m.group(0)
+                self.decos.append(text[1:-1] if len(text) > 1 else text)
+            elif kind == "chordsym":
+                text = m.group(0)[1:-1]
+                if _CHORD_SYMBOL_RE.match(text):
+                    self.chord_symbol = text
+            elif kind == "tie":
+                if self.last is not None:
+                    self.last.tie = True
+            elif kind == "broken":
+                self._broken(m.group(0))
+            elif kind == "chord":
+                self._chord(m, lineno)
+            elif kind == "rest":
+                self._rest(m.group("rlen"), lineno)
+            elif kind == "tuplet":
+                self._tuplet(m.group(0))
+            elif kind == "grace":
+                self.grace = self._grace(m.group(0)[1:-1])
+            elif kind == "field":
+                text = m.group(0)[1:-1]
+                self._field(text[0], text[2:].strip(), lineno)
+                key_acc = self.key_acc
+                if not self.in_voice:
+                    return
+            elif kind == "ending":
+                self._ending(m.group(0)[1:])
+            elif kind == "mrest":
+                self._multi_rest(m.group("mlen"), lineno)
+            elif kind == "overlay":
+                self._warn("voice overlay '&' found: kept the first line of music only")
+                return
+
+    # ------------------------------------------------------------- durations
+    def _duration(self, num: int, den: int, lineno: int) -> int:
+        num *= self.unit
+        if self.tuplet_left:
+            num *= self.tuplet_num
+            den *= self.tuplet_den
+            self.tuplet_left -= 1
+        if self.broken_next is not None:
+            num *= self.broken_next[0]
+            den *= self.broken_next[1]
+            self.broken_next = None
+        if num % den:
+            self._warn(f"line {lineno}: duration rounded")
+        ticks = num // den
+        if ticks <= 0 or ticks > _MAX_DURATION_FACTOR * self.unit:
+            raise AbcSyntaxError(f"impossible note length ({num}/{den} ticks)", lineno)
+        return ticks
+
+    def _pitch(self, acc: str | None, letter: str, octs: str) -> int:
+        upper = letter.upper()
+        octave = 60 if letter.isupper() else 72
+        if octs:
+            octave += 12 * (octs.count("'") - octs.count(","))
+        name = (upper, octave)
+        if acc is not None:
+            alter = _ACC[acc]
+            self.bar_acc[name] = alter
+        elif (self.last is not None and self.last.tie and self.last_name == name
+              and self.last.pitch is not None):
+            return self.last.pitch  # a tie carries the accidental over the bar line
+        else:
+            alter = self.bar_acc.get(name)
+            if alter is None:
+                alter = self.key_acc.get(upper, 0)
+        self.last_name = name
+        return octave + LETTER_PC[upper] + alter
+
+    def _emit(self, pitch: int | None, duration: int, lineno: int,
+              chord: tuple[int, ...] = ()) -> None:
+        note = Note(pitch, duration, self.bar, self.onset, False, tuple(self.decos),
+                    self.chord_symbol, self.grace, chord, lineno)
+        if self.decos:
+            self.decos = []
+        self.chord_symbol = None
+        self.grace = ()
+        self.onset += duration
+        self.bar_has_music = True
+        self.events.append(note)
+        self.last = note
+        if pitch is not None:
+            self.n_notes += 1
+
+    def _chord(self, m: re.Match[str], lineno: int) -> None:
+        inner = m.group(0)[1:m.group(0).rindex("]")]
+        pitches = []
+        first_len = (1, 1)
+        tie = False
+        for i, (acc, letter, octs, length, dash) in enumerate(_INNER_NOTE_RE.findall(inner)):
+            pitches.append(self._pitch(acc or None, letter, octs))
+            if i == 0:
+                first_len = parse_length(length)
+            tie = tie or bool(dash)
+        cnum, cden = parse_length(m.group("clen"))
+        duration = self._duration(first_len[0] * cnum, first_len[1] * cden, lineno)
+        chord = tuple(sorted(set(pitches)))
+        self._emit(chord[-1], duration, lineno, chord if len(chord) > 1 else ())
+        if tie and self.last is not None:
+            self.last.tie = True
+
+    def _rest(self, length: str, lineno: int) -> None:
+        num, den = parse_length(length)
+        self._emit(None, self._duration(num, den, lineno), lineno)
+
+    def _multi_rest(self, length: str, lineno: int) -> None:
+        full = bar_length(self.meter) or self.unit * 8
+        for _ in range(int(length) if length else 1):
+            self._emit(None, full, lineno)
+            self._bar("|")
+
+    def _grace(self, inner: str) -> tuple[int, ...]:
+        saved = dict(self.bar_acc), self.last_name
+        pitches = tuple(self._pitch(a or None, l, o) for a, l, o, _, _ in
+                        _INNER_NOTE_RE.findall(inner))
+        self.bar_acc, self.last_name = saved  # grace accidentals do not last
+        return pitches
+
+    def _tuplet(self, text: str) -> None:
+        parts = text[1:].split(":")
+        p = int(parts[0])
+        if p < 2:
+            return
+        q = int(parts[1]) if len(parts) > 1 and parts[1] else 0
+        r = int(parts[2]) if len(parts) > 2 and parts[2] else p
+        if not q:
+            compound = self.meter is not None and self.meter[0] % 3 == 0 and self.meter[0] > 3
+            q = _TUPLET_Q.get(p, 3 if compound else 2)
+        self.tuplet_num, self.tuplet_den, self.tuplet_left = q, p, r
+
+    def _broken(self, text: str) -> None:
+        n = len(text)
+        long_num, den = 2 ** (n + 1) - 1, 2**n  # > : 3/2 ; >> : 7/4 ; >>> : 15/8
+        short = (1, den)
+        longer = (long_num, den)
+        first, second = (longer, short) if text[0] == ">" else (short, longer)
+        last = self.last
+        if last is None:
+            return
+        old = last.duration
+        last.duration = old * first[0] // first[1]
+        self.onset += last.duration - old
+        self.broken_next = second
+
+    # ------------------------------------------------------------------- bars
+    def _bar(self, text: str) -> None:
+        text = text.strip()
+        ending = ""
+        digits = re.search(r"\[?(\d+(?:[,-]\d+)*)$", text)
+        if digits:
+            ending = digits.group(1)
+            text = text[: digits.start()].rstrip()
+        text = text.lstrip(".")
+        if text.startswith(":") and text.endswith(":") and len(text) > 1:
+            kind = "::"
+        elif text.startswith(":"):
+            kind = ":|"
+        elif text.endswith(":"):
+            kind = "|:"
+        elif text in ("||", "|]", "[|"):
+            kind = text
+        else:
+            kind = "|"
+        if self.bar_has_music:
+            self.events.append(Bar(kind, ending, self.bar))
+            self.bar += 1
+            self.onset = 0
+            self.bar_has_music = False
+        elif self.events and isinstance(self.events[-1], Bar):
+            prev = self.events[-1]  # two bar lines in a row, e.g. "|" then "|:" on the next line
+            if kind != "|":
+                prev.kind = "::" if {prev.kind, kind} == {":|", "|:"} else kind
+            prev.ending = prev.ending or ending
+        else:
+            self.events.append(Bar(kind, ending, self.bar))
+        self.bar_acc = {}
+        self.tuplet_left = 0
+
+    def _ending(self, number: str) -> None:
+        if self.events and isinstance(self.events[-1], Bar):
+            self.events[-1].ending = number
+        else:
+            self.events.append(Bar("|", number, self.bar))

@@ -1,0 +1,213 @@
+"""Tokenized corpora as compact integer arrays, cached on disk.
+
+:func:`load_tokenized` reads sources, tokenizes every tune and stores the result
+under ``$FOLKCLIP_CACHE`` (default ``~/.cache/folkclip``), keyed by a hash of the
+sources' file contents and the tokenizer configuration; a second call with the same
+inputs loads the arrays instead of parsing again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from folkclip.errors import FolkclipError
+from folkclip.sources import Corpus, fingerprint, read_sources, source_files
+from folkclip.splits import TuneIdentity, assign_splits
+from folkclip.titles import title_key
+from folkclip.tokenize import FIELDS, Tokenizer, TokenizerConfig
+
+FORMAT_VERSION = 1
+PAD, UNK = "<pad>", "<unk>"
+
+
+@dataclass
+class TokenizedCorpus:
+    """Tokenized tunes: one (T_i, F) block of ids per tune, stacked.
+
+    Attributes:
+        config: Tokenizer configuration used.
+        vocab: Per field, the list of token strings (index = id; 0 is ``<pad>``, 1 ``<unk>``).
+        ids: (total_events, F) int32 ids.
+        bars: (total_events,) int32 bar number of each event (for bar patches).
+        offsets: (N + 1,) start of each tune in ``ids``.
+        meta: Per tune: ``title``, ``alt_titles``, ``type``, ``key``, ``mode``, ``meter``,
+            ``tune_id``, ``setting_id``, ``source``, ``number``, ``collection``, ``abc``.
+        problems: Problems met while reading (dicts with source, tune, line, reason, severity).
+    """
+
+    config: TokenizerConfig
+    vocab: dict[str, list[str]]
+    ids: np.ndarray
+    bars: np.ndarray
+    offsets: np.ndarray
+    meta: list[dict]
+    problems: list[dict] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.meta)
+
+    def tokens(self, i: int) -> np.ndarray:
+        """Ids of tune ``i``: (T, F)."""
+        return self.ids[self.offsets[i]:self.offsets[i + 1]]
+
+    def events(self, i: int) -> list[tuple[str, ...]]:
+        """Tune ``i`` as event tuples of strings."""
+        vocab = [self.vocab[f] for f in FIELDS]
+        return [tuple(v[x] for v, x in zip(vocab, row)) for row in self.tokens(i).tolist()]
+
+    def identities(self) -> list[TuneIdentity]:
+        return [TuneIdentity(f"{m['collection']}/{m['tune_id']}" if m["tune_id"] else None,
+                             tuple(t for t in [m["title"], *m["alt_titles"]] if t))
+                for m in self.meta]
+
+    def split(self, seed: int = 0, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
+              ) -> dict[str, np.ndarray]:
+        """Indices of each split (grouped by tune identity; see :mod:`folkclip.splits`)."""
+        sides = np.array(assign_splits(self.identities(), fractions, seed))
+        return {name: np.nonzero(sides == name)[0] for name in ("train", "validation", "test")}
+
+    def bar_patches(self, i: int, patch_size: int = 16, max_bars: int = 64) -> np.ndarray:
+        """Bar-patch view of tune ``i`` (as in CLaMP): one fixed-size patch per bar.
+
+        Header events form the first patch; each bar's events (its closing bar line
+        included) fill the next patches, truncated or padded (id 0) to ``patch_size``.
+
+        Returns:
+            (n_patches, patch_size, F) int32.
+        """
+        tok = self.tokens(i)
+        bars = self.bars[self.offsets[i]:self.offsets[i + 1]]
+        keys = bars.astype(np.int64)
+        uniq, start = np.unique(keys, return_index=True)
+        order = np.argsort(start)
+        uniq = uniq[order][:max_bars]
+        out = np.zeros((len(uniq), patch_size, tok.shape[1]), dtype=np.int32)
+        for p, b in enumerate(uniq):
+            rows = tok[keys == b][:patch_size]
+            out[p, : len(rows)] = rows
+        return out
+
+    def vocab_id(self, field_name: str, token: str) -> int:
+        vocab = self.vocab[field_name]
+        try:
+            return vocab.index(token)
+        except ValueError:
+            return 1
+
+    def remap(self, vocab: dict[str, list[str]]) -> np.ndarray:
+        """``ids`` re-expressed in another vocabulary (unknown tokens -> ``<unk>``)."""
+        out = np.empty_like(self.ids)
+        for j, f in enumerate(FIELDS):
+            index = {t: k for k, t in enumerate(vocab[f])}
+            table = np.array([index.get(t, 1) for t in self.vocab[f]], dtype=np.int32)
+            out[:, j] = table[self.ids[:, j]]
+        return out
+
+    def title_keys(self) -> list[str]:
+        return [title_key(m["title"]) for m in self.meta]
+
+
+def tokenize_corpus(corpus: Corpus, config: TokenizerConfig | None = None,
+                    progress: bool = False) -> TokenizedCorpus:
+    """Tokenize every tune of a corpus into a :class:`TokenizedCorpus`."""
+    tokenizer = Tokenizer(config)
+    all_events: list[tuple[str, ...]] = []
+    all_bars: list[int] = []
+    offsets = [0]
+    meta = []
+    tunes = corpus.tunes
+    if progress:
+        from tqdm import tqdm
+        tunes = tqdm(tunes, desc="tokenizing", unit="tune")
+    for tune in tunes:
+        tt = tokenizer.tokenize(tune)
+        all_events.extend(tt.events)
+        all_bars.extend(tt.bars)
+        offsets.append(len(all_events))
+        meta.append({
+            "title": tune.title, "alt_titles": tune.alt_titles, "type": tune.tune_type,
+            "key": tune.key.tonic, "mode": tune.key.mode,
+            "meter": None if tune.meter is None else "%d/%d" % tune.meter,
+            "tune_id": tune.tune_id, "setting_id": tune.setting_id, "source": tune.source,
+            "number": tune.number, "collection": tune.collection, "abc": tune.abc,
+        })
+    vocab: dict[str, list[str]] = {}
+    ids = np.zeros((len(all_events), len(FIELDS)), dtype=np.int32)
+    for j, f in enumerate(FIELDS):
+        column = [ev[j] for ev in all_events]
+        counts = Counter(column)
+        vocab[f] = [PAD, UNK] + sorted(counts, key=lambda t: (-counts[t], t))
+        index = {t: k for k, t in enumerate(vocab[f])}
+        ids[:, j] = np.fromiter((index[t] for t in column), dtype=np.int32, count=len(column))
+    return TokenizedCorpus(tokenizer.config, vocab, ids, np.array(all_bars, dtype=np.int32),
+                           np.array(offsets, dtype=np.int64), meta,
+                           [p.to_dict() for p in corpus.problems])
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("FOLKCLIP_CACHE", Path.home() / ".cache" / "folkclip"))
+
+
+def cache_key(sources: list[str], config: TokenizerConfig) -> str:
+    """Hash of the sources' contents (and names, for subsets) and the tokenizer config."""
+    files = [f for s in sources for f in source_files(s)]
+    payload = json.dumps({"v": FORMAT_VERSION, "sources": sources, "files": fingerprint(files),
+                          "config": config.to_dict()}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:24]
+
+
+def save(tc: TokenizedCorpus, path: Path) -> None:
+    """Write a tokenized corpus as ``path.npz`` + ``path.json`` (atomically renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    np.savez(str(tmp) + ".npz", ids=tc.ids, bars=tc.bars, offsets=tc.offsets)
+    Path(str(tmp) + ".json").write_text(json.dumps(
+        {"config": tc.config.to_dict(), "vocab": tc.vocab, "meta": tc.meta,
+         "problems": tc.problems}))
+    os.replace(str(tmp) + ".npz", str(path) + ".npz")
+    os.replace(str(tmp) + ".json", str(path) + ".json")
+
+
+def load(path: Path) -> TokenizedCorpus:
+    """Read a tokenized corpus written by :func:`save`."""
+    arrays = np.load(str(path) + ".npz")
+    info = json.loads(Path(str(path) + ".json").read_text())
+    cfg = info["config"]
+    config = TokenizerConfig(transpose=cfg["transpose"], remove=tuple(cfg["remove"]),
+                             first_bars=cfg["first_bars"], max_events=cfg["max_events"])
+    return TokenizedCorpus(config, info["vocab"], arrays["ids"], arrays["bars"],
+                           arrays["offsets"], info["meta"], info["problems"])
+
+
+def load_tokenized(sources: list[str] | str, config: TokenizerConfig | None = None, *,
+                   use_cache: bool = True, progress: bool = False) -> TokenizedCorpus:
+    """Read and tokenize ``sources``, through the on-disk cache.
+
+    Raises:
+        FolkclipError: For missing sources, or when nothing could be read.
+    """
+    sources = [sources] if isinstance(sources, str) else list(sources)
+    config = config or TokenizerConfig()
+    path = cache_dir() / f"tokens-{cache_key(sources, config)}" if use_cache else None
+    if path is not None and Path(str(path) + ".json").exists():
+        try:
+            return load(path)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache entry is rebuilt below
+    corpus = read_sources(sources)
+    if not corpus.tunes:
+        raise FolkclipError(f"no tunes could be read from {', '.join(sources)}")
+    tc = tokenize_corpus(corpus, config, progress=progress)
+    if path is not None:
+        try:
+            save(tc, path)
+        except OSError:
+            pass  # a read-only cache only costs speed
+    return tc

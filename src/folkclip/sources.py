@@ -1,0 +1,218 @@
+"""Data sources: named collections and paths, resolved to files and read into tunes.
+
+A *source* is a name or a path:
+
+- ``default``: the Irish/Scottish tunebooks shipped in the ``music21`` package
+  (``oneills1850``, ``ryansMammoth``, ``airdsAirs``), each also selectable by name;
+- ``nottingham``: the Nottingham Music Database in ``../shared/data/nottingham``
+  (or ``$FOLKCLIP_NOTTINGHAM``), tune type taken from each file name;
+- ``tiny``: every 50th tune of ``default`` (about 85 tunes), for smoke runs;
+- a ``.abc`` tunebook or single-tune file, a folder (read recursively: ``.abc``,
+  ``.jsonl``, ``tunes.csv``, ``tunes.json``), a Session dump (``.csv``/``.json``)
+  or a JSONL file.
+
+Several sources can be combined; every tune that cannot be read is reported as a
+:class:`~folkclip.errors.Problem`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from folkclip.abc.model import Tune
+from folkclip.abc.parser import parse_tunebook
+from folkclip.errors import FolkclipError, Problem
+from folkclip.titles import canonical_type
+
+MUSIC21_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs")
+NAMED_SOURCES = ("default", "tiny", "nottingham") + MUSIC21_COLLECTIONS
+TINY_STRIDE = 50
+# Nottingham keeps the tune type in the file name.
+_NOTTINGHAM_TYPES = {
+    "jigs": "jig", "hpps": "hornpipe", "slip": "slip jig", "waltzes": "waltz",
+    "morris": "other", "playford": "other", "xmas": "other", "ashover": None,
+}
+
+
+@dataclass
+class Corpus:
+    """Tunes read from one or more sources, with every problem met on the way.
+
+    Attributes:
+        tunes: The tunes that were read.
+        problems: Errors (tune skipped) and warnings (tune kept), in reading order.
+        files: The files that were read, in order.
+    """
+
+    tunes: list[Tune] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def extend(self, other: Corpus) -> None:
+        self.tunes.extend(other.tunes)
+        self.problems.extend(other.problems)
+        self.files.extend(other.files)
+
+
+def music21_collection_files(name: str) -> list[Path]:
+    """Files of one ``music21`` corpus collection, found through music21's corpus API.
+
+    Raises:
+        FolkclipError: When music21 is not installed or lacks the collection.
+    """
+    try:
+        from music21 import corpus
+    except ImportError as err:
+        raise FolkclipError(f"source {name!r} needs the music21 package "
+                            "(pip install music21)") from err
+    files = sorted(Path(p) for p in corpus.getPaths(fileExtensions=("abc",))
+                   if Path(p).parent.name == name)
+    if not files:
+        raise FolkclipError(f"music21's corpus has no collection {name!r}")
+    return files
+
+
+def shared_data_dir() -> Path | None:
+    """Folder ``shared/data`` beside the repository (or ``$FOLKCLIP_SHARED_DATA``)."""
+    env = os.environ.get("FOLKCLIP_SHARED_DATA")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for base in [Path.cwd(), *Path.cwd().parents, *here.parents]:
+        candidate = base.parent / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+        candidate = base / "shared" / "data"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def nottingham_dir() -> Path:
+    """The Nottingham collection folder.
+
+    Raises:
+        FolkclipError: When it cannot be found.
+    """
+    env = os.environ.get("FOLKCLIP_NOTTINGHAM")
+    data = shared_data_dir()
+    path = Path(env) if env else (data / "nottingham" if data else None)
+    if path is None or not path.is_dir():
+        raise FolkclipError("source 'nottingham' not found: expected ../shared/data/nottingham "
+                            "or $FOLKCLIP_NOTTINGHAM")
+    return path
+
+
+def file_type_hint(path: Path) -> str | None:
+    """Tune type implied by a file name (``jigs.abc`` -> ``jig``), or ``None``."""
+    stem = path.stem.lower()
+    if stem in _NOTTINGHAM_TYPES:
+        return _NOTTINGHAM_TYPES[stem]
+    if stem.startswith("reels"):
+        return "reel"
+    guess = canonical_type(stem)
+    return guess if guess not in ("other", "unknown") else None
+
+
+def source_files(source: str) -> list[Path]:
+    """Resolve a source name or path to the files it stands for.
+
+    Raises:
+        FolkclipError: For a missing path or unknown name.
+    """
+    if source in ("default", "tiny"):
+        return [f for name in MUSIC21_COLLECTIONS for f in music21_collection_files(name)]
+    if source in MUSIC21_COLLECTIONS:
+        return music21_collection_files(source)
+    if source == "nottingham":
+        return sorted(nottingham_dir().glob("*.abc"))
+    path = Path(source)
+    if path.is_dir():
+        files = [p for p in sorted(path.rglob("*")) if p.is_file() and (
+            p.suffix.lower() in (".abc", ".jsonl") or p.name in ("tunes.csv", "tunes.json"))]
+        if not files:
+            raise FolkclipError(f"source {source!r}: folder holds no .abc, .jsonl, "
+                                "tunes.csv or tunes.json files")
+        return files
+    if path.is_file():
+        return [path]
+    raise FolkclipError(f"source {source!r} not found: not a file, folder or known name "
+                        f"({', '.join(NAMED_SOURCES)})")
+
+
+def read_text(path: Path) -> str:
+    """Read a text file as UTF-8, falling back to Latin-1 (common in old tunebooks)."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def read_file(path: Path, collection: str = "") -> Corpus:
+    """Read one file of any supported format.
+
+    Raises:
+        FolkclipError: When the file cannot be opened or is not of a known format.
+    """
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            from folkclip.io.session import read_session_csv
+            tunes, problems = read_session_csv(path)
+        elif suffix == ".json":
+            from folkclip.io.session import read_session_json
+            tunes, problems = read_session_json(path)
+        elif suffix == ".jsonl":
+            from folkclip.io.jsonl import read_jsonl
+            tunes, problems = read_jsonl(path)
+        else:
+            tunes, problems = parse_tunebook(read_text(path), str(path),
+                                             collection=collection or path.parent.name,
+                                             default_type=file_type_hint(path))
+    except OSError as err:
+        raise FolkclipError(f"cannot read {path}: {err.strerror or err}") from None
+    return Corpus(tunes, problems, [path])
+
+
+def read_sources(sources: list[str] | tuple[str, ...] | str) -> Corpus:
+    """Read and combine several sources (names or paths).
+
+    Raises:
+        FolkclipError: For a missing or unreadable source (one-line message).
+    """
+    if isinstance(sources, str):
+        sources = [sources]
+    if not sources:
+        raise FolkclipError("no data source given")
+    corpus = Corpus()
+    for source in sources:
+        part = Corpus()
+        for path in source_files(source):
+            name = "nottingham" if source == "nottingham" else path.parent.name
+            part.extend(read_file(path, collection=name))
+        if source == "tiny":
+            part.tunes = part.tunes[::TINY_STRIDE]
+            part.problems = []  # problems of the unused tunes do not concern this subset
+        corpus.extend(part)
+    return corpus
+
+
+def fingerprint(files: list[Path]) -> str:
+    """SHA-256 over the names and contents of ``files`` (the cache key of a source set)."""
+    h = hashlib.sha256()
+    for path in files:
+        h.update(path.name.encode())
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()

@@ -1,0 +1,283 @@
+"""Note-level symbolic tokens for melodies, with switches that remove information.
+
+A tune becomes a sequence of *events*, one per header item, bar line or note/rest.
+Each event is a tuple of strings, one per feature in :data:`FIELDS`:
+
+- ``token``: the symbol: ``<bos>``, ``<eos>``, header tokens (``type:reel``,
+  ``meter:6/8``, ``mode:dorian``, ``key:G``, ``unit:1/8``), bar tokens (``|``,
+  ``||``, ``|]``, ``|:``, ``:|``, ``::``, ``[1``, ``[2`` ...), ``rest`` or a note
+  pitch ``p62`` (MIDI; after the ``pitch`` switch a contour ``up``/``down``/``same``).
+  ``key:`` tokens always name the key as written, so that the transposition can be
+  undone; with ``transpose`` on, pitches are moved so the first tonic is C.
+- ``duration``: length in beats (``1/2``, ``3/2``); ``position``: onset inside
+  the bar in beats; ``bar``: bar index (capped); ``degree``: semitones above the
+  current tonic; ``octave``; ``tie``; ``ornament``; ``chord``: chord symbol.
+
+Fields that do not apply to an event hold ``-``. :class:`TokenizerConfig` is plain
+data; ``remove`` lists the information-removal switches (see :data:`SWITCHES`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+
+from folkclip.abc.fields import Key, beat_length, parse_key
+from folkclip.abc.model import Bar, Change, Note, Tune
+from folkclip.errors import FolkclipError
+
+FIELDS = ("token", "duration", "position", "bar", "degree", "octave", "tie", "ornament",
+          "chord")
+NONE = "-"
+BOS, EOS = "<bos>", "<eos>"
+MAX_BAR = 63
+SWITCHES = ("key", "mode", "meter", "type", "rhythm", "pitch", "octave", "ornaments",
+            "barlines", "chords", "repeats")
+REPEAT_BARS = frozenset({"|:", ":|", "::"})
+PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+# Decorations as written -> canonical ornament name.
+ORNAMENTS = {
+    "~": "roll", "roll": "roll", "R": "roll", "T": "trill", "trill": "trill", "tr": "trill",
+    "M": "mordent", "mordent": "mordent", "lowermordent": "mordent", "P": "mordent",
+    "uppermordent": "mordent", "pralltriller": "mordent", "turn": "turn",
+    ".": "staccato", "staccato": "staccato", "H": "fermata", "fermata": "fermata",
+    "L": "accent", "accent": "accent", ">": "accent", "emphasis": "accent",
+    "u": "upbow", "upbow": "upbow", "v": "downbow", "downbow": "downbow",
+    "J": "slide", "slide": "slide", "cut": "cut", "tenuto": "tenuto",
+}
+_CHORD_RE = re.compile(r"^\(?([A-G])([b#♭♯]?)([^/)]*)")
+_QUALITIES = ("", "m", "7", "m7", "maj7", "dim", "aug", "sus", "6", "9", "m6")
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    """How tunes become tokens.
+
+    Attributes:
+        transpose: Transpose every tune so its (first) tonic is C, as in the 2022
+            challenge data; the original key is kept as the ``key:`` header token.
+        remove: Information-removal switches, a subset of :data:`SWITCHES`.
+        first_bars: Keep only the pickup and the first N bars (0 = all).
+        max_events: Truncate longer tunes (the ``<eos>`` is kept).
+    """
+
+    transpose: bool = True
+    remove: tuple[str, ...] = ()
+    first_bars: int = 0
+    max_events: int = 1024
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.remove if s not in SWITCHES]
+        if unknown:
+            raise FolkclipError(f"unknown removal switch(es) {unknown}; choose from {SWITCHES}")
+        object.__setattr__(self, "remove", tuple(sorted(set(self.remove))))
+        if self.first_bars < 0 or self.max_events < 8:
+            raise FolkclipError("first_bars must be >= 0 and max_events >= 8")
+
+    @classmethod
+    def from_spec(cls, spec: str, **kwargs: object) -> TokenizerConfig:
+        """Build from a compact switch list such as ``"key,rhythm,first_bars=8"``."""
+        remove, extra = [], dict(kwargs)
+        for part in filter(None, (p.strip() for p in re.split(r"[,+]", spec))):
+            if part.startswith("first_bars="):
+                extra["first_bars"] = int(part.split("=", 1)[1])
+            else:
+                remove.append(part)
+        return cls(remove=tuple(remove), **extra)  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass
+class TokenizedTune:
+    """A tune's events plus the bar number of each event (-1 for the header), for the
+    bar-patch view."""
+
+    events: list[tuple[str, ...]]
+    bars: list[int] = field(default_factory=list)
+
+
+def _frac(ticks: int, beat: int) -> str:
+    f = Fraction(ticks, beat)
+    if f.denominator > 48:
+        f = f.limit_denominator(48)
+    return str(f)
+
+
+def chord_name(symbol: str | None, shift: int) -> str:
+    """Transpose a chord symbol by ``shift`` semitones and simplify its quality.
+
+    ``chord_name("Em", -7)`` -> ``"Am"``; unreadable symbols give ``"other"``.
+    """
+    if not symbol:
+        return NONE
+    m = _CHORD_RE.match(symbol)
+    if not m:
+        return "other"
+    pc = "C D EF G A B".index(m.group(1)) + {"#": 1, "♯": 1, "b": -1, "♭": -1}.get(m.group(2), 0)
+    quality = m.group(3).replace("min", "m").replace("maj", "maj").strip()
+    quality = quality if quality in _QUALITIES else (
+        "m" if quality.startswith("m") and not quality.startswith("maj") else "other")
+    return PITCH_NAMES[(pc + shift) % 12] + ("" if quality == "other" else quality)
+
+
+def transpose_shift(key: Key) -> int:
+    """Semitones that bring ``key``'s tonic to C by the smallest move (-5..+6)."""
+    return (-key.tonic_pc + 5) % 12 - 5
+
+
+class Tokenizer:
+    """Turns :class:`~folkclip.abc.model.Tune` objects into event tuples.
+
+    Args:
+        config: The tokenizer configuration.
+    """
+
+    def __init__(self, config: TokenizerConfig | None = None) -> None:
+        self.config = config or TokenizerConfig()
+        r = set(self.config.remove)
+        self._rm = r
+        self._keep_bar = not ({"barlines", "repeats"} <= r)
+
+    # ---------------------------------------------------------------- header
+    def header(self, tune: Tune) -> list[tuple[str, ...]]:
+        """Header events (``<bos>`` first) for the tune, after removal switches."""
+        r = self._rm
+        rows = [BOS]
+        if "type" not in r:
+            rows.append(f"type:{tune.tune_type}")
+        if "meter" not in r:
+            rows.append("meter:" + ("none" if tune.meter is None else "%d/%d" % tune.meter))
+        if "mode" not in r:
+            rows.append(f"mode:{tune.key.mode}")
+        if "key" not in r:
+            rows.append(f"key:{PITCH_NAMES[tune.key.tonic_pc]}")
+        rows.append(f"unit:{Fraction(tune.unit, 80640)}")
+        pad = (NONE,) * (len(FIELDS) - 1)
+        return [(t,) + pad for t in rows]
+
+    # ------------------------------------------------------------------ body
+    def tokenize(self, tune: Tune) -> TokenizedTune:
+        """Tokenize one tune."""
+        cfg, r = self.config, self._rm
+        shift = transpose_shift(tune.key) if cfg.transpose else 0
+        tonic = (tune.key.tonic_pc + shift) % 12
+        meter = tune.meter
+        beat = beat_length(meter)
+        events = self.header(tune)
+        bars = [-1] * len(events)  # header events belong to no bar
+        no_rhythm, no_pitch, no_octave = "rhythm" in r, "pitch" in r, "octave" in r
+        no_orn, no_chords, no_meter = "ornaments" in r, "chords" in r, "meter" in r
+        no_bar_idx = "barlines" in r
+        first_bars = cfg.first_bars
+        limit = first_bars + (1 if _has_pickup(tune) else 0) if first_bars else 1 << 30
+        prev_pitch: int | None = None
+        for ev in tune.events:
+            kind = type(ev)
+            if kind is Note:
+                if ev.bar >= limit:
+                    break
+                pitch = ev.pitch
+                if pitch is None:
+                    token, degree, octave = "rest", NONE, NONE
+                else:
+                    pitch += shift
+                    if no_pitch:
+                        token = ("start" if prev_pitch is None else "up" if pitch > prev_pitch
+                                 else "down" if pitch < prev_pitch else "same")
+                        degree = octave = NONE
+                    elif no_octave:
+                        token, degree, octave = f"p{60 + (pitch - tonic) % 12 + tonic}", \
+                            str((pitch - tonic) % 12), NONE
+                    else:
+                        token, degree, octave = f"p{pitch}", str((pitch - tonic) % 12), \
+                            str(pitch // 12 - 1)
+                    prev_pitch = pitch
+                if no_rhythm:
+                    duration = position = "1"
+                    tie = NONE
+                else:
+                    duration = _frac(ev.duration, beat)
+                    position = NONE if no_meter else _frac(ev.onset, beat)
+                    tie = "tie" if ev.tie else NONE
+                orn = NONE
+                if not no_orn:
+                    for d in ev.decorations:
+                        orn = ORNAMENTS.get(d, orn)
+                        if orn != NONE:
+                            break
+                    if orn == NONE and ev.grace:
+                        orn = "grace"
+                chord = NONE if no_chords else chord_name(ev.chord_symbol, shift)
+                bar = NONE if no_bar_idx else str(min(ev.bar, MAX_BAR))
+                events.append((token, duration, position, bar, degree, octave, tie, orn, chord))
+                bars.append(ev.bar)
+            elif kind is Bar:
+                if ev.index + 1 > limit:
+                    break
+                for token in self._bar_tokens(ev):
+                    events.append((token,) + (NONE,) * (len(FIELDS) - 1))
+                    bars.append(ev.index)
+            elif kind is Change:
+                for token in self._change_tokens(ev):
+                    events.append((token,) + (NONE,) * (len(FIELDS) - 1))
+                    bars.append(max(bars[-1], 0))
+                if ev.field == "K":
+                    tonic = (ev.value.tonic_pc + shift) % 12  # type: ignore[union-attr]
+                elif ev.field == "M":
+                    meter = ev.value  # type: ignore[assignment]
+                    beat = beat_length(meter)
+        if len(events) >= cfg.max_events:
+            events, bars = events[: cfg.max_events - 1], bars[: cfg.max_events - 1]
+        events.append((EOS,) + (NONE,) * (len(FIELDS) - 1))
+        bars.append(bars[-1])
+        return TokenizedTune(events, bars)
+
+    def _bar_tokens(self, bar: Bar) -> list[str]:
+        r = self._rm
+        kind = bar.kind
+        out = []
+        if kind in REPEAT_BARS:
+            if "repeats" not in r:
+                out.append(kind)
+            elif "barlines" not in r:
+                out.append("|")
+        elif "barlines" not in r:
+            out.append(kind)
+        if bar.ending and "repeats" not in r:
+            out.append("[" + bar.ending)
+        return out
+
+    def _change_tokens(self, ch: Change) -> list[str]:
+        r = self._rm
+        if ch.field == "K":
+            key: Key = ch.value  # type: ignore[assignment]
+            out = [] if "key" in r else [f"key:{PITCH_NAMES[key.tonic_pc]}"]  # as written
+            return out + ([] if "mode" in r else [f"mode:{key.mode}"])
+        if ch.field == "M" and "meter" not in r:
+            return ["meter:" + ("none" if ch.value is None else "%d/%d" % ch.value)]  # type: ignore[str-format]
+        return []
+
+
+def _has_pickup(tune: Tune) -> bool:
+    """True when bar 0 is shorter than a full bar (an anacrusis)."""
+    if tune.meter is None:
+        return False
+    full = 80640 * tune.meter[0] // tune.meter[1]
+    total = sum(e.duration for e in tune.events if type(e) is Note and e.bar == 0)
+    return 0 < total < full
+
+
+def key_from_tokens(events: list[tuple[str, ...]]) -> Key:
+    """Rebuild the (transposed) key of a token sequence: tonic from ``key:`` (C if absent)."""
+    tonic, mode = "C", "major"
+    for ev in events:
+        if ev[0].startswith("key:"):
+            tonic = ev[0][4:]
+        elif ev[0].startswith("mode:"):
+            mode = ev[0][5:]
+        elif not ev[0].startswith(("type:", "meter:", "unit:", BOS)):
+            break
+    return parse_key(f"{tonic} {mode}")

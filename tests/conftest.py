@@ -1,0 +1,50 @@
+"""Shared fixtures: small ABC snippets written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+
+JIG = """X:1
+T:Humours of Ballyloughlin, The
+T:Ballyloughlin
+R:double jig
+M:6/8
+L:1/8
+K:D
+|:"D"A|~d2e fed|"G"g2f e>dc|(3Bcd B AFD|^c2- c c2:|
+"""
+
+REEL_BOOK = """% a tunebook written for folkclip's tests
+L:1/8
+
+X:1
+T:The Test Reel -- Reel
+M:C|
+K:Ador
+EAAB cBAG|EAAB c2 Bc|\\
+dBGB dBGB|ABAG E2 D2||
+
+X:2
+T:Broken Tune
+M:4/4
+K:Hm
+ABCD|
+
+X:3
+T:Second Reel
+R:reel
+M:4/4
+K:G
+% a comment line inside the body
+GABc dedB|[K:D] FAdf a2 fe|
+"""
+
+
+@pytest.fixture
+def jig_text() -> str:
+    return JIG
+
+
+@pytest.fixture
+def reel_book() -> str:
+    return REEL_BOOK

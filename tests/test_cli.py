@@ -1,0 +1,65 @@
+"""The command line, called as main([...])."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from folkclip.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def write_book(tmp_path: Path, reel_book: str) -> Path:
+    path = tmp_path / "book.abc"
+    path.write_text(reel_book)
+    return path
+
+
+def test_inspect_json_reports_counts_types_titles_and_errors(tmp_path, reel_book, capsys):
+    path = write_book(tmp_path, reel_book)
+    assert main(["data", "inspect", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["tunes"], report["parsed"], report["skipped"]) == (3, 2, 1)
+    assert report["types"] == {"reel": 2}
+    assert report["titles"] == 2
+    (err,) = report["errors"]
+    assert set(err) == {"source", "tune", "line", "reason"}
+    assert err["source"] == str(path) and "X:2" in err["tune"] and err["line"] == 14
+
+
+def test_inspect_combines_sources_and_folders(tmp_path, reel_book, jig_text, capsys):
+    write_book(tmp_path, reel_book)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "jig.abc").write_text(jig_text)
+    assert main(["data", "inspect", str(tmp_path), str(tmp_path / "sub"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["parsed"] == 4 and report["types"] == {"reel": 2, "jig": 2}
+
+
+def test_inspect_text_mode(tmp_path, reel_book, capsys):
+    assert main(["data", "inspect", str(write_book(tmp_path, reel_book))]) == 0
+    out = capsys.readouterr().out
+    assert "3 tunes: 2 read" in out and "error:" in out
+
+
+def test_missing_source_is_a_one_line_error(tmp_path, capsys):
+    assert main(["data", "inspect", str(tmp_path / "nope.abc")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "not found" in err
+
+
+def test_check_leakage(tmp_path, reel_book, jig_text, capsys):
+    book = tmp_path / "b.abc"
+    book.write_text(reel_book + "\n" + jig_text.replace("X:1", "X:9"))
+    assert main(["data", "check-leakage", str(book), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["crossing_groups"] == 0 and report["tunes"] == 3
+
+
+def test_tokens_command_prints_events_and_decoded_abc(tmp_path, jig_text, capsys):
+    path = tmp_path / "jig.abc"
+    path.write_text(jig_text)
+    assert main(["data", "tokens", str(path), "--remove", "key", "--decode"]) == 0
+    out = capsys.readouterr().out
+    assert "type:jig" in out and "key:D" not in out and "K:C major" in out
