@@ -118,7 +118,10 @@ def tokenize_corpus(corpus: Corpus, config: TokenizerConfig | None = None,
                     progress: bool = False) -> TokenizedCorpus:
     """Tokenize every tune of a corpus into a :class:`TokenizedCorpus`."""
     tokenizer = Tokenizer(config)
-    all_events: list[tuple[str, ...]] = []
+    # Intern whole event tuples first (one dict look-up per event), then split the
+    # few thousand distinct events into per-field vocabularies.
+    event_index: dict[tuple[str, ...], int] = {}
+    event_ids: list[int] = []
     all_bars: list[int] = []
     offsets = [0]
     meta = []
@@ -126,11 +129,12 @@ def tokenize_corpus(corpus: Corpus, config: TokenizerConfig | None = None,
     if progress:
         from tqdm import tqdm
         tunes = tqdm(tunes, desc="tokenizing", unit="tune")
+    setdefault = event_index.setdefault
     for tune in tunes:
         tt = tokenizer.tokenize(tune)
-        all_events.extend(tt.events)
+        event_ids.extend([setdefault(ev, len(event_index)) for ev in tt.events])
         all_bars.extend(tt.bars)
-        offsets.append(len(all_events))
+        offsets.append(len(event_ids))
         meta.append({
             "title": tune.title, "alt_titles": tune.alt_titles, "type": tune.tune_type,
             "key": tune.key.tonic, "mode": tune.key.mode,
@@ -138,14 +142,19 @@ def tokenize_corpus(corpus: Corpus, config: TokenizerConfig | None = None,
             "tune_id": tune.tune_id, "setting_id": tune.setting_id, "source": tune.source,
             "number": tune.number, "collection": tune.collection, "abc": tune.abc,
         })
+    distinct = list(event_index)  # id -> event tuple
+    eids = np.array(event_ids, dtype=np.int64)
+    freq = np.bincount(eids, minlength=len(distinct)) if len(eids) else np.zeros(0, np.int64)
     vocab: dict[str, list[str]] = {}
-    ids = np.zeros((len(all_events), len(FIELDS)), dtype=np.int32)
+    table = np.zeros((len(distinct), len(FIELDS)), dtype=np.int32)
     for j, f in enumerate(FIELDS):
-        column = [ev[j] for ev in all_events]
-        counts = Counter(column)
+        counts: Counter[str] = Counter()
+        for ev, n in zip(distinct, freq.tolist()):
+            counts[ev[j]] += n
         vocab[f] = [PAD, UNK] + sorted(counts, key=lambda t: (-counts[t], t))
         index = {t: k for k, t in enumerate(vocab[f])}
-        ids[:, j] = np.fromiter((index[t] for t in column), dtype=np.int32, count=len(column))
+        table[:, j] = [index[ev[j]] for ev in distinct]
+    ids = table[eids] if len(eids) else np.zeros((0, len(FIELDS)), dtype=np.int32)
     return TokenizedCorpus(tokenizer.config, vocab, ids, np.array(all_bars, dtype=np.int32),
                            np.array(offsets, dtype=np.int64), meta,
                            [p.to_dict() for p in corpus.problems])

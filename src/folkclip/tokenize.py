@@ -99,11 +99,21 @@ class TokenizedTune:
     bars: list[int] = field(default_factory=list)
 
 
+_FRAC_CACHE: dict[tuple[int, int], str] = {}
+_PITCH_TOKENS = [f"p{p}" for p in range(256)]
+_SMALL = [str(i) for i in range(256)]
+
+
 def _frac(ticks: int, beat: int) -> str:
-    f = Fraction(ticks, beat)
-    if f.denominator > 48:
-        f = f.limit_denominator(48)
-    return str(f)
+    """``ticks / beat`` as a fraction string, at most 48ths (memoised: it is hot)."""
+    key = (ticks, beat)
+    text = _FRAC_CACHE.get(key)
+    if text is None:
+        f = Fraction(ticks, beat)
+        if f.denominator > 48:
+            f = f.limit_denominator(48)
+        text = _FRAC_CACHE[key] = str(f)
+    return text
 
 
 def chord_name(symbol: str | None, shift: int) -> str:
@@ -189,10 +199,10 @@ class Tokenizer:
                                  else "down" if pitch < prev_pitch else "same")
                         degree = octave = NONE
                     elif no_octave:
-                        token, degree, octave = f"p{60 + (pitch - tonic) % 12 + tonic}", \
-                            str((pitch - tonic) % 12), NONE
+                        token, degree, octave = _PITCH_TOKENS[60 + (pitch - tonic) % 12 + tonic], \
+                            _SMALL[(pitch - tonic) % 12], NONE
                     else:
-                        token, degree, octave = f"p{pitch}", str((pitch - tonic) % 12), \
+                        token, degree, octave = _PITCH_TOKENS[pitch], _SMALL[(pitch - tonic) % 12], \
                             str(pitch // 12 - 1)
                     prev_pitch = pitch
                 if no_rhythm:
@@ -211,7 +221,7 @@ class Tokenizer:
                     if orn == NONE and ev.grace:
                         orn = "grace"
                 chord = NONE if no_chords else chord_name(ev.chord_symbol, shift)
-                bar = NONE if no_bar_idx else str(min(ev.bar, MAX_BAR))
+                bar = NONE if no_bar_idx else _SMALL[min(ev.bar, MAX_BAR)]
                 events.append((token, duration, position, bar, degree, octave, tie, orn, chord))
                 bars.append(ev.bar)
             elif kind is Bar:

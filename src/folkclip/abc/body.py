@@ -19,7 +19,8 @@ from folkclip.errors import AbcSyntaxError, FolkclipError
 
 _NOTE = r"(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*\d*/*\d*"
 _TOKEN_RE = re.compile(
-    r"(?P<space>[ \t`y$*]+)"
+    r"(?P<note>(?:\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[,']*)(?P<len>\d*/*\d*))"
+    r"|(?P<space>[ \t`y$*]+)"
     r"|(?P<comment>%.*)"
     r"|(?P<field>\[[A-Za-z]:[^\]]*\])"
     r"|(?P<bar>(?:\.?:*(?:\[\||\|+\]?)|::|:\|\]|\|\]):*(?:\s*\[?\d+(?:[,-]\d+)*(?![\d/]))?)"
@@ -29,7 +30,6 @@ _TOKEN_RE = re.compile(
     r"|(?P<grace>\{[^}]*\})"
     r"|(?P<tuplet>\(\d(?::\d*)?(?::\d*)?)"
     r"|(?P<slur>[()])"
-    r"|(?P<note>(?:\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[,']*)(?P<len>\d*/*\d*))"
     r"|(?P<chord>\[(?:" + _NOTE + r"-?\s*)+\](?P<clen>\d*/*\d*))"
     r"|(?P<rest>[zx](?P<rlen>\d*/*\d*))"
     r"|(?P<mrest>[ZX](?P<mlen>\d*))"
@@ -154,6 +154,7 @@ class BodyScanner:
         end = len(line)
         match = _TOKEN_RE.match
         key_acc = self.key_acc
+        events_append = self.events.append
         while pos < end:
             m = match(line, pos)
             if m is None:
@@ -197,7 +198,19 @@ class BodyScanner:
                     duration = self._duration(num, den, lineno)
                 else:
                     duration = self.unit
-                self._emit(pitch, duration, lineno)
+                # _emit, inlined for speed
+                note = Note(pitch, duration, self.bar, self.onset, False,
+                            tuple(self.decos) if self.decos else (), self.chord_symbol,
+                            self.grace, (), lineno)
+                if self.decos:
+                    self.decos = []
+                self.chord_symbol = None
+                self.grace = ()
+                self.onset += duration
+                self.bar_has_music = True
+                events_append(note)
+                self.last = note
+                self.n_notes += 1
             elif kind == "bar":
                 self._bar(m.group(0))
             elif kind == "space" or kind == "slur" or kind == "comment":

@@ -72,6 +72,7 @@ def parse_key(value: str) -> Key:
             return Key("C", 0, "major", _explicit(text, {}))
         raise FolkclipError(f"cannot read key {value!r}")
     letter, acc, mode_word = m.group(1).upper(), m.group(2), m.group(3).lower()
+    explicit_only = mode_word.startswith("exp") or " exp" in text[m.end():]
     if mode_word in _KEY_WORDS or mode_word.startswith(("clef", "exp")):
         mode_word = ""
     mode_key = mode_word[:3] if mode_word not in ("m",) else "m"
@@ -92,7 +93,6 @@ def parse_key(value: str) -> Key:
         for i in range(-fifths - 7):
             accidentals[_SHARP_ORDER[6 - i]] = -2
     rest = text[m.end():]
-    explicit_only = mode_word.startswith("exp") or " exp" in rest
     accidentals = _explicit(rest, {} if explicit_only else accidentals)
     tonic = letter + ("#" if sharp > 0 else "b" if sharp < 0 else "")
     return Key(tonic, (LETTER_PC[letter] + sharp) % 12, mode, accidentals)
