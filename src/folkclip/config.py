@@ -1,0 +1,158 @@
+"""Typed configuration: nested dataclasses built from dicts/YAML, with checked overrides.
+
+``from_dict(TrainConfig, data)`` refuses unknown keys and wrong types with a message
+that names the key; ``apply_overrides(cfg, ["trainer.max_steps=5", "seed=3"])``
+parses each value as YAML and checks it against the field's type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+from folkclip.errors import FolkclipError
+
+T = TypeVar("T")
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _check(value: Any, tp: Any, where: str) -> Any:
+    """Check (and gently coerce) ``value`` against type ``tp``; return the value to store."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check(value, arg, where)
+            except FolkclipError as err:
+                errors.append(str(err))
+        raise FolkclipError(errors[0] if errors else f"{where}: bad value {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise FolkclipError(f"{where}: expected a mapping, got {value!r}")
+        return from_dict(tp, value, where)
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        if not isinstance(value, (list, tuple)):
+            raise FolkclipError(f"{where}: expected a list, got {value!r}")
+        item = args[0] if args else Any
+        out = [_check(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise FolkclipError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # YAML read "42" as a number
+    if tp is bool and not isinstance(value, bool):
+        raise FolkclipError(f"{where}: expected true/false, got {value!r}")
+    if tp in (int, float, str) and (not isinstance(value, tp) or isinstance(value, bool)
+                                     and tp is not bool):
+        raise FolkclipError(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
+    """Build dataclass ``cls`` from a (nested) dict, refusing unknown keys and wrong types.
+
+    Raises:
+        FolkclipError: Naming the offending key and, for unknown keys, the valid ones.
+    """
+    hints = _hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    kwargs = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else key
+        if key not in names:
+            raise FolkclipError(f"unknown config key {path!r}; valid keys here: {', '.join(names)}")
+        kwargs[key] = _check(value, hints[key], path)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise FolkclipError(f"{where or cls.__name__}: {err}") from None
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A plain dict (tuples as lists) of a dataclass, fit for JSON/YAML."""
+    def plain(v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    return plain(dataclasses.asdict(obj))
+
+
+def apply_override(obj: T, dotted: str, value: Any, _prefix: str = "") -> T:
+    """Return a copy of dataclass ``obj`` with field ``dotted`` (``a.b.c``) set to ``value``.
+
+    Raises:
+        FolkclipError: For an unknown key or a value of the wrong type.
+    """
+    head, _, rest = dotted.partition(".")
+    names = {f.name for f in dataclasses.fields(obj)}  # type: ignore[arg-type]
+    full = _prefix + dotted
+    if head not in names:
+        raise FolkclipError(f"unknown config key {full!r}; valid keys: {', '.join(sorted(names))}")
+    current = getattr(obj, head)
+    if rest:
+        if not dataclasses.is_dataclass(current):
+            raise FolkclipError(f"config key {_prefix + head!r} has no sub-key {rest!r}")
+        new = apply_override(current, rest, value, f"{_prefix}{head}.")
+    else:
+        new = _check(value, _hints(type(obj))[head], full)
+    return dataclasses.replace(obj, **{head: new})  # type: ignore[type-var]
+
+
+def apply_overrides(obj: T, assignments: list[str]) -> T:
+    """Apply ``key=value`` strings (values parsed as YAML: ``3``, ``0.1``, ``true``, ``[a, b]``)."""
+    import yaml
+
+    for text in assignments:
+        if "=" not in text:
+            raise FolkclipError(f"--set expects key=value, got {text!r}")
+        key, raw = text.split("=", 1)
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        obj = apply_override(obj, key.strip(), value)
+    return obj
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping.
+
+    Raises:
+        FolkclipError: When the file is missing or not a mapping.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise FolkclipError(f"config file {str(p)!r} not found")
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise FolkclipError(f"config file {str(p)!r} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise FolkclipError(f"config file {str(p)!r} must hold a mapping")
+    return data
