@@ -30,8 +30,17 @@ def test_key_signature_and_bar_accidentals():
     # K:D sharpens F and C; an explicit =F lasts to the end of its bar only.
     header = "X:1\nT:t\nM:4/4\nL:1/8\nK:D\n"
     assert pitches("F =F F c|F", header) == [66, 65, 65, 73, 66]
-    # An accidental applies to its own octave only.
-    assert pitches("^f F f|", "X:1\nT:t\nK:C\n") == [78, 65, 78]
+    # An accidental applies to every octave of its letter until the bar line (ABC 2.1,
+    # abc2midi), inside chords too; a later accidental on the letter replaces it.
+    assert pitches("^f F f|F", "X:1\nT:t\nK:C\n") == [78, 66, 78, 65]
+    assert pitches("_B b [Bd] =b B|", "X:1\nT:t\nK:C\n") == [70, 82, 74, 83, 71]
+
+
+def test_tie_into_chord_and_merged_repeat_bar_lines():
+    assert pitches("g- [dd]|") == [79, 74]
+    tune = parse_tune("X:1\nT:t\nM:2/4\nL:1/8\nK:C\n|: CD EF :|\n|| GA Bc |]\n")
+    assert [e.kind for e in tune.events if isinstance(e, Bar)] == ["|:", ":|", "|]"]
+    assert pitches("^F Z F|") == [66, None, 66]
 
 
 def test_tie_carries_accidental_over_bar_line():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from folkclip.abc.fields import (
-    LETTER_PC, Key, bar_length, default_unit, parse_key, parse_meter, parse_unit,
+    LETTER_PC, WHOLE, Key, bar_length, default_unit, parse_key, parse_meter, parse_unit,
 )
 from folkclip.abc.model import Bar, Change, Event, Note
 from folkclip.errors import AbcSyntaxError, FolkclipError
@@ -43,6 +43,7 @@ _FIELD_LINE_RE = re.compile(r"^([A-Za-z]):(.*)$")
 _ACC = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}
 _TUPLET_Q = {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}
 _MAX_WARNINGS = 20
+REPEATS = frozenset({"|:", ":|", "::"})
 _MAX_DURATION_FACTOR = 64  # a note longer than 64 units is a sign of garbage
 
 
@@ -80,7 +81,9 @@ class BodyScanner:
         self.n_notes = 0
         self.voice = first_voice.split()[0] if first_voice and first_voice.split() else None
         self.in_voice = True
-        self.bar_acc: dict[tuple[str, int], int] = {}
+        # Accidentals written earlier in the bar, per letter: they apply to every octave of
+        # that letter until the bar line (ABC 2.1's default, and what abc2midi plays).
+        self.bar_acc: dict[str, int] = {}
         self.bar = 0
         self.onset = 0
         self.bar_has_music = False
@@ -91,7 +94,7 @@ class BodyScanner:
         self.tuplet_num = self.tuplet_den = 1
         self.broken_next: tuple[int, int] | None = None
         self.last: Note | None = None
-        self.last_name: tuple[str, int] | None = None
+        self.last_name: tuple[str, int] | None = None  # letter and octave of the last note
         self._unknown: dict[str, int] = {}
         self._voice_warned = False
 
@@ -184,12 +187,12 @@ class BodyScanner:
                 if first in "^_=":
                     text = m.group(0)
                     alter = _ACC[text[:2] if text[:2] in ("^^", "__") else first]
-                    self.bar_acc[name] = alter
+                    self.bar_acc[upper] = alter
                     pitch = octave + LETTER_PC[upper] + alter
                 elif last is not None and last.tie and self.last_name == name and last.pitch:
                     pitch = last.pitch  # a tie carries the accidental over the bar line
                 else:
-                    alter = self.bar_acc.get(name)
+                    alter = self.bar_acc.get(upper)
                     pitch = octave + LETTER_PC[upper] + (
                         key_acc.get(upper, 0) if alter is None else alter)
                 self.last_name = name
@@ -275,15 +278,14 @@ class BodyScanner:
         name = (upper, octave)
         if acc is not None:
             alter = _ACC[acc]
-            self.bar_acc[name] = alter
+            self.bar_acc[upper] = alter
         elif (self.last is not None and self.last.tie and self.last_name == name
               and self.last.pitch is not None):
             return self.last.pitch  # a tie carries the accidental over the bar line
         else:
-            alter = self.bar_acc.get(name)
+            alter = self.bar_acc.get(upper)
             if alter is None:
                 alter = self.key_acc.get(upper, 0)
-        self.last_name = name
         return octave + LETTER_PC[upper] + alter
 
     def _emit(self, pitch: int | None, duration: int, lineno: int,
@@ -315,6 +317,7 @@ class BodyScanner:
         duration = self._duration(first_len[0] * cnum, first_len[1] * cden, lineno)
         chord = tuple(sorted(set(pitches)))
         self._emit(chord[-1], duration, lineno, chord if len(chord) > 1 else ())
+        self.last_name = None  # no accidental carried by a tie out of a chord
         if tie and self.last is not None:
             self.last.tie = True
 
@@ -323,16 +326,18 @@ class BodyScanner:
         self._emit(None, self._duration(num, den, lineno), lineno)
 
     def _multi_rest(self, length: str, lineno: int) -> None:
-        full = bar_length(self.meter) or self.unit * 8
+        full = bar_length(self.meter) or WHOLE  # free meter: a whole note, as abc2midi
+        saved = self.bar_acc
         for _ in range(int(length) if length else 1):
             self._emit(None, full, lineno)
             self._bar("|")
+        self.bar_acc = saved  # a multi-bar rest keeps the bar's accidentals (abc2midi)
 
     def _grace(self, inner: str) -> tuple[int, ...]:
-        saved = dict(self.bar_acc), self.last_name
+        saved = dict(self.bar_acc)
         pitches = tuple(self._pitch(a or None, l, o) for a, l, o, _, _ in
                         _INNER_NOTE_RE.findall(inner))
-        self.bar_acc, self.last_name = saved  # grace accidentals do not last
+        self.bar_acc = saved  # grace accidentals do not last
         return pitches
 
     def _tuplet(self, text: str) -> None:
@@ -387,8 +392,10 @@ class BodyScanner:
             self.bar_has_music = False
         elif self.events and isinstance(self.events[-1], Bar):
             prev = self.events[-1]  # two bar lines in a row, e.g. "|" then "|:" on the next line
-            if kind != "|":
-                prev.kind = "::" if {prev.kind, kind} == {":|", "|:"} else kind
+            if {prev.kind, kind} == {":|", "|:"}:
+                prev.kind = "::"
+            elif kind in REPEATS or prev.kind not in REPEATS and kind != "|":
+                prev.kind = kind  # a plain bar line never replaces a repeat sign
             prev.ending = prev.ending or ending
         else:
             self.events.append(Bar(kind, ending, self.bar))

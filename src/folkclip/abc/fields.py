@@ -65,7 +65,8 @@ def parse_key(value: str) -> Key:
     if text in ("", "none", "None", "NONE") or text.startswith(("clef=", "none ")):
         return Key("C", 0, "major", {})
     if text in ("HP", "Hp"):
-        return Key("A", 9, "mixolydian", {} if text == "HP" else {"F": 1, "C": 1, "G": 0})
+        # Highland pipes: both play F# and C# (HP only hides the signature when printed).
+        return Key("A", 9, "mixolydian", {"F": 1, "C": 1, "G": 0})
     m = _KEY_RE.match(text)
     if not m:
         if _EXPLICIT_RE.match(text.lstrip()):  # K:^f ^c  (accidentals only)
