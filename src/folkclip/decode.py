@@ -37,9 +37,9 @@ class _Speller:
     def __init__(self, accidentals: dict[str, int]) -> None:
         self.key = accidentals
         self.flat_key = any(a < 0 for a in accidentals.values())
-        self.bar: dict[tuple[str, int], int] = {}
+        self.bar: dict[str, int] = {}  # accidentals so far in the bar, per letter (all octaves)
 
-    def spell(self, midi: int) -> str:
+    def spell(self, midi: int, record: bool = True) -> str:
         pc = midi % 12
         options = []  # (letter, alter) that give pc
         for letter in _LETTERS:
@@ -54,12 +54,12 @@ class _Speller:
             return (0 if in_key else 1, kind)
         letter, alter = min(options, key=rank)
         octave = (midi - alter) // 12  # octave of the letter itself (B#, Cb cross octaves)
-        name = (letter, octave)
-        current = self.bar.get(name, self.key.get(letter, 0))
+        current = self.bar.get(letter, self.key.get(letter, 0))
         acc = ""
         if current != alter:
             acc = _ACC_TEXT[alter]
-            self.bar[name] = alter
+            if record:
+                self.bar[letter] = alter
         if octave >= 6:
             text = letter.lower() + "'" * (octave - 6)
         else:
@@ -91,6 +91,8 @@ def decode(events: list[tuple[str, ...]], config: TokenizerConfig | None = None,
         if name in head and value and tok not in _BAR_TOKENS:
             head[name] = value
             body_start = i + 1
+            if name == "unit":  # the header's last token: later key/meter tokens are changes
+                break
             continue
         break
     key = parse_key(f"{head['key']} {head['mode']}")
@@ -106,10 +108,21 @@ def decode(events: list[tuple[str, ...]], config: TokenizerConfig | None = None,
     out: list[str] = []
     bars_on_line = 0
     pending_key: tuple[str, str] | None = None
+    no_barlines = "barlines" in config.remove
+    first_note = True
     for ev in events[body_start:]:
         tok = ev[0]
         if tok in (BOS, EOS) or tok.startswith(("<", "type:", "unit:")):
             continue
+        if tok.startswith(("key:", "mode:")):
+            tonic, mode = pending_key or (key.tonic, key.mode)
+            pending_key = (tok[4:], mode) if tok.startswith("key:") else (tonic, tok[5:])
+            continue
+        if pending_key is not None:
+            key = parse_key(" ".join(pending_key))
+            speller = _Speller(key.accidentals)
+            out.append(f"[K:{key.tonic} {key.mode}]")
+            pending_key = None
         if tok in _BAR_TOKENS:
             out.append(tok if tok != "::" else ":|:")
             speller.bar = {}
@@ -121,15 +134,6 @@ def decode(events: list[tuple[str, ...]], config: TokenizerConfig | None = None,
         if tok.startswith("[") and tok[1:2].isdigit():
             out.append(tok)
             continue
-        if tok.startswith(("key:", "mode:")):
-            tonic, mode = pending_key or (key.tonic, key.mode)
-            pending_key = (tok[4:], mode) if tok.startswith("key:") else (tonic, tok[5:])
-            continue
-        if pending_key is not None:
-            key = parse_key(" ".join(pending_key))
-            speller = _Speller(key.accidentals)
-            out.append(f"[K:{key.tonic} {key.mode}]")
-            pending_key = None
         if tok.startswith("meter:"):
             value = tok[6:]
             meter = None if value == "none" else tuple(int(x) for x in value.split("/"))
@@ -143,17 +147,21 @@ def decode(events: list[tuple[str, ...]], config: TokenizerConfig | None = None,
             continue
         ticks = int(Fraction(ev[1]) * beat) if ev[1] != NONE else unit
         text = ""
+        if no_barlines and ev[2] == "0" and not first_note:
+            out.append("|")  # bar lines were removed: restore them from the positions
+            speller.bar = {}
+        first_note = False
         if ev[8] != NONE and ev[8] != "other":
             text += f'"{_transpose_chord(ev[8], -shift)}"'
         orn = ev[7]
+        if orn in _ORNAMENT_ABC:
+            text += _ORNAMENT_ABC[orn]
         if tok == "rest":
             text += "z"
         else:
             midi = int(tok[1:]) - shift
-            if orn == "grace":
-                text += "{" + speller.spell(midi + 2).lstrip("^_=") + "}"
-            elif orn in _ORNAMENT_ABC:
-                text += _ORNAMENT_ABC[orn]
+            if orn == "grace":  # pitch unknown: the upper neighbour, its accidental not kept
+                text += "{" + speller.spell(midi + 2, record=False) + "}"
             text += speller.spell(midi)
         text += _length(max(ticks, 1), unit)
         if ev[6] == "tie" and tok != "rest":

@@ -7,8 +7,11 @@ Each event is a tuple of strings, one per feature in :data:`FIELDS`:
   ``meter:6/8``, ``mode:dorian``, ``key:G``, ``unit:1/8``), bar tokens (``|``,
   ``||``, ``|]``, ``|:``, ``:|``, ``::``, ``[1``, ``[2`` ...), ``rest`` or a note
   pitch ``p62`` (MIDI; after the ``pitch`` switch a contour ``up``/``down``/``same``).
-  ``key:`` tokens always name the key as written, so that the transposition can be
-  undone; with ``transpose`` on, pitches are moved so the first tonic is C.
+  ``key:`` tokens name the tonic of the key as written (as a pitch class: C, C#, D, Eb
+  ...), so that the transposition can be undone; with ``transpose`` on, pitches are
+  moved so the first tonic is C. With ``key`` removed, degrees are measured from C
+  (the first tonic after transposition) throughout; with ``meter`` removed, durations
+  are measured in quarter notes instead of the meter's beats.
 - ``duration``: length in beats (``1/2``, ``3/2``); ``position``: onset inside
   the bar in beats; ``bar``: bar index (capped); ``degree``: semitones above the
   current tonic; ``octave``; ``tie``; ``ornament``; ``chord``: chord symbol.
@@ -175,7 +178,10 @@ class Tokenizer:
         shift = transpose_shift(tune.key) if cfg.transpose else 0
         tonic = (tune.key.tonic_pc + shift) % 12
         meter = tune.meter
-        beat = beat_length(meter)
+        no_key = "key" in r
+        if no_key and not cfg.transpose:
+            tonic = 0  # degrees from C: the hidden key must not leak through them
+        beat = beat_length(meter if "meter" not in r else None)  # None: quarter notes
         events = self.header(tune)
         bars = [-1] * len(events)  # header events belong to no bar
         no_rhythm, no_pitch, no_octave = "rhythm" in r, "pitch" in r, "octave" in r
@@ -227,6 +233,8 @@ class Tokenizer:
             elif kind is Bar:
                 if ev.index + 1 > limit:
                     break
+                if ev.index + 1 == limit and ev.ending:  # the ending opens a dropped bar
+                    ev = Bar(ev.kind, "", ev.index)
                 for token in self._bar_tokens(ev):
                     events.append((token,) + (NONE,) * (len(FIELDS) - 1))
                     bars.append(ev.index)
@@ -234,9 +242,9 @@ class Tokenizer:
                 for token in self._change_tokens(ev):
                     events.append((token,) + (NONE,) * (len(FIELDS) - 1))
                     bars.append(max(bars[-1], 0))
-                if ev.field == "K":
+                if ev.field == "K" and not no_key:
                     tonic = (ev.value.tonic_pc + shift) % 12  # type: ignore[union-attr]
-                elif ev.field == "M":
+                elif ev.field == "M" and not no_meter:
                     meter = ev.value  # type: ignore[assignment]
                     beat = beat_length(meter)
         if len(events) >= cfg.max_events:
