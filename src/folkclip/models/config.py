@@ -1,0 +1,291 @@
+"""Typed configurations of the two towers, their JSON form and dotted overrides.
+
+A model is data: a :class:`ModelConfig` holding a :class:`MelodyConfig` and a
+:class:`TitleConfig`. Named configurations live as JSON files in
+``folkclip/model_configs/`` (read with :mod:`importlib.resources`);
+:func:`load_model_config` reads one and :func:`apply_overrides` changes fields by
+dotted name (``{"melody.dim": 128, "embed_dim": 64}``), keeping each field's type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, TypeVar
+
+from folkclip.errors import FolkclipError
+
+MELODY_ARCHS = ("cnn", "gru", "gru-attn", "transformer", "patch-transformer", "header")
+TITLE_ARCHS = ("char-cnn", "char-gru", "word", "minilm")
+POOLINGS = ("mean", "max", "last")
+CONFIG_PACKAGE = "folkclip"
+CONFIG_FOLDER = "model_configs"
+_FREEZE_RE = re.compile(r"^(none|all|top:(\d+))$")
+
+C = TypeVar("C")
+
+
+@dataclass
+class MelodyConfig:
+    """The melody encoder.
+
+    Attributes:
+        arch: One of :data:`MELODY_ARCHS`.
+        dim: Width of event embeddings and hidden layers; also the encoder's output size.
+        layers: Number of stacked layers (conv blocks, GRU layers, Transformer layers,
+            header MLP layers).
+        heads: Attention heads (Transformers; attention pooling of ``gru-attn``).
+        dropout: Dropout probability.
+        pooling: How events are pooled into one vector: ``cnn``, ``transformer`` and
+            ``patch-transformer`` take ``mean`` or ``max``, ``gru`` takes ``mean`` or
+            ``last``; ``gru-attn`` (attention) and ``header`` (mean) ignore it.
+        kernel_size: Convolution width (``cnn``; odd).
+        max_len: Longer event sequences are cut to this many events.
+        patch_size: Events per bar patch (``patch-transformer``; must match the batch).
+        max_patches: Patches per tune (``patch-transformer``).
+        init_from: Checkpoint whose melody encoder weights initialise this one.
+        freeze: ``none``; ``all`` (the whole melody encoder is frozen); or ``top:N``
+            (only the top N layers and what follows them, e.g. pooling, train).
+    """
+
+    arch: str = "gru-attn"
+    dim: int = 256
+    layers: int = 2
+    heads: int = 4
+    dropout: float = 0.1
+    pooling: str = "mean"
+    kernel_size: int = 5
+    max_len: int = 512
+    patch_size: int = 16
+    max_patches: int = 64
+    init_from: str | None = None
+    freeze: str = "none"
+
+    def __post_init__(self) -> None:
+        _check_choice("melody.arch", self.arch, MELODY_ARCHS)
+        _check_choice("melody.pooling", self.pooling, POOLINGS)
+        _check_positive("melody", self, ("dim", "layers", "heads", "kernel_size", "max_len",
+                                         "patch_size", "max_patches"))
+        _check_dropout("melody.dropout", self.dropout)
+        if self.kernel_size % 2 == 0:
+            raise FolkclipError(f"melody.kernel_size must be odd, got {self.kernel_size}")
+        if self.dim % self.heads:
+            raise FolkclipError(
+                f"melody.dim ({self.dim}) must be divisible by melody.heads ({self.heads})")
+        if self.arch in ("gru", "gru-attn") and self.dim % 2:
+            raise FolkclipError(f"melody.dim must be even for a bidirectional GRU: {self.dim}")
+        if not _FREEZE_RE.match(self.freeze):
+            raise FolkclipError(
+                f"melody.freeze must be 'none', 'all' or 'top:N', got {self.freeze!r}")
+
+    @property
+    def trainable_top(self) -> int | None:
+        """N of ``freeze="top:N"``; ``None`` for ``none``/``all``."""
+        m = _FREEZE_RE.match(self.freeze)
+        return int(m.group(2)) if m and m.group(2) is not None else None
+
+
+@dataclass
+class TitleConfig:
+    """The title encoder.
+
+    Attributes:
+        arch: One of :data:`TITLE_ARCHS`.
+        dim: Width of character/word embeddings and hidden layers; the encoder's output size.
+        layers: Conv blocks (``char-cnn``) or GRU layers (``char-gru``).
+        dropout: Dropout probability.
+        max_chars: Titles are cut to this many characters.
+        hash_buckets: Hash buckets of word and character-trigram features (``word``).
+        finetune: Train the pretrained MiniLM too (``minilm``; frozen otherwise).
+        mlp_hidden: Hidden width of the MLP head (``word``, ``minilm``).
+    """
+
+    arch: str = "char-gru"
+    dim: int = 256
+    layers: int = 1
+    dropout: float = 0.1
+    max_chars: int = 64
+    hash_buckets: int = 16384
+    finetune: bool = False
+    mlp_hidden: int = 512
+
+    def __post_init__(self) -> None:
+        _check_choice("title.arch", self.arch, TITLE_ARCHS)
+        _check_positive("title", self, ("dim", "layers", "max_chars", "hash_buckets",
+                                        "mlp_hidden"))
+        _check_dropout("title.dropout", self.dropout)
+        if self.arch == "char-gru" and self.dim % 2:
+            raise FolkclipError(f"title.dim must be even for a bidirectional GRU: {self.dim}")
+
+
+@dataclass
+class ModelConfig:
+    """A two-tower model.
+
+    Attributes:
+        melody: The melody encoder.
+        title: The title encoder.
+        embed_dim: Size of the shared embedding space.
+        logit_scale_init: Initial log of the softmax temperature's inverse (CLIP: log(1/0.07)).
+        learn_logit_scale: Train the logit scale.
+        name: The configuration's name (the JSON file it came from, when any).
+    """
+
+    melody: MelodyConfig = field(default_factory=MelodyConfig)
+    title: TitleConfig = field(default_factory=TitleConfig)
+    embed_dim: int = 256
+    logit_scale_init: float = math.log(1 / 0.07)
+    learn_logit_scale: bool = True
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        _check_positive("model", self, ("embed_dim",))
+        if not math.isfinite(self.logit_scale_init):
+            raise FolkclipError("logit_scale_init must be finite")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Build from a (JSON) dict, refusing unknown keys and values of the wrong type."""
+        return from_dict(cls, data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict that :meth:`from_dict` reads back."""
+        return dataclasses.asdict(self)
+
+
+def from_dict(cls: type[C], data: dict[str, Any], where: str = "") -> C:
+    """Build dataclass ``cls`` from ``data``, checking keys and value types.
+
+    Args:
+        cls: A config dataclass (:class:`ModelConfig`, :class:`MelodyConfig`, ...).
+        data: Field values; missing fields keep their defaults.
+        where: Dotted prefix used in error messages.
+
+    Raises:
+        FolkclipError: For an unknown key or a value of the wrong type.
+    """
+    if not isinstance(data, dict):
+        raise FolkclipError(f"{where or cls.__name__}: expected a mapping, got "
+                            f"{type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    values = {}
+    for key, value in data.items():
+        path = f"{where}{key}"
+        if key not in names:
+            raise FolkclipError(f"unknown config key {path!r}; valid keys"
+                                f"{' under ' + where.rstrip('.') if where else ''}: "
+                                f"{', '.join(names)}")
+        values[key] = _coerce(path, value, hints[key])
+    return cls(**values)
+
+
+def _coerce(path: str, value: Any, hint: Any) -> Any:
+    """``value`` checked against type ``hint`` (ints are accepted for floats)."""
+    if dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):
+            return value
+        return from_dict(hint, value, f"{path}.")
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        if option is type(None) and value is None:
+            return None
+        if option is bool and isinstance(value, bool):
+            return value
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if option is str and isinstance(value, str):
+            return value
+    wanted = " or ".join("null" if o is type(None) else o.__name__ for o in options)
+    raise FolkclipError(f"config key {path!r} must be {wanted}, got {value!r} "
+                        f"({type(value).__name__})")
+
+
+def apply_overrides(config: ModelConfig, overrides: dict[str, Any]) -> ModelConfig:
+    """A copy of ``config`` with fields changed by dotted name.
+
+    Args:
+        config: The base configuration (left unchanged).
+        overrides: ``{"melody.dim": 128, "embed_dim": 64}``; ``__`` may stand for ``.``
+            so that keyword arguments work (``melody__dim=128``).
+
+    Returns:
+        The new, validated configuration.
+
+    Raises:
+        FolkclipError: When a key names no field or a value has the wrong type.
+    """
+    data = config.to_dict()
+    for raw_key, value in overrides.items():
+        parts = raw_key.replace("__", ".").split(".")
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if not isinstance(child, dict):
+                raise FolkclipError(f"unknown override {raw_key!r}: "
+                                    f"{'.'.join(parts[: i + 1])!r} has no fields; "
+                                    f"valid keys: {', '.join(_dotted_keys(config.to_dict()))}")
+            node = child
+        if parts[-1] not in node or isinstance(node[parts[-1]], dict):
+            raise FolkclipError(f"unknown override {raw_key!r}; valid keys: "
+                                f"{', '.join(_dotted_keys(config.to_dict()))}")
+        node[parts[-1]] = value
+    return ModelConfig.from_dict(data)
+
+
+def _dotted_keys(data: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.extend(_dotted_keys(value, f"{prefix}{key}."))
+        else:
+            out.append(prefix + key)
+    return out
+
+
+def list_models() -> list[str]:
+    """Names of the packaged model configurations (``model_configs/*.json``)."""
+    folder = resources.files(CONFIG_PACKAGE).joinpath(CONFIG_FOLDER)
+    return sorted(p.name[: -len(".json")] for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def load_model_config(name: str) -> ModelConfig:
+    """Read the packaged configuration ``model_configs/{name}.json``.
+
+    Raises:
+        FolkclipError: For an unknown name or an invalid file.
+    """
+    if name not in list_models():
+        raise FolkclipError(f"unknown model {name!r}; choose from {', '.join(list_models())}")
+    text = resources.files(CONFIG_PACKAGE).joinpath(CONFIG_FOLDER).joinpath(f"{name}.json").read_text()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise FolkclipError(f"model config {name}.json is not valid JSON: {err}") from err
+    config = ModelConfig.from_dict(data)
+    return config if config.name else dataclasses.replace(config, name=name)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise FolkclipError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+def _check_positive(prefix: str, obj: object, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise FolkclipError(f"{prefix}.{name} must be a positive integer, got {value!r}")
+
+
+def _check_dropout(name: str, value: float) -> None:
+    if not 0.0 <= value < 1.0:
+        raise FolkclipError(f"{name} must be in [0, 1), got {value}")
