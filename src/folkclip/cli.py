@@ -1,4 +1,5 @@
-"""The ``folkclip`` command line: ``folkclip data inspect|check-leakage|tokens ...``.
+"""The ``folkclip`` command line: ``folkclip data inspect|check-leakage|tokens``,
+``folkclip train``, ``folkclip evaluate``.
 
 Every command is reachable as ``main([...])``; errors in the input become a one-line
 message on stderr and exit status 2, never a traceback.
@@ -41,10 +42,36 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_tokens)
 
 
+def _add_program_commands(sub: argparse._SubParsersAction) -> None:
+    # The training programs live in folkclip_train (Lightning); import them only when run.
+    p = sub.add_parser("train", help="train a two-tower model (needs the 'train' extra)")
+    _lazy(p, "folkclip_train.train", "add_arguments", "train_from_args")
+    p = sub.add_parser("evaluate", help="retrieval metrics of a trained run")
+    _lazy(p, "folkclip_train.evaluate", "add_arguments", "main_from_args")
+
+
+def _lazy(p: argparse.ArgumentParser, module: str, add: str, run: str) -> None:
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        p.set_defaults(func=lambda args: _missing(err))
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        return
+    getattr(mod, add)(p)
+    p.set_defaults(func=getattr(mod, run))
+
+
+def _missing(err: ModuleNotFoundError) -> int:
+    raise FolkclipError(f"this command needs {err.name!r}: pip install 'folkclip[train]'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="folkclip", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_data_commands(sub)
+    _add_program_commands(sub)
     return parser
 
 

@@ -1,0 +1,155 @@
+"""Retrieval evaluation of a two-tower model on a set of tunes, in both directions.
+
+tune→title: each titled tune queries the *distinct* titles of the evaluated set (one
+candidate per normalised title); relevant are its title and alternative titles.
+title→tune: each distinct title queries all tunes; relevant is every tune carrying it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from folkclip.batch import titled_indices, tune_batch
+from folkclip.dataset import TokenizedCorpus
+from folkclip.metrics import bootstrap_ci, per_query_metrics, rank_positions
+from folkclip.titles import title_key
+
+METRIC_KEYS = ("mrr", "dcg", "ndcg", "ndcg@10", "recall@1", "recall@5", "recall@10", "map",
+               "median_rank", "mean_rank")
+_PER_QUERY = {"mrr": "rr", "dcg": "dcg", "ndcg": "ndcg", "ndcg@10": "ndcg@10",
+              "recall@1": "recall@1", "recall@5": "recall@5", "recall@10": "recall@10",
+              "map": "ap"}
+
+
+class EvalSet:
+    """The tunes and distinct titles of an evaluation, with relevance in both directions.
+
+    Args:
+        tc: Tokenized corpus.
+        indices: Tunes to evaluate (untitled ones are left out).
+    """
+
+    def __init__(self, tc: TokenizedCorpus, indices: Sequence[int]) -> None:
+        self.tc = tc
+        self.tunes = titled_indices(tc, indices)
+        self.titles: list[str] = []  # one display string per distinct title key
+        key_index: dict[str, int] = {}
+        self.tune_titles: list[list[int]] = []
+        for i in self.tunes:
+            meta = tc.meta[i]
+            rel = []
+            for t in [meta["title"], *meta["alt_titles"]]:
+                k = title_key(t)
+                if not k:
+                    continue
+                if k not in key_index:
+                    key_index[k] = len(self.titles)
+                    self.titles.append(t)
+                if key_index[k] not in rel:
+                    rel.append(key_index[k])
+            self.tune_titles.append(sorted(rel))
+        self.title_tunes: list[list[int]] = [[] for _ in self.titles]
+        for q, rel in enumerate(self.tune_titles):
+            for t in rel:
+                self.title_tunes[t].append(q)
+        self.types = [tc.meta[i]["type"] for i in self.tunes]
+
+
+@torch.no_grad()
+def embed(model: torch.nn.Module, tc: TokenizedCorpus, es: EvalSet, batch_size: int = 128,
+          max_events: int = 256, ids: np.ndarray | None = None,
+          device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Embed the tunes and distinct titles of ``es``.
+
+    Returns:
+        tune embeddings (N, D) and title embeddings (M, D), L2-normalised float32.
+    """
+    was_training = model.training
+    model.eval()
+    patches = "patches" in model.melody_inputs
+    tune_out, title_out = [], []
+    for s in range(0, len(es.tunes), batch_size):
+        batch = tune_batch(tc, es.tunes[s:s + batch_size], max_events, patches=patches, ids=ids)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        tune_out.append(model.encode_tunes(batch).float().cpu())
+    for s in range(0, len(es.titles), batch_size):
+        tb = model.tokenize_titles(es.titles[s:s + batch_size])
+        tb = {k: v.to(device) for k, v in tb.items()}
+        title_out.append(model.encode_titles(tb).float().cpu())
+    model.train(was_training)
+    return torch.cat(tune_out).numpy(), torch.cat(title_out).numpy()
+
+
+def score(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray, n_boot: int = 1000,
+          seed: int = 0) -> dict:
+    """All metrics, both directions, with bootstrap 95% CIs and a per-type breakdown.
+
+    Returns:
+        A dict with ``tune_to_title/<metric>`` and ``title_to_tune/<metric>`` keys,
+        ``n_tunes``, ``n_titles``, ``ci95`` (``{key: [low, high]}`` for MRR and nDCG)
+        and ``per_type`` (``{type: {n_tunes, tune_to_title/mrr, ...}}``).
+    """
+    sims = tune_emb @ title_emb.T  # (N, M)
+    out: dict = {"n_tunes": len(es.tunes), "n_titles": len(es.titles), "ci95": {}, "per_type": {}}
+    directions = {
+        "tune_to_title": (sims, es.tune_titles),
+        "title_to_tune": (sims.T, es.title_tunes),
+    }
+    per_q = {}
+    for name, (s, rel) in directions.items():
+        pq = per_query_metrics(s, [np.array(r, dtype=np.int64) for r in rel])
+        per_q[name] = pq
+        for key, pk in _PER_QUERY.items():
+            out[f"{name}/{key}"] = float(np.nanmean(pq[pk]))
+        out[f"{name}/median_rank"] = float(np.nanmedian(pq["first_rank"]))
+        out[f"{name}/mean_rank"] = float(np.nanmean(pq["first_rank"]))
+        for key in ("mrr", "ndcg", "ndcg@10") if n_boot > 0 else ():
+            lo, hi = bootstrap_ci(pq[_PER_QUERY[key]], n_boot=n_boot, seed=seed)
+            out["ci95"][f"{name}/{key}"] = [lo, hi]
+    types = np.array(es.types)
+    t2t = per_q["tune_to_title"]
+    # title→tune per type: a title's type is that of its first tune
+    title_types = np.array([es.types[ts[0]] for ts in es.title_tunes])
+    for t in sorted(set(es.types)):
+        sel, tsel = types == t, title_types == t
+        row = {"n_tunes": int(sel.sum()), "n_titles": int(tsel.sum())}
+        for key in ("mrr", "ndcg@10", "recall@10"):
+            row[f"tune_to_title/{key}"] = float(np.nanmean(t2t[_PER_QUERY[key]][sel]))
+            vals = per_q["title_to_tune"][_PER_QUERY[key]][tsel]
+            row[f"title_to_tune/{key}"] = float(np.nanmean(vals)) if len(vals) else float("nan")
+        out["per_type"][t] = row
+    return out
+
+
+def rankings(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray) -> dict[str, list]:
+    """Per query: the rank of the first relevant item (1-based), tune→title."""
+    sims = tune_emb @ title_emb.T
+    ranks = rank_positions(sims, [np.array(r) for r in es.tune_titles])
+    return {"first_rank": [int(r[0]) for r in ranks]}
+
+
+def write_trec(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray, path: Path,
+               run_name: str = "folkclip") -> tuple[Path, Path]:
+    """Write every query's full ranking in TREC run format, plus a qrels file beside it.
+
+    Query ids are ``t2t:<tune>`` (tune→title) and ``t2u:<title>`` (title→tune); document
+    ids ``title:<k>`` and ``tune:<k>`` index :class:`EvalSet` titles and tunes. Ties are
+    broken by candidate index, as in :func:`folkclip.metrics.rank_positions`, and scores
+    are written so that trec_eval's own ordering (score, then docid) agrees.
+    """
+    sims = tune_emb @ title_emb.T
+    qrels = path.with_name(path.stem + ".qrels")
+    with open(path, "w") as run, open(qrels, "w") as qr:
+        for prefix, s, rel, cand in (("t2t", sims, es.tune_titles, "title"),
+                                     ("t2u", sims.T, es.title_tunes, "tune")):
+            for q in range(s.shape[0]):
+                order = np.lexsort((np.arange(s.shape[1]), -s[q]))
+                for r, d in enumerate(order, 1):
+                    run.write(f"{prefix}:{q} Q0 {cand}:{d} {r} {s.shape[1] - r + 1} {run_name}\n")
+                for d in rel[q]:
+                    qr.write(f"{prefix}:{q} 0 {cand}:{d} 1\n")
+    return path, qrels

@@ -1,0 +1,94 @@
+"""``folkclip evaluate``: retrieval metrics of a trained run, both directions.
+
+    folkclip evaluate RUN_DIR [--data SOURCE ...] [--split test|validation|all] [--json]
+                      [--rankings FILE] [--random]
+
+Without ``--data`` the run's own sources and split are used; with ``--data`` the whole
+other collection is the evaluation set (``--split all``). ``--random`` scores random
+embeddings of the same sets (the chance baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from folkclip.errors import FolkclipError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir")
+    p.add_argument("--data", nargs="+", default=None)
+    p.add_argument("--split", choices=("test", "validation", "train", "all"), default=None)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--rankings", default=None, help="write TREC run + qrels files here")
+    p.add_argument("--random", action="store_true", help="score random embeddings instead")
+    p.add_argument("--seed", type=int, default=0, help="seed for --random and bootstrap")
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    import numpy as np
+    import yaml
+
+    import folkclip
+    from folkclip.dataset import load_tokenized
+    from folkclip.evaluation import EvalSet, embed, score, write_trec
+
+    run = Path(args.run_dir)
+    cfg_path = run / "config.yaml"
+    if not cfg_path.exists():
+        raise FolkclipError(f"{run} is not a run folder (no config.yaml)")
+    cfg = yaml.safe_load(cfg_path.read_text())
+    fm = folkclip.load(run)
+    sources = args.data or cfg["data"]["sources"]
+    split = args.split or ("all" if args.data else "test")
+    tc = load_tokenized(sources, fm.tokenizer_config)
+    if split == "all":
+        indices = list(range(len(tc)))
+    else:
+        fractions = tuple(cfg["data"]["fractions"])
+        indices = tc.split(cfg["data"]["split_seed"], fractions)[split]
+    es = EvalSet(tc, indices)
+    if not es.tunes:
+        raise FolkclipError(f"no titled tunes in split {split!r} of {', '.join(sources)}")
+    if args.random:
+        rng = np.random.default_rng(args.seed)
+        dim = fm.model.config.embed_dim
+        tune_emb = rng.standard_normal((len(es.tunes), dim)).astype(np.float32)
+        title_emb = rng.standard_normal((len(es.titles), dim)).astype(np.float32)
+        tune_emb /= np.linalg.norm(tune_emb, axis=1, keepdims=True)
+        title_emb /= np.linalg.norm(title_emb, axis=1, keepdims=True)
+    else:
+        tune_emb, title_emb = embed(fm.model, tc, es, max_events=fm.max_events,
+                                    ids=fm.corpus_ids(tc))
+    metrics = score(es, tune_emb, title_emb, seed=args.seed)
+    metrics.update({"split": split, "sources": sources, "run": str(run),
+                    "model": "random" if args.random else "trained"})
+    if args.rankings:
+        run_file, qrels = write_trec(es, tune_emb, title_emb, Path(args.rankings))
+        metrics["rankings"] = {"run": str(run_file), "qrels": str(qrels)}
+    return metrics
+
+
+def main_from_args(args: argparse.Namespace) -> int:
+    from folkclip_train.train import summary_line
+
+    metrics = evaluate(args)
+    if args.json:
+        print(json.dumps(metrics, indent=1))
+    else:
+        print(f"{metrics['split']} of {', '.join(metrics['sources'])}: " + summary_line(metrics))
+        ci = metrics["ci95"]
+        for k in ("tune_to_title/mrr", "title_to_tune/mrr"):
+            print(f"  {k}: {metrics[k]:.3f}  (95% CI {ci[k][0]:.3f}–{ci[k][1]:.3f})")
+        for t, row in metrics["per_type"].items():
+            print(f"  {t:<10} {row['n_tunes']:>5} tunes  tune→title MRR "
+                  f"{row['tune_to_title/mrr']:.3f}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="folkclip evaluate", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    return main_from_args(p.parse_args(argv))

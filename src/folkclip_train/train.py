@@ -1,0 +1,172 @@
+"""``folkclip train``: train a two-tower model from a config file.
+
+    folkclip train --config configs/default.yaml --out runs/demo [--set trainer.max_steps=50]
+                   [--data SOURCE ...] [--resume]
+
+The run folder receives ``config.yaml`` (resolved), ``split.json``, ``checkpoints/``
+(best and last), ``logs/`` (CSV metrics per epoch, TensorBoard/MLflow as configured),
+``predictions/`` (prediction tracking), ``model/`` (exported model, loadable with
+``folkclip.load``) and ``eval_test.json`` / ``eval_validation.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+from folkclip.errors import FolkclipError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="folkclip train", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="YAML config (default: built-in defaults)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field, e.g. trainer.max_steps=100 (repeatable)")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--data", nargs="+", default=None, help="data sources (replace data.sources)")
+    p.add_argument("--resume", action="store_true", help="continue from checkpoints/last.ckpt")
+
+
+def _loggers(cfg, out: Path) -> list:  # noqa: ANN001
+    from lightning.pytorch import loggers
+
+    result: list = [loggers.CSVLogger(str(out), name="logs", version="")]
+    kind = cfg.tracking.logger
+    if kind == "tensorboard":
+        try:
+            result.append(loggers.TensorBoardLogger(str(out), name="logs", version="tensorboard"))
+        except ModuleNotFoundError:
+            print("folkclip: tensorboard not installed; logging to CSV only")
+    elif kind == "mlflow":
+        uri = cfg.tracking.mlflow_uri or f"sqlite:///{(out / 'mlflow.db').resolve()}"
+        result.append(loggers.MLFlowLogger(experiment_name="folkclip", tracking_uri=uri,
+                                           artifact_location=str((out / "mlruns").resolve())))
+    elif kind == "wandb":
+        result.append(loggers.WandbLogger(project="folkclip", save_dir=str(out)))
+    elif kind not in ("csv", "none"):
+        raise FolkclipError(f"tracking.logger must be tensorboard, mlflow, wandb, csv or none, "
+                            f"got {kind!r}")
+    return result
+
+
+def run(cfg, out: Path, resume: bool = False) -> dict:  # noqa: ANN001
+    """Train according to ``cfg`` into ``out``; return the test evaluation."""
+    import lightning as L
+    import torch
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from folkclip.dataset import load_tokenized
+    from folkclip.evaluation import EvalSet, embed, score
+    from folkclip.export import export_model
+    from folkclip.models import create_model
+    from folkclip.tokenize import TokenizerConfig
+    from folkclip_train.config import save_config
+    from folkclip_train.data import PairDataset, make_collate, make_loader
+    from folkclip_train.module import ContrastiveModule
+    from folkclip_train.tracking import PredictionTracker
+
+    if cfg.task != "contrastive":
+        raise FolkclipError(f"task {cfg.task!r} is not available yet")
+    if cfg.trainer.threads:
+        torch.set_num_threads(cfg.trainer.threads)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+
+    dc = cfg.data
+    tok_cfg = TokenizerConfig(transpose=dc.transpose, remove=tuple(dc.remove),
+                              first_bars=dc.first_bars)
+    tc = load_tokenized(dc.sources, tok_cfg, progress=cfg.trainer.progress_bar)
+    splits = tc.split(dc.split_seed, tuple(dc.fractions))
+    (out / "split.json").write_text(json.dumps(
+        {k: [f"{tc.meta[i]['source']}#{tc.meta[i]['number']}" for i in v]
+         for k, v in splits.items()}))
+    model = create_model(cfg.model, {f: len(v) for f, v in tc.vocab.items()})
+    mc = cfg.model.melody
+    collate = make_collate(tc, model.tokenize_titles, dc.max_events,
+                           "patches" in model.melody_inputs, mc.patch_size,
+                           mc.max_patches)
+    train_ds = PairDataset(tc, splits["train"], cfg.seed, dc.alt_titles)
+    val_ds = PairDataset(tc, splits["validation"], cfg.seed, alt_titles=False)
+    if len(train_ds) == 0 or len(val_ds) == 0:
+        raise FolkclipError(f"too few titled tunes to train: {len(train_ds)} train, "
+                            f"{len(val_ds)} validation")
+    tr = cfg.trainer
+    train_loader = make_loader(train_ds, collate, tr.batch_size, True, cfg.seed, tr.num_workers)
+    val_loader = make_loader(val_ds, collate, tr.batch_size, False, cfg.seed, tr.num_workers)
+    world = tr.devices * tr.num_nodes
+    steps_per_epoch = math.ceil(len(train_ds) / (tr.batch_size * world))
+    total = tr.max_steps if tr.max_steps > 0 else tr.max_epochs * steps_per_epoch
+    module = ContrastiveModule(model, cfg, tc, splits["validation"], total)
+
+    ckpt = ModelCheckpoint(dirpath=str(out / "checkpoints"), filename="best",
+                           monitor=tr.monitor, mode="max", save_last=True)
+    val_set = EvalSet(tc, splits["validation"])
+    callbacks = [ckpt, EarlyStopping(monitor=tr.monitor, mode="max",
+                                     patience=tr.early_stopping_patience),
+                 PredictionTracker(out, val_set, cfg.tracking.probe_size,
+                                   cfg.tracking.probe_steps, cfg.tracking.top_k)]
+    trainer = L.Trainer(
+        max_epochs=tr.max_epochs, max_steps=tr.max_steps, accelerator=tr.accelerator,
+        devices=tr.devices, num_nodes=tr.num_nodes, strategy=tr.strategy,
+        precision=tr.precision, gradient_clip_val=tr.grad_clip or None,
+        logger=_loggers(cfg, out), callbacks=callbacks, default_root_dir=str(out),
+        log_every_n_steps=tr.log_every_n_steps, enable_progress_bar=tr.progress_bar,
+        enable_model_summary=False, num_sanity_val_steps=0, deterministic=True)
+    last = out / "checkpoints" / "last.ckpt"
+    if resume and not last.exists():
+        raise FolkclipError(f"--resume: no checkpoint at {last}")
+    trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resume else None)
+    if not trainer.is_global_zero:
+        return {}
+    best = ckpt.best_model_path
+    if best and Path(best).exists():
+        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    model = module.model.cpu().eval()
+    export_model(model, cfg.model, tc.vocab, tok_cfg, dc.max_events, out / "model")
+    results = {}
+    for split in ("validation", "test"):
+        es = EvalSet(tc, splits[split])
+        if not es.tunes:
+            continue
+        tune_emb, title_emb = embed(model, tc, es, max_events=dc.max_events)
+        results[split] = score(es, tune_emb, title_emb)
+        (out / f"eval_{split}.json").write_text(json.dumps(results[split], indent=1))
+    return results.get("test", {})
+
+
+def summary_line(metrics: dict) -> str:
+    """One-line summary of an evaluation."""
+    if not metrics:
+        return "no evaluation"
+    return (f"{metrics['n_tunes']} tunes / {metrics['n_titles']} titles | tune→title MRR "
+            f"{metrics['tune_to_title/mrr']:.3f} nDCG@10 {metrics['tune_to_title/ndcg@10']:.3f} "
+            f"R@10 {metrics['tune_to_title/recall@10']:.3f} | title→tune MRR "
+            f"{metrics['title_to_tune/mrr']:.3f} nDCG@10 {metrics['title_to_tune/ndcg@10']:.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``folkclip train``."""
+    args = build_parser().parse_args(argv)
+    return train_from_args(args)
+
+
+def train_from_args(args: argparse.Namespace) -> int:
+    from folkclip_train.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    if args.data:
+        cfg.data.sources = list(args.data)
+    out = Path(args.out)
+    metrics = run(cfg, out, resume=args.resume)
+    print(f"run folder: {out}")
+    print("test: " + summary_line(metrics))
+    return 0
