@@ -161,6 +161,8 @@ def test_pooling_must_fit_the_arch():
         tiny_model("gru", pooling="max")
     with pytest.raises(FolkclipError, match="pooling"):
         tiny_model("transformer", pooling="last")
+    with pytest.raises(FolkclipError, match="even"):
+        tiny_model("gru-attn", dim=15, heads=1)
     assert tiny_model("gru", pooling="last").melody(tiny_batch()).shape == (3, 16)
     assert tiny_model("cnn", pooling="max").melody(tiny_batch()).shape == (3, 16)
 

@@ -78,17 +78,9 @@ class MelodyConfig:
         if self.dim % self.heads:
             raise FolkclipError(
                 f"melody.dim ({self.dim}) must be divisible by melody.heads ({self.heads})")
-        if self.arch in ("gru", "gru-attn") and self.dim % 2:
-            raise FolkclipError(f"melody.dim must be even for a bidirectional GRU: {self.dim}")
         if not _FREEZE_RE.match(self.freeze):
             raise FolkclipError(
                 f"melody.freeze must be 'none', 'all' or 'top:N', got {self.freeze!r}")
-
-    @property
-    def trainable_top(self) -> int | None:
-        """N of ``freeze="top:N"``; ``None`` for ``none``/``all``."""
-        m = _FREEZE_RE.match(self.freeze)
-        return int(m.group(2)) if m and m.group(2) is not None else None
 
 
 @dataclass
@@ -120,8 +112,6 @@ class TitleConfig:
         _check_positive("title", self, ("dim", "layers", "max_chars", "hash_buckets",
                                         "mlp_hidden"))
         _check_dropout("title.dropout", self.dropout)
-        if self.arch == "char-gru" and self.dim % 2:
-            raise FolkclipError(f"title.dim must be even for a bidirectional GRU: {self.dim}")
 
 
 @dataclass

@@ -115,6 +115,8 @@ class BiGru(nn.Module):
 
     def __init__(self, dim: int, layers: int, dropout: float) -> None:
         super().__init__()
+        if dim % 2:
+            raise FolkclipError(f"dim must be even for a bidirectional GRU, got {dim}")
         self.layers = nn.ModuleList(
             nn.GRU(dim, dim // 2, batch_first=True, bidirectional=True) for _ in range(layers))
         self.drop = nn.Dropout(dropout)
