@@ -58,6 +58,7 @@ class ContrastiveModule(L.LightningModule):
         out = self.model(batch)
         tune, title = self._gather(out["tune_emb"]), self._gather(out["title_emb"])
         ids = self._gather(batch["title_ids"])
+        self._global_batch = int(ids.shape[0])  # negatives come from all processes
         lc = self.cfg.loss
         if lc.kind == "hinge":
             return hinge_loss(tune, title, ids, margin=lc.margin, hardest=lc.hardest)
@@ -69,7 +70,8 @@ class ContrastiveModule(L.LightningModule):
         self.log("train/loss", losses["contrastive_loss"], prog_bar=True, batch_size=bs)
         if "accuracy" in losses:
             self.log("train/accuracy", losses["accuracy"], batch_size=bs)
-        self.log("train/logit_scale", self.model.logit_scale.exp().detach(), batch_size=bs)
+        self.log("train/logit_scale", self.model.scale().detach(), batch_size=bs)
+        self.log("train/global_batch", float(self._global_batch), batch_size=bs)
         return losses["contrastive_loss"]
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:

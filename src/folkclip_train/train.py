@@ -56,8 +56,9 @@ def _loggers(cfg, out: Path) -> list:  # noqa: ANN001
     return result
 
 
-def run(cfg, out: Path, resume: bool = False) -> dict:  # noqa: ANN001
-    """Train according to ``cfg`` into ``out``; return the test evaluation."""
+def run(cfg, out: Path, resume: bool = False) -> dict | None:  # noqa: ANN001
+    """Train according to ``cfg`` into ``out``; return the test evaluation (``None`` on
+    processes other than the first)."""
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
@@ -109,7 +110,7 @@ def run(cfg, out: Path, resume: bool = False) -> dict:  # noqa: ANN001
     ckpt = ModelCheckpoint(dirpath=str(out / "checkpoints"), filename="best",
                            monitor=tr.monitor, mode="max", save_last=True)
     val_set = EvalSet(tc, splits["validation"])
-    callbacks = [ckpt, EarlyStopping(monitor=tr.monitor, mode="max",
+    callbacks = [ckpt, EarlyStopping(monitor=tr.monitor, mode="max", check_on_train_epoch_end=False,
                                      patience=tr.early_stopping_patience),
                  PredictionTracker(out, val_set, cfg.tracking.probe_size,
                                    cfg.tracking.probe_steps, cfg.tracking.top_k)]
@@ -125,7 +126,7 @@ def run(cfg, out: Path, resume: bool = False) -> dict:  # noqa: ANN001
         raise FolkclipError(f"--resume: no checkpoint at {last}")
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resume else None)
     if not trainer.is_global_zero:
-        return {}
+        return None
     best = ckpt.best_model_path
     if best and Path(best).exists():
         state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
@@ -167,6 +168,8 @@ def train_from_args(args: argparse.Namespace) -> int:
         cfg.data.sources = list(args.data)
     out = Path(args.out)
     metrics = run(cfg, out, resume=args.resume)
+    if metrics is None:
+        return 0
     print(f"run folder: {out}")
     print("test: " + summary_line(metrics))
     return 0
