@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 CONSTRAINTS := $(VENV)/constraints.txt
 
-.PHONY: demo test bench check-abc2midi clean
+.PHONY: demo test bench results check-abc2midi clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,14 +20,24 @@ $(VENV)/.dev: $(VENV)/.base
 	$(PIP) install -c $(CONSTRAINTS) -e ".[dev]"
 	touch $@
 
-demo: $(VENV)/.base
+$(VENV)/.train: $(VENV)/.base
+	$(PIP) install -c $(CONSTRAINTS) -e ".[train,plots]"
+	touch $@
+
+demo: $(VENV)/.train
 	$(VENV)/bin/folkclip data inspect default
+	$(VENV)/bin/folkclip train --config configs/default.yaml --out runs/default
+	$(VENV)/bin/folkclip evaluate runs/default
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q
 
-bench: $(VENV)/.base
+bench: $(VENV)/.train
 	$(PY) benchmarks/read_tokenize.py
+	$(PY) benchmarks/encoders.py
+
+results: $(VENV)/.dev
+	$(PY) benchmarks/results_table.py --epochs 8
 
 check-abc2midi: $(VENV)/.base
 	$(PY) scripts/check_abc2midi.py
