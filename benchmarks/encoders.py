@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    names = args.models or list(MELODY_ENCODERS)  # the packaged config of each arch
+    # the packaged config of each arch (the transferred 'lm' arch needs a trained LM run)
+    names = args.models or [a for a in MELODY_ENCODERS if a != "lm"]
     print(f"batch {args.batch}, length {args.length}, {args.threads} threads, "
           f"{'both towers' if args.full else 'melody tower'}"
           f"{', overrides ' + str(overrides) if overrides else ''}")

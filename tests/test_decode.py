@@ -119,16 +119,16 @@ def test_decoded_header_after_removal():
 # --------------------------------------------------------------------------- spelling
 def test_decoded_jig_body():
     # transposition is undone with the key:D token: notes come back as written;
-    # f>e is written with explicit lengths, the triplet as 2/3 units each
+    # f>e is written with explicit lengths, each triplet note as a one-note tuplet (3:2:1
     assert body(decode(toks(JIG))) == (
         'A|:"D"d2A~B2A|"G"GBdg2e|"D"f3/2e/2fdAF|[1"A"E3-E2A:|[2"A"E3D3||'
-        '[K:G major]"G"g2dB2/3c2/3d2/3e|dBGd3-|dBAGFE|[M:9/8]"C"cBAGABc2e|[M:6/8]"D"d3D3|]')
+        '[K:G major]"G"g2d(3:2:1B(3:2:1c(3:2:1de|dBGd3-|dBAGFE|[M:9/8]"C"cBAGABc2e|[M:6/8]"D"d3D3|]')
 
 
 def test_decoded_reel_body():
     # ^G written in bar 1, the plain G of bar 2 needs no natural after the bar line
     assert body(decode(toks(REEL))) == (
-        "|:EA~A2ABcd|e2dBG3/2A/2B^G|A2/3B2/3A2/3GBAGEG|[1DEGABAA2:|[2DEGABAA2||")
+        "|:EA~A2ABcd|e2dBG3/2A/2B^G|(3:2:1A(3:2:1B(3:2:1AGBAGEG|[1DEGABAA2:|[2DEGABAA2||")
 
 
 def test_decoded_flat_key_body():

@@ -22,8 +22,26 @@ _ACC_TEXT = {-2: "__", -1: "_", 0: "=", 1: "^", 2: "^^"}
 _BAR_TOKENS = {"|", "||", "|]", "[|", "|:", ":|", "::"}
 
 
-def _length(ticks: int, unit: int) -> str:
+_TUPLET_Q = {3: 2, 5: 4, 7: 4, 9: 8}
+
+
+def _note_length(ticks: int, unit: int) -> tuple[str, str]:
+    """(tuplet prefix, length text) for a note of ``ticks``.
+
+    A length whose denominator has an odd factor (a triplet's 2/3) is written as a
+    one-note tuplet ``(3:2:1`` with a power-of-two length, which abc2midi also accepts.
+    """
     f = Fraction(ticks, unit)
+    odd = f.denominator
+    while odd % 2 == 0:
+        odd //= 2
+    if odd in _TUPLET_Q:
+        q = _TUPLET_Q[odd]
+        return f"({odd}:{q}:1", _length_text(f * odd / q)
+    return "", _length_text(f)
+
+
+def _length_text(f: Fraction) -> str:
     if f == 1:
         return ""
     if f.denominator == 1:
@@ -151,6 +169,8 @@ def decode(events: list[tuple[str, ...]], config: TokenizerConfig | None = None,
             out.append("|")  # bar lines were removed: restore them from the positions
             speller.bar = {}
         first_note = False
+        prefix, length = _note_length(max(ticks, 1), unit)
+        text += prefix
         if ev[8] != NONE and ev[8] != "other":
             text += f'"{_transpose_chord(ev[8], -shift)}"'
         orn = ev[7]
@@ -163,7 +183,7 @@ def decode(events: list[tuple[str, ...]], config: TokenizerConfig | None = None,
             if orn == "grace":  # pitch unknown: the upper neighbour, its accidental not kept
                 text += "{" + speller.spell(midi + 2, record=False) + "}"
             text += speller.spell(midi)
-        text += _length(max(ticks, 1), unit)
+        text += length
         if ev[6] == "tie" and tok != "rest":
             text += "-"
         out.append(text)
