@@ -1,5 +1,5 @@
 """The ``folkclip`` command line: ``folkclip data inspect|check-leakage|tokens``,
-``folkclip train``, ``folkclip evaluate``.
+``folkclip train``, ``folkclip evaluate``, ``folkclip generate``.
 
 Every command is reachable as ``main([...])``; errors in the input become a one-line
 message on stderr and exit status 2, never a traceback.
@@ -48,6 +48,8 @@ def _add_program_commands(sub: argparse._SubParsersAction) -> None:
     _lazy(p, "folkclip_train.train", "add_arguments", "train_from_args")
     p = sub.add_parser("evaluate", help="retrieval metrics of a trained run")
     _lazy(p, "folkclip_train.evaluate", "add_arguments", "main_from_args")
+    p = sub.add_parser("generate", help="sample ABC tunes from a melody language model run")
+    _lazy(p, "folkclip_train.generate", "add_arguments", "main_from_args")
 
 
 def _lazy(p: argparse.ArgumentParser, module: str, add: str, run: str) -> None:
@@ -56,7 +58,7 @@ def _lazy(p: argparse.ArgumentParser, module: str, add: str, run: str) -> None:
     try:
         mod = importlib.import_module(module)
     except ModuleNotFoundError as err:
-        p.set_defaults(func=lambda args: _missing(err))
+        p.set_defaults(func=lambda args, err=err: _missing(err))  # bound: err is unset later
         p.add_argument("rest", nargs=argparse.REMAINDER)
         return
     getattr(mod, add)(p)

@@ -1,4 +1,4 @@
-"""``folkclip train``: train a two-tower model from a config file.
+"""``folkclip train``: train a two-tower model (or a melody language model) from a config file.
 
     folkclip train --config configs/default.yaml --out runs/demo [--set trainer.max_steps=50]
                    [--data SOURCE ...] [--resume]
@@ -6,7 +6,9 @@
 The run folder receives ``config.yaml`` (resolved), ``split.json``, ``checkpoints/``
 (best and last), ``logs/`` (CSV metrics per epoch, TensorBoard/MLflow as configured),
 ``predictions/`` (prediction tracking), ``model/`` (exported model, loadable with
-``folkclip.load``) and ``eval_test.json`` / ``eval_validation.json``.
+``folkclip.load``) and ``eval_test.json`` / ``eval_validation.json``. With
+``task: melody_lm`` (:mod:`folkclip_train.lm_module`) ``model/`` holds ``lm.json`` and
+``lm_weights.pt`` instead, and ``perplexity.json`` replaces the evaluations.
 """
 
 from __future__ import annotations
@@ -15,8 +17,18 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from folkclip.errors import FolkclipError
+
+if TYPE_CHECKING:  # imported when run: the command line starts fast without Lightning
+    import lightning as L
+    import numpy as np
+    from torch.utils.data import DataLoader
+
+    from folkclip.dataset import TokenizedCorpus
+    from folkclip.tokenize import TokenizerConfig
+    from folkclip_train.config import TrainConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,31 +68,26 @@ def _loggers(cfg, out: Path) -> list:  # noqa: ANN001
     return result
 
 
-def run(cfg, out: Path, resume: bool = False) -> dict | None:  # noqa: ANN001
-    """Train according to ``cfg`` into ``out``; return the test evaluation (``None`` on
-    processes other than the first)."""
+def prepare_run(cfg: TrainConfig, out: Path
+                ) -> tuple[TokenizedCorpus, dict[str, np.ndarray], TokenizerConfig]:
+    """What every task does first: threads, seeds, the resolved ``config.yaml``, the
+    tokenized corpus and its leakage-safe split (written to ``split.json``).
+
+    Returns:
+        (tokenized corpus, split indices by name, tokenizer configuration).
+    """
     import lightning as L
     import torch
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from folkclip.dataset import load_tokenized
-    from folkclip.evaluation import EvalSet, embed, score
-    from folkclip.export import export_model
-    from folkclip.models import create_model
     from folkclip.tokenize import TokenizerConfig
     from folkclip_train.config import save_config
-    from folkclip_train.data import PairDataset, make_collate, make_loader
-    from folkclip_train.module import ContrastiveModule
-    from folkclip_train.tracking import PredictionTracker
 
-    if cfg.task != "contrastive":
-        raise FolkclipError(f"task {cfg.task!r} is not available yet")
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
-
     dc = cfg.data
     tok_cfg = TokenizerConfig(transpose=dc.transpose, remove=tuple(dc.remove),
                               first_bars=dc.first_bars)
@@ -89,6 +96,72 @@ def run(cfg, out: Path, resume: bool = False) -> dict | None:  # noqa: ANN001
     (out / "split.json").write_text(json.dumps(
         {k: [f"{tc.meta[i]['source']}#{tc.meta[i]['number']}" for i in v]
          for k, v in splits.items()}))
+    return tc, splits, tok_cfg
+
+
+def fit(cfg: TrainConfig, out: Path, module: L.LightningModule, train_loader: DataLoader,
+        val_loader: DataLoader, *, mode: str, callbacks: list | None = None,
+        resume: bool = False) -> L.Trainer:
+    """Fit ``module`` with the Trainer every task shares: the configured loggers, best and
+    last checkpoints and early stopping on ``trainer.monitor`` (``mode`` ``max`` or
+    ``min``), plus task ``callbacks``. On the first process the best checkpoint's
+    weights are loaded back into ``module``.
+
+    Returns:
+        The Lightning Trainer.
+    """
+    import lightning as L
+    import torch
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    tr = cfg.trainer
+    ckpt = ModelCheckpoint(dirpath=str(out / "checkpoints"), filename="best",
+                           monitor=tr.monitor, mode=mode, save_last=True)
+    stop = EarlyStopping(monitor=tr.monitor, mode=mode, check_on_train_epoch_end=False,
+                         patience=tr.early_stopping_patience)
+    trainer = L.Trainer(
+        max_epochs=tr.max_epochs, max_steps=tr.max_steps, accelerator=tr.accelerator,
+        devices=tr.devices, num_nodes=tr.num_nodes, strategy=tr.strategy,
+        precision=tr.precision, gradient_clip_val=tr.grad_clip or None,
+        logger=_loggers(cfg, out), callbacks=[ckpt, stop, *(callbacks or [])],
+        default_root_dir=str(out), log_every_n_steps=tr.log_every_n_steps,
+        enable_progress_bar=tr.progress_bar, enable_model_summary=False,
+        num_sanity_val_steps=0, deterministic=True)
+    last = out / "checkpoints" / "last.ckpt"
+    if resume and not last.exists():
+        raise FolkclipError(f"--resume: no checkpoint at {last}")
+    trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resume else None)
+    best = ckpt.best_model_path
+    if trainer.is_global_zero and best and Path(best).exists():
+        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    return trainer
+
+
+def run(cfg: TrainConfig, out: Path, resume: bool = False) -> dict | None:
+    """Train according to ``cfg`` into ``out``; return the test evaluation (the validation
+    perplexities for ``task: melody_lm``; ``None`` on processes other than the first)."""
+    import dataclasses
+
+    if cfg.task == "melody_lm":
+        from folkclip_train.lm_module import train_melody_lm
+
+        return train_melody_lm(cfg, out, resume)
+
+    from folkclip.evaluation import EvalSet, embed, score
+    from folkclip.export import export_model
+    from folkclip.models import create_model
+    from folkclip.models.lm import corpus_for_melody, resolve_melody_config
+    from folkclip_train.data import PairDataset, make_collate, make_loader
+    from folkclip_train.module import ContrastiveModule
+    from folkclip_train.tracking import PredictionTracker
+
+    # A melody tower starting from a language-model run takes its sizes and vocabulary.
+    melody = resolve_melody_config(cfg.model.melody)
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, melody=melody))
+    tc, splits, tok_cfg = prepare_run(cfg, out)
+    tc = corpus_for_melody(tc, cfg.model.melody)
+    dc = cfg.data
     model = create_model(cfg.model, {f: len(v) for f, v in tc.vocab.items()})
     mc = cfg.model.melody
     collate = make_collate(tc, model.tokenize_titles, dc.max_events,
@@ -106,31 +179,12 @@ def run(cfg, out: Path, resume: bool = False) -> dict | None:  # noqa: ANN001
     steps_per_epoch = math.ceil(len(train_ds) / (tr.batch_size * world))
     total = tr.max_steps if tr.max_steps > 0 else tr.max_epochs * steps_per_epoch
     module = ContrastiveModule(model, cfg, tc, splits["validation"], total)
-
-    ckpt = ModelCheckpoint(dirpath=str(out / "checkpoints"), filename="best",
-                           monitor=tr.monitor, mode="max", save_last=True)
-    val_set = EvalSet(tc, splits["validation"])
-    callbacks = [ckpt, EarlyStopping(monitor=tr.monitor, mode="max", check_on_train_epoch_end=False,
-                                     patience=tr.early_stopping_patience),
-                 PredictionTracker(out, val_set, cfg.tracking.probe_size,
-                                   cfg.tracking.probe_steps, cfg.tracking.top_k)]
-    trainer = L.Trainer(
-        max_epochs=tr.max_epochs, max_steps=tr.max_steps, accelerator=tr.accelerator,
-        devices=tr.devices, num_nodes=tr.num_nodes, strategy=tr.strategy,
-        precision=tr.precision, gradient_clip_val=tr.grad_clip or None,
-        logger=_loggers(cfg, out), callbacks=callbacks, default_root_dir=str(out),
-        log_every_n_steps=tr.log_every_n_steps, enable_progress_bar=tr.progress_bar,
-        enable_model_summary=False, num_sanity_val_steps=0, deterministic=True)
-    last = out / "checkpoints" / "last.ckpt"
-    if resume and not last.exists():
-        raise FolkclipError(f"--resume: no checkpoint at {last}")
-    trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resume else None)
+    tracker = PredictionTracker(out, EvalSet(tc, splits["validation"]), cfg.tracking.probe_size,
+                                cfg.tracking.probe_steps, cfg.tracking.top_k)
+    trainer = fit(cfg, out, module, train_loader, val_loader, mode="max", callbacks=[tracker],
+                  resume=resume)
     if not trainer.is_global_zero:
         return None
-    best = ckpt.best_model_path
-    if best and Path(best).exists():
-        state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
-        module.load_state_dict(state)
     model = module.model.cpu().eval()
     export_model(model, cfg.model, tc.vocab, tok_cfg, dc.max_events, out / "model")
     results = {}
@@ -171,5 +225,10 @@ def train_from_args(args: argparse.Namespace) -> int:
     if metrics is None:
         return 0
     print(f"run folder: {out}")
-    print("test: " + summary_line(metrics))
+    if cfg.task == "melody_lm":
+        from folkclip_train.lm_module import summary_line as lm_summary_line
+
+        print("validation: " + lm_summary_line(metrics))
+    else:
+        print("test: " + summary_line(metrics))
     return 0

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from folkclip.errors import FolkclipError
 
-MELODY_ARCHS = ("cnn", "gru", "gru-attn", "transformer", "patch-transformer", "header")
+MELODY_ARCHS = ("cnn", "gru", "gru-attn", "transformer", "patch-transformer", "header", "lm")
 TITLE_ARCHS = ("char-cnn", "char-gru", "word", "minilm")
 POOLINGS = ("mean", "max", "last")
 CONFIG_PACKAGE = "folkclip"
@@ -43,15 +43,20 @@ class MelodyConfig:
         heads: Attention heads (Transformers; attention pooling of ``gru-attn``).
         dropout: Dropout probability.
         pooling: How events are pooled into one vector: ``cnn``, ``transformer`` and
-            ``patch-transformer`` take ``mean`` or ``max``, ``gru`` takes ``mean`` or
-            ``last``; ``gru-attn`` (attention) and ``header`` (mean) ignore it.
+            ``patch-transformer`` take ``mean`` or ``max``, ``gru`` and ``lm`` take ``mean``
+            or ``last``; ``gru-attn`` (attention) and ``header`` (mean) ignore it.
         kernel_size: Convolution width (``cnn``; odd).
         max_len: Longer event sequences are cut to this many events.
         patch_size: Events per bar patch (``patch-transformer``; must match the batch).
         max_patches: Patches per tune (``patch-transformer``).
-        init_from: Checkpoint whose melody encoder weights initialise this one.
+        init_from: Checkpoint whose melody encoder weights initialise this one; for
+            ``lm``, also a melody language-model run folder (task ``melody_lm``), whose
+            ``dim``, ``layers``, ``heads`` and ``max_len`` then replace these.
         freeze: ``none``; ``all`` (the whole melody encoder is frozen); or ``top:N``
             (only the top N layers and what follows them, e.g. pooling, train).
+        gru_layers: ``lm`` only: bidirectional GRU layers run over the causal Transformer's
+            states before pooling (0: none); with ``freeze: top:0`` this is the original
+            study's frozen language model with a trained BiGRU on top.
     """
 
     arch: str = "gru-attn"
@@ -66,6 +71,7 @@ class MelodyConfig:
     max_patches: int = 64
     init_from: str | None = None
     freeze: str = "none"
+    gru_layers: int = 0
 
     def __post_init__(self) -> None:
         _check_choice("melody.arch", self.arch, MELODY_ARCHS)
@@ -81,6 +87,43 @@ class MelodyConfig:
         if not _FREEZE_RE.match(self.freeze):
             raise FolkclipError(
                 f"melody.freeze must be 'none', 'all' or 'top:N', got {self.freeze!r}")
+        if not isinstance(self.gru_layers, int) or self.gru_layers < 0:
+            raise FolkclipError(f"melody.gru_layers must be >= 0, got {self.gru_layers!r}")
+        if self.gru_layers and self.arch != "lm":
+            raise FolkclipError(f"melody.gru_layers applies to arch 'lm' only, not {self.arch!r}")
+
+
+@dataclass
+class LMConfig:
+    """The melody language model (:class:`folkclip.models.lm.MelodyLM`): a causal
+    Transformer over events. In a training config it is given by ``model.melody``
+    (``arch: lm``), whose fields of the same names it takes (:meth:`from_melody`).
+
+    Attributes:
+        dim: Width of event embeddings and Transformer layers.
+        layers: Transformer layers.
+        heads: Attention heads.
+        dropout: Dropout probability.
+        max_len: Learned positions: the longest event sequence the model reads.
+    """
+
+    dim: int = 256
+    layers: int = 4
+    heads: int = 4
+    dropout: float = 0.1
+    max_len: int = 512
+
+    def __post_init__(self) -> None:
+        _check_positive("lm", self, ("dim", "layers", "heads", "max_len"))
+        _check_dropout("lm.dropout", self.dropout)
+        if self.dim % self.heads:
+            raise FolkclipError(f"lm.dim ({self.dim}) must be divisible by lm.heads ({self.heads})")
+
+    @classmethod
+    def from_melody(cls, melody: MelodyConfig) -> LMConfig:
+        """The language model whose backbone is the ``lm`` melody encoder ``melody``'s."""
+        return cls(dim=melody.dim, layers=melody.layers, heads=melody.heads,
+                   dropout=melody.dropout, max_len=melody.max_len)
 
 
 @dataclass

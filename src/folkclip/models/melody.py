@@ -17,6 +17,7 @@ packed away from GRUs, and hidden from attention and pooling.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -361,13 +362,22 @@ class HeaderEncoder(nn.Module):
         return [self.norm]
 
 
-MELODY_ENCODERS: dict[str, type[nn.Module]] = {
+def _lm_encoder(config: MelodyConfig, vocab_sizes: dict[str, int]) -> nn.Module:
+    """The ``lm`` encoder (the melody language model's backbone, pooled). It lives in
+    :mod:`folkclip.models.lm`, which builds on this module, so it is imported when built."""
+    from folkclip.models.lm import LmEncoder
+
+    return LmEncoder(config, vocab_sizes)
+
+
+MELODY_ENCODERS: dict[str, Callable[[MelodyConfig, dict[str, int]], nn.Module]] = {
     "cnn": CnnEncoder,
     "gru": GruEncoder,
     "gru-attn": GruAttnEncoder,
     "transformer": TransformerEncoder,
     "patch-transformer": PatchTransformerEncoder,
     "header": HeaderEncoder,
+    "lm": _lm_encoder,
 }
 
 

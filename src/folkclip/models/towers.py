@@ -99,11 +99,21 @@ class TwoTower(nn.Module):
         """Initialise the melody encoder from a checkpoint.
 
         The file may hold a state dict of this model (``melody.*`` keys), of the melody
-        encoder alone, or either under a ``"model"`` or ``"state_dict"`` key.
+        encoder alone, or either under a ``"model"`` or ``"state_dict"`` key. A folder
+        is a melody language-model run (task ``melody_lm``), read by the encoder's own
+        ``load_lm_run`` (the ``lm`` arch).
 
         Raises:
             FolkclipError: When the file is missing or its weights do not fit.
         """
+        if Path(path).is_dir():
+            load_lm_run = getattr(self.melody, "load_lm_run", None)
+            if load_lm_run is None:
+                raise FolkclipError(f"melody.init_from={str(path)!r} is a folder (a language-"
+                                    f"model run); only the 'lm' melody arch starts from one, "
+                                    f"not {self.config.melody.arch!r}")
+            load_lm_run(path)
+            return
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except (OSError, RuntimeError, pickle.UnpicklingError) as err:

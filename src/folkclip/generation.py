@@ -1,0 +1,276 @@
+"""Sampling tunes from a melody language model, and writing them as an ABC tunebook.
+
+The model predicts only the next event's ``token`` and ``duration``; the other fields
+of a sampled event are recomputed the way :class:`~folkclip.tokenize.Tokenizer` fills
+them (:class:`EventCompleter`): the position accumulates durations inside the bar (with
+bar lines removed it wraps at the meter's bar length), the bar index grows at each bar
+line that closes music, degree and octave follow from the pitch and the current tonic,
+and tie, ornament and chord are ``-``. So each step's input looks like training data.
+:func:`folkclip.decode.decode` then writes the events as ABC.
+
+The header is sampled slot by slot (type, meter, mode, key, unit, less those the
+tokenizer removed), each slot restricted to its own tokens unless fixed by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+import torch
+from torch import Tensor
+
+from folkclip.abc.fields import WHOLE, beat_length
+from folkclip.decode import decode
+from folkclip.errors import FolkclipError
+from folkclip.models.lm import MelodyLM
+from folkclip.tokenize import (
+    BOS,
+    EOS,
+    FIELDS,
+    MAX_BAR,
+    NONE,
+    PITCH_NAMES,
+    TokenizerConfig,
+    key_from_tokens,
+    transpose_shift,
+)
+
+HEADER_SLOTS = ("type", "meter", "mode", "key", "unit")  # the tokenizer's header order
+BAR_TOKENS = frozenset({"|", "||", "|]", "[|", "|:", ":|", "::"})
+_NOT_IN_BODY = ("<", "type:", "unit:")  # <pad>, <unk>, <bos>; header-only tokens
+
+
+def header_slots(config: TokenizerConfig) -> list[str]:
+    """Header slots a tokenizer with ``config`` writes after ``<bos>``, in order."""
+    return [s for s in HEADER_SLOTS if s == "unit" or s not in config.remove]
+
+
+def _is_note(token: str) -> bool:
+    return token == "rest" or (token[:1] == "p" and token[1:].isdigit()) \
+        or token in ("start", "up", "down", "same")
+
+
+def _beats(text: str) -> str:
+    """A beat count as the tokenizer writes it (at most 48ths)."""
+    f = Fraction(text)
+    return str(f.limit_denominator(48) if f.denominator > 48 else f)
+
+
+class EventCompleter:
+    """Fills in the fields of sampled events from their token and duration.
+
+    Args:
+        config: The tokenizer configuration the model was trained with.
+    """
+
+    def __init__(self, config: TokenizerConfig) -> None:
+        self.config = config
+        self.remove = set(config.remove)
+        self.header: list[tuple[str, ...]] = []
+        self.in_body = False
+        self.shift = self.tonic = 0
+        self.meter: tuple[int, int] | None = None
+        self.position = Fraction(0)  # onset inside the bar, in beats
+        self.bar = 0
+        self.bar_has_music = False
+
+    def _start_body(self) -> None:
+        key = key_from_tokens(self.header)
+        self.shift = transpose_shift(key) if self.config.transpose else 0
+        self.tonic = (key.tonic_pc + self.shift) % 12
+        self.in_body = True
+
+    def event(self, token: str, duration: str = NONE) -> tuple[str, ...]:
+        """The full event tuple (fields in :data:`FIELDS` order) of the next event."""
+        blank = (NONE,) * (len(FIELDS) - 1)
+        if not self.in_body:
+            self.header.append((token,) + blank)
+            if token.startswith("meter:"):
+                self.meter = _meter(token[6:])
+            if token.startswith("unit:"):  # the header's last event
+                self._start_body()
+            return (token,) + blank
+        if token in BAR_TOKENS:
+            if self.bar_has_music:
+                self.bar += 1
+                self.position = Fraction(0)
+                self.bar_has_music = False
+            return (token,) + blank
+        if token.startswith("key:") and token[4:] in PITCH_NAMES and "key" not in self.remove:
+            self.tonic = (PITCH_NAMES.index(token[4:]) + self.shift) % 12  # a key change
+        elif token.startswith("meter:"):
+            new = _meter(token[6:])
+            self.position *= Fraction(_beat_units(self.meter), _beat_units(new))
+            self.meter = new
+        if not _is_note(token):
+            return (token,) + blank
+        no_rhythm = "rhythm" in self.remove
+        if no_rhythm:
+            duration = position = "1"
+        else:
+            position = NONE if "meter" in self.remove else _beats(str(self.position))
+        bar = NONE if "barlines" in self.remove else str(min(self.bar, MAX_BAR))
+        degree = octave = NONE
+        if token[:1] == "p":
+            pitch = int(token[1:])
+            degree = str((pitch - self.tonic) % 12)
+            octave = NONE if "octave" in self.remove else str(pitch // 12 - 1)
+        self.position += Fraction(duration)
+        self.bar_has_music = True
+        if "barlines" in self.remove and self.meter is not None:
+            # no bar lines to reset the position: wrap it at the meter's bar length
+            # (a pickup bar, which the tokenizer still saw, is taken for a full one)
+            bar_beats = Fraction(*self.meter) / _beat_units(self.meter)
+            while self.position >= bar_beats:
+                self.position -= bar_beats
+        return (token, duration, position, bar, degree, octave, NONE, NONE, NONE)
+
+
+def _meter(text: str) -> tuple[int, int] | None:
+    if text == "none":
+        return None
+    num, den = text.split("/")
+    return int(num), int(den)
+
+
+def _beat_units(meter: tuple[int, int] | None) -> Fraction:
+    """Length of the meter's beat in whole notes (as :func:`folkclip.abc.fields.beat_length`)."""
+    return Fraction(beat_length(meter), WHOLE)
+
+
+def _restrict(logits: Tensor, allowed: Tensor, temperature: float, top_k: int) -> Tensor:
+    """Probabilities (B, V) from ``logits`` over the ``allowed`` (B, V) ids."""
+    logits = logits.masked_fill(~allowed, float("-inf"))
+    if temperature <= 0:  # greedy
+        best = logits.argmax(-1, keepdim=True)
+        return torch.zeros_like(logits).scatter_(-1, best, 1.0)
+    logits = logits / temperature
+    if top_k > 0 and top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    return logits.softmax(-1)
+
+
+@torch.no_grad()
+def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
+                 header_tokens: Sequence[str] = (), max_events: int = 256,
+                 temperature: float = 1.0, top_k: int = 0, seed: int = 0,
+                 tokenizer_config: TokenizerConfig | None = None
+                 ) -> list[list[tuple[str, ...]]]:
+    """Sample ``n`` tunes side by side; tune i draws from a generator seeded ``seed + i``.
+
+    See :func:`sample` for the arguments.
+    """
+    config = tokenizer_config or TokenizerConfig()
+    model.eval()
+    device = next(model.parameters()).device
+    length = min(max_events, model.config.max_len)
+    index = {f: {t: k for k, t in enumerate(vocab[f])} for f in FIELDS}
+    slots = header_slots(config)
+    fixed = _fixed_header(header_tokens, slots, vocab["token"])
+    tok_vocab, dur_vocab = vocab["token"], vocab["duration"]
+    slot_allowed = {s: torch.tensor([t.startswith(s + ":") for t in tok_vocab]) for s in slots}
+    body_allowed = torch.tensor([not t.startswith(_NOT_IN_BODY) for t in tok_vocab])
+    note_durations = torch.tensor([_positive(t) for t in dur_vocab])
+    if not note_durations.any() and "rhythm" not in config.remove:
+        raise FolkclipError("the model's duration vocabulary holds no note lengths")
+    gens = [torch.Generator().manual_seed(seed + i) for i in range(n)]
+    completers = [EventCompleter(config) for _ in range(n)]
+    events: list[list[tuple[str, ...]]] = [[c.event(BOS)] for c in completers]
+    done = [False] * n
+    ids = torch.zeros(n, length, len(FIELDS), dtype=torch.int64, device=device)
+    ids[:, 0] = _ids(events[0][0], index, device)
+    for t in range(1, length):
+        if all(done):
+            break
+        mask = torch.ones(n, t, dtype=torch.bool, device=device)  # no padding: same lengths
+        out = model({"tokens": ids[:, :t], "mask": mask})
+        tok_logits = out["token_logits"][:, -1].float().cpu()  # (n, V_token)
+        dur_logits = out["duration_logits"][:, -1].float().cpu()  # (n, V_duration)
+        slot = slots[t - 1] if t - 1 < len(slots) else None
+        allowed = slot_allowed[slot] if slot else body_allowed
+        tok_probs = _restrict(tok_logits, allowed.expand_as(tok_logits), temperature, top_k)
+        dur_probs = _restrict(dur_logits, note_durations.expand_as(dur_logits), temperature,
+                              top_k)
+        for b in range(n):
+            if done[b]:
+                continue
+            if slot and slot in fixed:
+                token = fixed[slot]
+            else:
+                token = tok_vocab[int(torch.multinomial(tok_probs[b], 1, generator=gens[b]))]
+            duration = NONE
+            if _is_note(token) and "rhythm" not in config.remove:
+                duration = dur_vocab[int(torch.multinomial(dur_probs[b], 1,
+                                                           generator=gens[b]))]
+            ev = completers[b].event(token, duration)
+            events[b].append(ev)
+            ids[b, t] = _ids(ev, index, device)
+            done[b] = token == EOS
+    return events
+
+
+def sample(model: MelodyLM, vocab: dict[str, list[str]], header_tokens: Sequence[str] = (),
+           max_events: int = 256, temperature: float = 1.0, top_k: int = 0, seed: int = 0,
+           tokenizer_config: TokenizerConfig | None = None) -> list[tuple[str, ...]]:
+    """Sample one tune as event tuples.
+
+    Args:
+        model: The language model.
+        vocab: Its event vocabulary per field.
+        header_tokens: Header tokens to impose, e.g. ``["type:reel", "meter:4/4"]``;
+            the other header slots are sampled (each from its own tokens).
+        max_events: Stop after this many events (at most the model's ``max_len``).
+        temperature: Softmax temperature; 0 takes the most likely event.
+        top_k: Sample among the k most likely tokens only (0: all).
+        seed: Seed of the sampling generator (the same seed gives the same tune).
+        tokenizer_config: The tokenizer configuration the model was trained with.
+
+    Returns:
+        ``<bos>``, the header events, then body events ending in ``<eos>`` or cut at
+        ``max_events`` events.
+
+    Raises:
+        FolkclipError: For a header token the model does not know or that names no slot.
+    """
+    return sample_batch(model, vocab, 1, header_tokens, max_events, temperature, top_k, seed,
+                        tokenizer_config)[0]
+
+
+def _fixed_header(header_tokens: Sequence[str], slots: list[str],
+                  tok_vocab: list[str]) -> dict[str, str]:
+    known = set(tok_vocab)
+    fixed = {}
+    for token in header_tokens:
+        if token == BOS:
+            continue
+        slot = token.split(":", 1)[0]
+        if slot not in slots or ":" not in token:
+            raise FolkclipError(f"header token {token!r} names no header slot of this model "
+                                f"(slots: {', '.join(slots)})")
+        if token not in known:
+            choices = sorted(t for t in tok_vocab if t.startswith(slot + ":"))
+            raise FolkclipError(f"the model has never seen {token!r}; known: "
+                                f"{', '.join(choices) or 'none'}")
+        fixed[slot] = token
+    return fixed
+
+
+def _positive(text: str) -> bool:
+    try:
+        return Fraction(text) > 0
+    except (ValueError, ZeroDivisionError):
+        return False
+
+
+def _ids(ev: tuple[str, ...], index: dict[str, dict[str, int]],
+         device: torch.device) -> Tensor:
+    return torch.tensor([index[f].get(v, 1) for f, v in zip(FIELDS, ev)], device=device)
+
+
+def to_tunebook(tunes: Sequence[Sequence[tuple[str, ...]]],
+                config: TokenizerConfig | None = None, title: str = "Generated tune") -> str:
+    """Sampled tunes as one ABC tunebook (``X:`` 1..N, ``T:``, ``R:``, ``M:``, ``L:``, ``K:``)."""
+    return "\n".join(decode(list(ev), config, number=i + 1, title=f"{title} {i + 1}")
+                     for i, ev in enumerate(tunes))
