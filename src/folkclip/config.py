@@ -60,8 +60,6 @@ def _check(value: Any, tp: Any, where: str) -> Any:
         return dict(value)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)  # YAML read "42" as a number
     if tp is bool and not isinstance(value, bool):
         raise FolkclipError(f"{where}: expected true/false, got {value!r}")
     if tp in (int, float, str) and (not isinstance(value, tp) or isinstance(value, bool)
@@ -134,7 +132,12 @@ def apply_overrides(obj: T, assignments: list[str]) -> T:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        obj = apply_override(obj, key.strip(), value)
+        try:
+            obj = apply_override(obj, key.strip(), value)
+        except FolkclipError:
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise
+            obj = apply_override(obj, key.strip(), raw.strip())  # YAML read "42" as a number
     return obj
 
 

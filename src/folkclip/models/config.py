@@ -13,12 +13,11 @@ import dataclasses
 import json
 import math
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, TypeVar
 
+from folkclip.config import apply_override, from_dict
 from folkclip.errors import FolkclipError
 
 MELODY_ARCHS = ("cnn", "gru", "gru-attn", "transformer", "patch-transformer", "header", "lm")
@@ -192,56 +191,6 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
 
-def from_dict(cls: type[C], data: dict[str, Any], where: str = "") -> C:
-    """Build dataclass ``cls`` from ``data``, checking keys and value types.
-
-    Args:
-        cls: A config dataclass (:class:`ModelConfig`, :class:`MelodyConfig`, ...).
-        data: Field values; missing fields keep their defaults.
-        where: Dotted prefix used in error messages.
-
-    Raises:
-        FolkclipError: For an unknown key or a value of the wrong type.
-    """
-    if not isinstance(data, dict):
-        raise FolkclipError(f"{where or cls.__name__}: expected a mapping, got "
-                            f"{type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    values = {}
-    for key, value in data.items():
-        path = f"{where}{key}"
-        if key not in names:
-            raise FolkclipError(f"unknown config key {path!r}; valid keys"
-                                f"{' under ' + where.rstrip('.') if where else ''}: "
-                                f"{', '.join(names)}")
-        values[key] = _coerce(path, value, hints[key])
-    return cls(**values)
-
-
-def _coerce(path: str, value: Any, hint: Any) -> Any:
-    """``value`` checked against type ``hint`` (ints are accepted for floats)."""
-    if dataclasses.is_dataclass(hint):
-        if isinstance(value, hint):
-            return value
-        return from_dict(hint, value, f"{path}.")
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    for option in options:
-        if option is type(None) and value is None:
-            return None
-        if option is bool and isinstance(value, bool):
-            return value
-        if option is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if option is str and isinstance(value, str):
-            return value
-    wanted = " or ".join("null" if o is type(None) else o.__name__ for o in options)
-    raise FolkclipError(f"config key {path!r} must be {wanted}, got {value!r} "
-                        f"({type(value).__name__})")
-
-
 def apply_overrides(config: ModelConfig, overrides: dict[str, Any]) -> ModelConfig:
     """A copy of ``config`` with fields changed by dotted name.
 
@@ -256,32 +205,9 @@ def apply_overrides(config: ModelConfig, overrides: dict[str, Any]) -> ModelConf
     Raises:
         FolkclipError: When a key names no field or a value has the wrong type.
     """
-    data = config.to_dict()
     for raw_key, value in overrides.items():
-        parts = raw_key.replace("__", ".").split(".")
-        node = data
-        for i, part in enumerate(parts[:-1]):
-            child = node.get(part)
-            if not isinstance(child, dict):
-                raise FolkclipError(f"unknown override {raw_key!r}: "
-                                    f"{'.'.join(parts[: i + 1])!r} has no fields; "
-                                    f"valid keys: {', '.join(_dotted_keys(config.to_dict()))}")
-            node = child
-        if parts[-1] not in node or isinstance(node[parts[-1]], dict):
-            raise FolkclipError(f"unknown override {raw_key!r}; valid keys: "
-                                f"{', '.join(_dotted_keys(config.to_dict()))}")
-        node[parts[-1]] = value
-    return ModelConfig.from_dict(data)
-
-
-def _dotted_keys(data: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.extend(_dotted_keys(value, f"{prefix}{key}."))
-        else:
-            out.append(prefix + key)
-    return out
+        config = apply_override(config, raw_key.replace("__", "."), value)
+    return ModelConfig.from_dict(config.to_dict())  # re-validate the combination
 
 
 def list_models() -> list[str]:
