@@ -113,7 +113,7 @@ def plot_trajectory(history: dict[int, list[int]], labels: list[str], path: Path
         return None
     steps = sorted(history)
     ranks = np.array([history[s] for s in steps])  # (S, P)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
     for j in range(ranks.shape[1]):
         ax.plot(steps, ranks[:, j], marker="o", ms=3, lw=1, label=labels[j][:28])
     ax.set_yscale("log")
@@ -121,7 +121,7 @@ def plot_trajectory(history: dict[int, list[int]], labels: list[str], path: Path
     ax.set_xlabel("training step")
     ax.set_ylabel("rank of the true title (1 = top)")
     ax.set_title("Prediction tracking: probe tunes")
-    ax.legend(fontsize=6, ncol=2, loc="lower right")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
