@@ -18,33 +18,8 @@ from folkclip.tokenize import Tokenizer, TokenizerConfig
 
 D = "-"
 
-# The same fixture tunes as tests/test_tokenize.py (kept inline so each file stands alone).
-JIG = """X:1
-T:Test Jig, The
-R:jig
-M:6/8
-L:1/8
-K:D
-A|:"D"d2A ~B2A|"G"GBd g2e|"D"f>ef dAF|1"A"E3-E2A:|2"A"E3 D3||
-K:G
-"G"g2d (3Bcd e|dBG d3-|dBA GFE|[M:9/8]"C"cBA GAB c2e|[M:6/8]"D"d3 D3|]
-"""
-REEL = """X:2
-T:Test Reel
-R:reel
-M:4/4
-L:1/8
-K:Ador
-|:EA~A2 ABcd|e2dB G>AB^G|(3ABA GB AGEG|1DEGA BAA2:|2DEGA BA A2||
-"""
-HORN = """X:3
-T:Test Hornpipe
-R:hornpipe
-M:4/4
-L:1/8
-K:Bb
-FE|D2F2 B2dc|BAGF E=EFG|[K:Eb]_A2GF E2D2|"Bb"B6|]
-"""
+from tunes import HORN, JIG, REEL  # noqa: E402  (tests/tunes.py)
+
 ALL = {"jig": JIG, "reel": REEL, "hornpipe": HORN}
 
 

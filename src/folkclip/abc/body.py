@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 from folkclip.abc.fields import (
-    LETTER_PC, WHOLE, Key, bar_length, default_unit, parse_key, parse_meter, parse_unit,
+    LETTER_PC, WHOLE, Key, bar_length, default_unit, parse_key, parse_length, parse_meter,
+    parse_unit,
 )
 from folkclip.abc.model import Bar, Change, Event, Note
 from folkclip.errors import AbcSyntaxError, FolkclipError
@@ -45,20 +46,6 @@ _TUPLET_Q = {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}
 _MAX_WARNINGS = 20
 REPEATS = frozenset({"|:", ":|", "::"})
 _MAX_DURATION_FACTOR = 64  # a note longer than 64 units is a sign of garbage
-
-
-def parse_length(text: str) -> tuple[int, int]:
-    """Length multiplier as (numerator, denominator): ``"3/2"`` -> (3, 2), ``"/"`` -> (1, 2)."""
-    if not text:
-        return 1, 1
-    slash = text.find("/")
-    if slash < 0:
-        return int(text), 1
-    num = int(text[:slash]) if slash else 1
-    after = text[slash:].lstrip("/")
-    n_slash = len(text) - slash - len(after)
-    den = int(after) * 2 ** (n_slash - 1) if after else 2**n_slash
-    return num, den
 
 
 class BodyScanner:

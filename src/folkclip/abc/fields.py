@@ -170,3 +170,17 @@ def beat_length(meter: tuple[int, int] | None) -> int:
     if den == 8 and num % 3 == 0 and num > 3:
         return 3 * WHOLE // 8
     return WHOLE // den
+
+
+def parse_length(text: str) -> tuple[int, int]:
+    """Length multiplier as (numerator, denominator): ``"3/2"`` -> (3, 2), ``"/"`` -> (1, 2)."""
+    if not text:
+        return 1, 1
+    slash = text.find("/")
+    if slash < 0:
+        return int(text), 1
+    num = int(text[:slash]) if slash else 1
+    after = text[slash:].lstrip("/")
+    n_slash = len(text) - slash - len(after)
+    den = int(after) * 2 ** (n_slash - 1) if after else 2**n_slash
+    return num, den
