@@ -1,5 +1,5 @@
 """The ``folkclip`` command line: ``folkclip data inspect|check-leakage|tokens``,
-``folkclip train``, ``folkclip evaluate``, ``folkclip generate``.
+``folkclip train``, ``folkclip evaluate``, ``folkclip map``, ``folkclip generate``.
 
 Every command is reachable as ``main([...])``; errors in the input become a one-line
 message on stderr and exit status 2, never a traceback.
@@ -48,8 +48,16 @@ def _add_program_commands(sub: argparse._SubParsersAction) -> None:
     _lazy(p, "folkclip_train.train", "add_arguments", "train_from_args")
     p = sub.add_parser("evaluate", help="retrieval metrics of a trained run")
     _lazy(p, "folkclip_train.evaluate", "add_arguments", "main_from_args")
+    p = sub.add_parser("map", help="2-D maps of tune and title embeddings by tune type")
+    _lazy(p, "folkclip_train.maps", "add_arguments", "main_from_args")
     p = sub.add_parser("generate", help="sample ABC tunes from a melody language model run")
     _lazy(p, "folkclip_train.generate", "add_arguments", "main_from_args")
+    p = sub.add_parser("ablate", help="retrain with chosen information removed, over seeds")
+    _lazy(p, "folkclip_train.sweep", "add_ablate_arguments", "ablate_from_args")
+    p = sub.add_parser("sweep", help="train config variants over seeds and compare them")
+    _lazy(p, "folkclip_train.sweep", "add_sweep_arguments", "sweep_from_args")
+    p = sub.add_parser("compare", help="put finished runs side by side (mean ± 95% CI)")
+    _lazy(p, "folkclip_train.compare", "add_arguments", "main_from_args")
 
 
 def _lazy(p: argparse.ArgumentParser, module: str, add: str, run: str) -> None:

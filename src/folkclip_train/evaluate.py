@@ -12,9 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from folkclip.errors import FolkclipError
+
+if TYPE_CHECKING:
+    from folkclip.dataset import TokenizedCorpus
+    from folkclip.evaluation import EvalSet
+    from folkclip.export import FolkclipModel
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,22 +34,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for --random and bootstrap")
 
 
-def evaluate(args: argparse.Namespace) -> dict:
-    import numpy as np
+@dataclass
+class EvalContext:
+    """A run's exported model and the evaluation set it is scored on."""
+
+    run: Path
+    config: dict  # the run's resolved config.yaml
+    model: FolkclipModel
+    corpus: TokenizedCorpus
+    evalset: EvalSet
+    sources: list[str]
+    split: str
+
+
+def load_eval(run_dir: str | Path, data: list[str] | None = None,
+              split: str | None = None) -> EvalContext:
+    """Load run ``run_dir``'s model and the tunes to evaluate: its own sources and
+    ``split`` (default test), or with ``data`` the whole other collection (``all``).
+
+    Raises:
+        FolkclipError: When ``run_dir`` is not a run folder or the split has no titled tunes.
+    """
     import yaml
 
     import folkclip
     from folkclip.dataset import load_tokenized
-    from folkclip.evaluation import EvalSet, embed, score, write_trec
+    from folkclip.evaluation import EvalSet
 
-    run = Path(args.run_dir)
+    run = Path(run_dir)
     cfg_path = run / "config.yaml"
     if not cfg_path.exists():
         raise FolkclipError(f"{run} is not a run folder (no config.yaml)")
     cfg = yaml.safe_load(cfg_path.read_text())
+    if cfg.get("task", "contrastive") != "contrastive":
+        raise FolkclipError(f"{run} trained task {cfg['task']!r}, not a two-tower model")
     fm = folkclip.load(run)
-    sources = args.data or cfg["data"]["sources"]
-    split = args.split or ("all" if args.data else "test")
+    sources = list(data or cfg["data"]["sources"])
+    split = split or ("all" if data else "test")
     tc = load_tokenized(sources, fm.tokenizer_config)
     if split == "all":
         indices = list(range(len(tc)))
@@ -52,6 +80,17 @@ def evaluate(args: argparse.Namespace) -> dict:
     es = EvalSet(tc, indices)
     if not es.tunes:
         raise FolkclipError(f"no titled tunes in split {split!r} of {', '.join(sources)}")
+    return EvalContext(run, cfg, fm, tc, es, sources, split)
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from folkclip.evaluation import embed, score, write_trec
+
+    ctx = load_eval(args.run_dir, args.data, args.split)
+    fm, tc, es, run, sources, split = (ctx.model, ctx.corpus, ctx.evalset, ctx.run,
+                                       ctx.sources, ctx.split)
     if args.random:
         rng = np.random.default_rng(args.seed)
         dim = fm.model.config.embed_dim

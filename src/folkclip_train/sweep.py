@@ -1,0 +1,259 @@
+"""``folkclip ablate`` and ``folkclip sweep``: one config trained as several variants ×
+seeds on the same split, then summarised like ``folkclip compare``.
+
+    folkclip ablate --config FILE --remove key,meter,rhythm,type+meter [--seeds 3]
+                    [--set KEY=VALUE ...] [--out DIR] [--jobs N]
+    folkclip sweep  --config FILE --variant LABEL KEY=VALUE ... [--variant ...] [--seeds 3]
+                    [--set KEY=VALUE ...] [--out DIR] [--jobs N]
+
+``ablate`` trains the full-information model (label ``full``) and one model per removed
+element (tokenizer switches such as ``key``, ``rhythm``, ``pitch``, combinations ``a+b``,
+or ``first_bars=N``), each removal added to the config's own ``data.remove``. ``sweep``
+trains the variants given as config overrides (e.g. scratch vs transferred encoders).
+Runs land in ``OUT/<label>/seed<k>`` with ``seed=k``; the split (``data.split_seed``) is
+the same for all. Finished runs are skipped and interrupted ones resumed, so the same
+command continues an ablation. With ``--jobs N`` runs execute as N subprocesses, one
+GPU each when GPUs are present (round robin), else with the CPU threads shared out.
+The summary is written to ``OUT/ablation.{csv,md,json,png}`` (``sweep.*`` for sweeps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from queue import Queue
+
+from folkclip.errors import FolkclipError
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A labelled set of config overrides."""
+
+    label: str
+    overrides: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One training run of a sweep."""
+
+    variant: Variant
+    seed: int
+    out: Path
+
+    @property
+    def overrides(self) -> list[str]:
+        return [*self.variant.overrides, f"seed={self.seed}"]
+
+
+def ablation_variants(base_remove: list[str], elements: list[str]) -> list[Variant]:
+    """``full`` plus one variant per element (``a+b`` removes both; ``first_bars=N`` keeps
+    the first N bars), each adding its removals to ``base_remove``.
+
+    Raises:
+        FolkclipError: For an unknown switch or a repeated element.
+    """
+    from folkclip.tokenize import TokenizerConfig
+
+    variants = [Variant("full")]
+    for element in elements:
+        element = element.strip()
+        if not element or element == "full":
+            raise FolkclipError(f"bad --remove element {element!r}")
+        spec = TokenizerConfig.from_spec(element)  # checks the switch names
+        if any(v.label == element for v in variants):
+            raise FolkclipError(f"--remove lists {element!r} twice")
+        remove = sorted(set(base_remove) | set(spec.remove))
+        overrides = [f"data.remove=[{', '.join(remove)}]"]
+        if spec.first_bars:
+            overrides.append(f"data.first_bars={spec.first_bars}")
+        variants.append(Variant(element, tuple(overrides)))
+    return variants
+
+
+def plan(variants: list[Variant], seeds: int, out: Path) -> list[PlannedRun]:
+    """Every (variant, seed) run, seeds 0..seeds-1, in ``out/<label>/seed<k>``."""
+    if seeds < 1:
+        raise FolkclipError("--seeds must be >= 1")
+    return [PlannedRun(v, s, out / v.label / f"seed{s}") for v in variants for s in range(seeds)]
+
+
+def _state(run: PlannedRun, config: str | None, base: list[str]) -> str:
+    """``done``, ``resume`` or ``new``; refuses a folder planned with other overrides."""
+    record = run.out / "sweep_run.json"
+    wanted = {"config": config, "overrides": [*base, *run.overrides]}
+    if record.exists() and json.loads(record.read_text()) != wanted:
+        raise FolkclipError(f"{run.out} was trained with other settings "
+                            f"({record.read_text().strip()}); use another --out or delete it")
+    if (run.out / "eval_test.json").exists():
+        return "done"
+    run.out.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(wanted))
+    return "resume" if (run.out / "checkpoints" / "last.ckpt").exists() else "new"
+
+
+def _train_in_process(run: PlannedRun, config: str | None, base: list[str], resume: bool,
+                      quiet: bool) -> None:
+    from folkclip_train.config import load_config
+    from folkclip_train.train import run as train_run
+
+    extra = ["trainer.progress_bar=false"] if quiet else []
+    cfg = load_config(config, [*base, *run.overrides, *extra])
+    train_run(cfg, run.out, resume=resume)
+
+
+def _train_subprocess(run: PlannedRun, config: str | None, base: list[str], resume: bool,
+                      env: dict[str, str], threads: int) -> None:
+    cmd = [sys.executable, "-m", "folkclip.cli", "train", "--out", str(run.out)]
+    if config:
+        cmd += ["--config", config]
+    for o in [*base, *run.overrides, "trainer.progress_bar=false",
+              *([f"trainer.threads={threads}"] if threads else [])]:
+        cmd += ["--set", o]
+    if resume:
+        cmd.append("--resume")
+    with open(run.out / "train.log", "a") as log:
+        code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, **env})
+    if code != 0:
+        raise FolkclipError(f"training {run.out} failed (exit {code}); see {run.out}/train.log")
+
+
+def execute(runs: list[PlannedRun], config: str | None, base: list[str], jobs: int = 1,
+            quiet: bool = True) -> None:
+    """Train every run not yet finished, one after another (``jobs`` 1, in this process)
+    or as ``jobs`` parallel subprocesses (one GPU each when present)."""
+    states = [_state(r, config, base) for r in runs]
+    todo = [(r, s == "resume") for r, s in zip(runs, states) if s != "done"]
+    print(f"{len(runs)} runs: {len(runs) - len(todo)} finished, {len(todo)} to train")
+    start = time.time()
+
+    def report(k: int, r: PlannedRun) -> None:
+        elapsed = time.time() - start
+        eta = elapsed / k * (len(todo) - k)
+        print(f"[{k}/{len(todo)}] {r.variant.label} seed {r.seed} done "
+              f"({elapsed / 60:.1f} min, about {eta / 60:.1f} min left)", flush=True)
+
+    if jobs <= 1:
+        for k, (r, resume) in enumerate(todo, 1):
+            print(f"training {r.out}" + (" (resuming)" if resume else ""), flush=True)
+            _train_in_process(r, config, base, resume, quiet)
+            report(k, r)
+        return
+    import torch
+
+    gpus = torch.cuda.device_count()
+    slots: Queue = Queue()
+    for j in range(jobs):
+        slots.put(j)
+    threads = 0 if gpus else max(1, (os.cpu_count() or 1) // jobs)
+    done: list[PlannedRun] = []
+
+    def work(item: tuple[PlannedRun, bool]) -> None:
+        r, resume = item
+        slot = slots.get()
+        try:
+            env = {"CUDA_VISIBLE_DEVICES": str(slot % gpus)} if gpus else {}
+            _train_subprocess(r, config, base, resume, env, threads)
+            done.append(r)
+            report(len(done), r)
+        finally:
+            slots.put(slot)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for f in [pool.submit(work, item) for item in todo]:
+            f.result()
+
+
+def _common_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="YAML config of every run")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per variant (0..N-1)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override for every run (repeatable)")
+    p.add_argument("--data", nargs="+", default=None, help="data sources of every run")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (subprocesses)")
+    p.add_argument("--progress", action="store_true", help="show each run's progress bar")
+
+
+def add_ablate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--remove", required=True,
+                   help="comma-separated elements: switches (key, meter, type, rhythm, pitch, "
+                        "...), a+b combinations, first_bars=N")
+    p.add_argument("--out", default="runs/ablation")
+    _common_arguments(p)
+
+
+def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--variant", nargs="+", action="append", required=True,
+                   metavar=("LABEL", "KEY=VALUE"),
+                   help="a label and its config overrides (repeatable)")
+    p.add_argument("--reference", default=None, help="label for differences (default: first)")
+    p.add_argument("--out", default="runs/sweep")
+    _common_arguments(p)
+
+
+def _base_overrides(args: argparse.Namespace) -> list[str]:
+    base = list(args.overrides)
+    if args.data:
+        base.append(f"data.sources=[{', '.join(args.data)}]")
+    return base
+
+
+def _finish(runs: list[PlannedRun], out: Path, stem: str, reference: str,
+            first_column: str) -> int:
+    from folkclip_train.compare import markdown_table, read_run, summarise, write_summary
+
+    results = [read_run(r.out, r.variant.label) for r in runs]
+    paths = write_summary(results, out, stem, reference, first_column, title=stem)
+    print(markdown_table(summarise(results, reference), first_column=first_column,
+                         reference=reference))
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def ablate_from_args(args: argparse.Namespace) -> int:
+    from folkclip_train.config import load_config
+
+    base = _base_overrides(args)
+    cfg = load_config(args.config, base)  # checks the config and overrides first
+    variants = ablation_variants(list(cfg.data.remove), args.remove.split(","))
+    out = Path(args.out)
+    runs = plan(variants, args.seeds, out)
+    execute(runs, args.config, base, args.jobs, quiet=not args.progress)
+    return _finish(runs, out, "ablation", "full", "remove")
+
+
+def sweep_from_args(args: argparse.Namespace) -> int:
+    from folkclip_train.config import load_config
+
+    base = _base_overrides(args)
+    variants = []
+    for label, *overrides in args.variant:
+        if "=" in label or "/" in label:
+            raise FolkclipError(f"--variant starts with a label, got {label!r}")
+        load_config(args.config, [*base, *overrides])  # fail before any training
+        variants.append(Variant(label, tuple(overrides)))
+    if len({v.label for v in variants}) != len(variants):
+        raise FolkclipError("--variant labels must differ")
+    out = Path(args.out)
+    runs = plan(variants, args.seeds, out)
+    execute(runs, args.config, base, args.jobs, quiet=not args.progress)
+    return _finish(runs, out, "sweep", args.reference or variants[0].label, "variant")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m folkclip_train.sweep ablate|sweep ...``."""
+    p = argparse.ArgumentParser(prog="folkclip", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    add_ablate_arguments(sub.add_parser("ablate"))
+    add_sweep_arguments(sub.add_parser("sweep"))
+    args = p.parse_args(argv)
+    return ablate_from_args(args) if args.command == "ablate" else sweep_from_args(args)
