@@ -48,3 +48,23 @@ def jig_text() -> str:
 @pytest.fixture
 def reel_book() -> str:
     return REEL_BOOK
+
+
+# Tiny two-tower training for smoke runs: a few steps on the `tiny` collection.
+TINY_TRAIN = ["--data", "tiny", "--set", "trainer.batch_size=16", "--set",
+              "tracking.probe_size=4", "--set", "tracking.logger=csv", "--set",
+              "model_preset=gru", "--set", "model.melody.dim=32", "--set", "model.title.dim=32",
+              "--set", "model.embed_dim=32", "--set", "trainer.max_steps=4", "--set",
+              "trainer.log_every_n_steps=1", "--set", "tracking.probe_steps=[2, 4]"]
+
+
+@pytest.fixture(scope="session")
+def ablation(tmp_path_factory):
+    """A smoke ablation: full, rhythm and key+meter removed, one seed each, tiny models."""
+    pytest.importorskip("lightning")
+    from folkclip.cli import main
+
+    out = tmp_path_factory.mktemp("ablation")
+    assert main(["ablate", "--remove", "rhythm,key+meter", "--seeds", "1", "--out", str(out),
+                 *TINY_TRAIN]) == 0
+    return out

@@ -1,5 +1,5 @@
-"""Ablations, sweeps and comparisons: variant planning, seed statistics, and a smoke
-ablation with two removed elements and tiny models."""
+"""Ablations, sweeps and comparisons: variant planning, seed statistics, and the smoke
+ablation (two removed elements, tiny models; fixture ``ablation`` in conftest)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,7 @@ from folkclip_train.compare import (  # noqa: E402
 )
 from folkclip_train.sweep import ablation_variants, plan  # noqa: E402
 
-TINY = ["--data", "tiny", "--set", "trainer.batch_size=16", "--set", "tracking.probe_size=4",
-        "--set", "tracking.logger=csv", "--set", "model_preset=gru", "--set",
-        "model.melody.dim=32", "--set", "model.title.dim=32", "--set", "model.embed_dim=32",
-        "--set", "trainer.max_steps=4"]
+from conftest import TINY_TRAIN as TINY  # noqa: E402  (tests/conftest.py)
 
 
 def test_ablation_variants_add_to_the_configs_own_removals():
@@ -92,14 +89,6 @@ def test_summarise_pairs_differences_by_seed():
     assert "-0.097 ±" in lines[3]
     with pytest.raises(FolkclipError):
         summarise(results, reference="nope")
-
-
-@pytest.fixture(scope="module")
-def ablation(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("ablation")
-    assert main(["ablate", "--remove", "rhythm,key+meter", "--seeds", "1", "--out", str(out),
-                 *TINY]) == 0
-    return out
 
 
 def test_ablation_writes_csv_table_and_plot(ablation):

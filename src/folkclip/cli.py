@@ -1,5 +1,6 @@
 """The ``folkclip`` command line: ``folkclip data inspect|check-leakage|tokens``,
-``folkclip train``, ``folkclip evaluate``, ``folkclip map``, ``folkclip generate``.
+``folkclip train``, ``evaluate``, ``map``, ``generate``, ``ablate``, ``sweep``,
+``compare`` and ``report``.
 
 Every command is reachable as ``main([...])``; errors in the input become a one-line
 message on stderr and exit status 2, never a traceback.
@@ -58,6 +59,8 @@ def _add_program_commands(sub: argparse._SubParsersAction) -> None:
     _lazy(p, "folkclip_train.sweep", "add_sweep_arguments", "sweep_from_args")
     p = sub.add_parser("compare", help="put finished runs side by side (mean ± 95% CI)")
     _lazy(p, "folkclip_train.compare", "add_arguments", "main_from_args")
+    p = sub.add_parser("report", help="one self-contained HTML report of a run or ablation")
+    _lazy(p, "folkclip_train.report", "add_arguments", "main_from_args")
 
 
 def _lazy(p: argparse.ArgumentParser, module: str, add: str, run: str) -> None:
