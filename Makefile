@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 CONSTRAINTS := $(VENV)/constraints.txt
 
-.PHONY: demo test bench results check-abc2midi clean
+.PHONY: demo test bench results lm transfer ablation check-abc2midi clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,26 @@ bench: $(VENV)/.train
 
 results: $(VENV)/.dev
 	$(PY) benchmarks/results_table.py --epochs 8
+
+# The melody LM, the transfer comparison (scratch / frozen / top layer / fine-tuned, 3 seeds)
+# and the README's ablation; each resumes where it stopped.
+LM ?= runs/melody_lm
+FOLKCLIP := $(VENV)/bin/folkclip
+
+lm: $(VENV)/.dev
+	$(FOLKCLIP) train --config configs/melody_lm.yaml --out $(LM)
+
+transfer: $(VENV)/.dev
+	$(FOLKCLIP) sweep --config configs/lm-transfer.yaml --seeds 3 --out runs/transfer \
+	  --set data.max_events=128 --set trainer.max_epochs=4 \
+	  --variant scratch model.melody.init_from=null \
+	  --variant frozen model.melody.init_from=$(LM) model.melody.freeze=all \
+	  --variant top1 model.melody.init_from=$(LM) model.melody.freeze=top:1 \
+	  --variant finetuned model.melody.init_from=$(LM) model.melody.freeze=none
+
+ablation: $(VENV)/.dev
+	$(FOLKCLIP) ablate --config configs/default.yaml --remove rhythm,pitch,type+meter \
+	  --seeds 3 --set trainer.max_epochs=5 --set data.max_events=128 --out runs/ablation
 
 check-abc2midi: $(VENV)/.base
 	$(PY) scripts/check_abc2midi.py

@@ -86,10 +86,15 @@ def plan(variants: list[Variant], seeds: int, out: Path) -> list[PlannedRun]:
     return [PlannedRun(v, s, out / v.label / f"seed{s}") for v in variants for s in range(seeds)]
 
 
+# Settings that change speed or display, not results: free to differ when resuming.
+_NEUTRAL = ("trainer.threads=", "trainer.progress_bar=", "trainer.num_workers=")
+
+
 def _state(run: PlannedRun, config: str | None, base: list[str]) -> str:
     """``done``, ``resume`` or ``new``; refuses a folder planned with other overrides."""
     record = run.out / "sweep_run.json"
-    wanted = {"config": config, "overrides": [*base, *run.overrides]}
+    wanted = {"config": config, "overrides": [o for o in [*base, *run.overrides]
+                                              if not o.startswith(_NEUTRAL)]}
     if record.exists() and json.loads(record.read_text()) != wanted:
         raise FolkclipError(f"{run.out} was trained with other settings "
                             f"({record.read_text().strip()}); use another --out or delete it")
