@@ -35,7 +35,7 @@ from folkclip.config import from_dict, to_dict
 from folkclip.dataset import TokenizedCorpus
 from folkclip.errors import FolkclipError
 from folkclip.models.config import LMConfig, MelodyConfig
-from folkclip.models.melody import BiGru, EventEmbedding, key_padding, masked_mean
+from folkclip.models.layers import BiGru, EventEmbedding, key_padding, masked_mean
 from folkclip.tokenize import FIELDS, TokenizerConfig
 
 PREDICTED = ("token", "duration")  # the fields of the next event the heads predict

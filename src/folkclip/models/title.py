@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from folkclip.errors import FolkclipError
 from folkclip.models.config import TitleConfig
-from folkclip.models.melody import BiGru, ConvBlock, masked_max, masked_mean
+from folkclip.models.layers import BiGru, ConvBlock, masked_max, masked_mean
 
 PAD_ID, UNK_ID = 0, 1
 # Printable ASCII (space .. ~) -> ids 2..96; anything else -> UNK_ID.
