@@ -94,3 +94,17 @@ def test_ddp_two_cpu_processes_gather_a_global_batch(tmp_path):
     sizes = {float(r["train/global_batch"]) for r in rows if r.get("train/global_batch")}
     assert sizes and max(sizes) == 16.0  # 2 processes x batch 8
     assert (out / "model" / "weights.pt").exists()
+
+
+def test_resume_keeps_the_metrics_logged_before(tmp_path):
+    from folkclip_train.train import merge_metrics_csv
+
+    before = "epoch,step,train/loss\n0,9,4.0\n0,19,3.5\n1,29,3.0\n"
+    path = tmp_path / "metrics.csv"
+    # the resumed run redid step 29 and logged a validation column the old rows lack
+    path.write_text("epoch,step,train/loss,val/mrr\n1,29,2.9,\n1,39,2.5,0.1\n")
+    merge_metrics_csv(before, path)
+    rows = list(csv.DictReader(open(path)))
+    assert [(r["step"], r["train/loss"]) for r in rows] == [
+        ("9", "4.0"), ("19", "3.5"), ("29", "2.9"), ("39", "2.5")]
+    assert rows[0]["val/mrr"] == "" and rows[3]["val/mrr"] == "0.1"

@@ -130,12 +130,33 @@ def fit(cfg: TrainConfig, out: Path, module: L.LightningModule, train_loader: Da
     last = out / "checkpoints" / "last.ckpt"
     if resume and not last.exists():
         raise FolkclipError(f"--resume: no checkpoint at {last}")
+    metrics_csv = out / "logs" / "metrics.csv"
+    before = metrics_csv.read_text() if resume and metrics_csv.exists() else ""
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resume else None)
+    if before and trainer.is_global_zero:  # the CSV logger starts a new file on resume
+        merge_metrics_csv(before, metrics_csv)
     best = ckpt.best_model_path
     if trainer.is_global_zero and best and Path(best).exists():
         state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(state)
     return trainer
+
+
+def merge_metrics_csv(before: str, path: Path) -> None:
+    """Put the rows logged before a resume (``before``, CSV text) back in front of the
+    rows in ``path`` that the resumed run wrote, dropping old rows from steps it redid."""
+    import csv
+    import io
+
+    old = list(csv.DictReader(io.StringIO(before)))
+    new = list(csv.DictReader(open(path))) if path.exists() else []
+    first = min((int(r["step"]) for r in new), default=None)
+    rows = [r for r in old if first is None or int(r["step"]) < first] + new
+    fields = list(dict.fromkeys(k for r in [*old[:1], *new[:1], *rows] for k in r))
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
 
 
 def run(cfg: TrainConfig, out: Path, resume: bool = False) -> dict | None:
