@@ -39,7 +39,7 @@ bench: $(VENV)/.train
 results: $(VENV)/.dev
 	$(PY) benchmarks/results_table.py --epochs 8
 
-# The melody LM, the transfer comparison (scratch / frozen / top layer / fine-tuned, 3 seeds)
+# The melody LM, the transfer comparison (scratch / frozen / fine-tuned, 3 seeds each)
 # and the README's ablation; each resumes where it stopped.
 LM ?= runs/melody_lm
 FOLKCLIP := $(VENV)/bin/folkclip
@@ -52,7 +52,6 @@ transfer: $(VENV)/.dev
 	  --set data.max_events=128 --set trainer.max_epochs=4 \
 	  --variant scratch model.melody.init_from=null \
 	  --variant frozen model.melody.init_from=$(LM) model.melody.freeze=all \
-	  --variant top1 model.melody.init_from=$(LM) model.melody.freeze=top:1 \
 	  --variant finetuned model.melody.init_from=$(LM) model.melody.freeze=none
 
 ablation: $(VENV)/.dev

@@ -63,3 +63,15 @@ def test_tokens_command_prints_events_and_decoded_abc(tmp_path, jig_text, capsys
     assert main(["data", "tokens", str(path), "--remove", "key", "--decode"]) == 0
     out = capsys.readouterr().out
     assert "type:jig" in out and "key:D" not in out and "K:C major" in out
+
+
+def test_help_lists_every_command(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as exc:
+        main(["-h"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("data", "train", "evaluate", "map", "generate", "ablate", "sweep",
+                    "compare", "report"):
+        assert command in out

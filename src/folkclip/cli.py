@@ -43,24 +43,31 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_tokens)
 
 
+# The programs live in folkclip_train (Lightning); each is imported only when run.
+# (command, help, module, function adding its arguments, function running it)
+PROGRAMS = (
+    ("train", "train a two-tower model (needs the 'train' extra)", "folkclip_train.train",
+     "add_arguments", "train_from_args"),
+    ("evaluate", "retrieval metrics of a trained run", "folkclip_train.evaluate",
+     "add_arguments", "main_from_args"),
+    ("map", "2-D maps of tune and title embeddings by tune type", "folkclip_train.maps",
+     "add_arguments", "main_from_args"),
+    ("generate", "sample ABC tunes from a melody language model run",
+     "folkclip_train.generate", "add_arguments", "main_from_args"),
+    ("ablate", "retrain with chosen information removed, over seeds", "folkclip_train.sweep",
+     "add_ablate_arguments", "ablate_from_args"),
+    ("sweep", "train config variants over seeds and compare them", "folkclip_train.sweep",
+     "add_sweep_arguments", "sweep_from_args"),
+    ("compare", "put finished runs side by side (mean ± 95%% CI)", "folkclip_train.compare",
+     "add_arguments", "main_from_args"),
+    ("report", "one self-contained HTML report of a run or ablation", "folkclip_train.report",
+     "add_arguments", "main_from_args"),
+)
+
+
 def _add_program_commands(sub: argparse._SubParsersAction) -> None:
-    # The training programs live in folkclip_train (Lightning); import them only when run.
-    p = sub.add_parser("train", help="train a two-tower model (needs the 'train' extra)")
-    _lazy(p, "folkclip_train.train", "add_arguments", "train_from_args")
-    p = sub.add_parser("evaluate", help="retrieval metrics of a trained run")
-    _lazy(p, "folkclip_train.evaluate", "add_arguments", "main_from_args")
-    p = sub.add_parser("map", help="2-D maps of tune and title embeddings by tune type")
-    _lazy(p, "folkclip_train.maps", "add_arguments", "main_from_args")
-    p = sub.add_parser("generate", help="sample ABC tunes from a melody language model run")
-    _lazy(p, "folkclip_train.generate", "add_arguments", "main_from_args")
-    p = sub.add_parser("ablate", help="retrain with chosen information removed, over seeds")
-    _lazy(p, "folkclip_train.sweep", "add_ablate_arguments", "ablate_from_args")
-    p = sub.add_parser("sweep", help="train config variants over seeds and compare them")
-    _lazy(p, "folkclip_train.sweep", "add_sweep_arguments", "sweep_from_args")
-    p = sub.add_parser("compare", help="put finished runs side by side (mean ± 95% CI)")
-    _lazy(p, "folkclip_train.compare", "add_arguments", "main_from_args")
-    p = sub.add_parser("report", help="one self-contained HTML report of a run or ablation")
-    _lazy(p, "folkclip_train.report", "add_arguments", "main_from_args")
+    for name, help_text, module, add, run in PROGRAMS:
+        _lazy(sub.add_parser(name, help=help_text), module, add, run)
 
 
 def _lazy(p: argparse.ArgumentParser, module: str, add: str, run: str) -> None:
