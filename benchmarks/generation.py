@@ -5,7 +5,7 @@ folkclip's reader, the share abc2midi reads without errors (when on PATH), the s
 complete bars whose length matches the meter, and the sampling speed.
 
     python benchmarks/generation.py RUN_DIR [-n 50] [--seed 0] [--temperature 1.0]
-        [--top-k 0] [--max-events 256] [--type reel] [--no-abc2midi] [--json]
+        [--top-k 0] [--max-events 256] [--type reel] [--free] [--no-abc2midi] [--json]
     python benchmarks/generation.py --abc FILE      # the figures of an existing tunebook
 """
 
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--type", default=None, help="impose a tune type, e.g. reel")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-abc2midi", action="store_true")
+    parser.add_argument("--free", action="store_true", help="no repeat/bar constraints")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if bool(args.run_dir) == bool(args.abc):
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
         start = time.perf_counter()
         text = generate(args.run_dir, args.n, {"type": args.type}, args.seed,
-                        args.temperature, args.top_k, args.max_events)
+                        args.temperature, args.top_k, args.max_events, constrain=not args.free)
         rate = args.n / (time.perf_counter() - start)
     figures = check_tunebook(text, abc2midi=not args.no_abc2midi)
     if args.json:

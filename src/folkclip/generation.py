@@ -156,12 +156,14 @@ def _restrict(logits: Tensor, allowed: Tensor, temperature: float, top_k: int) -
 def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
                  header_tokens: Sequence[str] = (), max_events: int = 256,
                  temperature: float = 1.0, top_k: int = 0, seed: int = 0,
-                 tokenizer_config: TokenizerConfig | None = None
+                 tokenizer_config: TokenizerConfig | None = None, constrain: bool = True
                  ) -> list[list[tuple[str, ...]]]:
     """Sample ``n`` tunes side by side; tune i draws from a generator seeded ``seed + i``.
 
     See :func:`sample` for the arguments.
     """
+    from folkclip.generation_constraints import TuneConstraint
+
     config = tokenizer_config or TokenizerConfig()
     model.eval()
     device = next(model.parameters()).device
@@ -178,6 +180,7 @@ def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
     gens = [torch.Generator().manual_seed(seed + i) for i in range(n)]
     completers = [EventCompleter(config) for _ in range(n)]
     events: list[list[tuple[str, ...]]] = [[c.event(BOS)] for c in completers]
+    rules = [TuneConstraint(config, tok_vocab, dur_vocab) for _ in range(n)] if constrain else []
     done = [False] * n
     ids = torch.zeros(n, length, len(FIELDS), dtype=torch.int64, device=device)
     ids[:, 0] = _ids(events[0][0], index, device)
@@ -190,9 +193,15 @@ def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
         dur_logits = out["duration_logits"][:, -1].float().cpu()  # (n, V_duration)
         slot = slots[t - 1] if t - 1 < len(slots) else None
         allowed = slot_allowed[slot] if slot else body_allowed
-        tok_probs = _restrict(tok_logits, allowed.expand_as(tok_logits), temperature, top_k)
-        dur_probs = _restrict(dur_logits, note_durations.expand_as(dur_logits), temperature,
-                              top_k)
+        tok_allowed, dur_allowed = allowed.expand_as(tok_logits), \
+            note_durations.expand_as(dur_logits)
+        if rules and slot == "meter":
+            tok_allowed = torch.stack([r.meter_tokens(allowed) for r in rules])
+        elif rules and not slot:
+            tok_allowed = torch.stack([r.allowed_tokens(allowed) for r in rules])
+            dur_allowed = torch.stack([r.allowed_durations(note_durations) for r in rules])
+        tok_probs = _restrict(tok_logits, tok_allowed, temperature, top_k)
+        dur_probs = _restrict(dur_logits, dur_allowed, temperature, top_k)
         for b in range(n):
             if done[b]:
                 continue
@@ -208,12 +217,23 @@ def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
             events[b].append(ev)
             ids[b, t] = _ids(ev, index, device)
             done[b] = token == EOS
+            if rules and slot:
+                rules[b].header(token)
+            elif rules:
+                rules[b].step(token, duration)
+    for b, rule in enumerate(rules):  # a tune cut at max_events: close its last section
+        if not done[b]:
+            drop, bar = rule.closing(events[b][-1][0])
+            if drop:
+                events[b].pop()
+            events[b] += [completers[b].event(tok) for tok in [bar, EOS] if tok]
     return events
 
 
 def sample(model: MelodyLM, vocab: dict[str, list[str]], header_tokens: Sequence[str] = (),
            max_events: int = 256, temperature: float = 1.0, top_k: int = 0, seed: int = 0,
-           tokenizer_config: TokenizerConfig | None = None) -> list[tuple[str, ...]]:
+           tokenizer_config: TokenizerConfig | None = None, constrain: bool = True
+           ) -> list[tuple[str, ...]]:
     """Sample one tune as event tuples.
 
     Args:
@@ -226,16 +246,19 @@ def sample(model: MelodyLM, vocab: dict[str, list[str]], header_tokens: Sequence
         top_k: Sample among the k most likely tokens only (0: all).
         seed: Seed of the sampling generator (the same seed gives the same tune).
         tokenizer_config: The tokenizer configuration the model was trained with.
+        constrain: Keep repeats paired and bars full
+            (:class:`~folkclip.generation_constraints.TuneConstraint`); ``False`` samples
+            the model's raw distribution.
 
     Returns:
         ``<bos>``, the header events, then body events ending in ``<eos>`` or cut at
-        ``max_events`` events.
+        ``max_events`` events (when constrained, then closed by a bar line and ``<eos>``).
 
     Raises:
         FolkclipError: For a header token the model does not know or that names no slot.
     """
     return sample_batch(model, vocab, 1, header_tokens, max_events, temperature, top_k, seed,
-                        tokenizer_config)[0]
+                        tokenizer_config, constrain)[0]
 
 
 def _fixed_header(header_tokens: Sequence[str], slots: list[str],

@@ -39,6 +39,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-events", type=int, default=None,
                    help="events per tune at most (default: as in training)")
     p.add_argument("--batch", type=int, default=16, help="tunes sampled side by side")
+    p.add_argument("--free", action="store_true",
+                   help="sample the raw model: no repeat or bar-length constraints")
     p.add_argument("--out", default=None, help="ABC file to write (default RUN_DIR/generated.abc)")
     p.add_argument("--no-abc2midi", action="store_true", help="skip the abc2midi check")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
@@ -46,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def generate(run_dir: str | Path, n: int, header: dict[str, str] | None = None, seed: int = 0,
              temperature: float = 1.0, top_k: int = 0, max_events: int | None = None,
-             batch: int = 16) -> str:
+             batch: int = 16, constrain: bool = True) -> str:
     """Sample ``n`` tunes from the language model of ``run_dir`` as one ABC tunebook.
 
     Args:
@@ -58,6 +60,7 @@ def generate(run_dir: str | Path, n: int, header: dict[str, str] | None = None, 
         top_k: Top-k sampling (0: off).
         max_events: Events per tune at most (default: the training ``max_events``).
         batch: Tunes sampled side by side.
+        constrain: Keep repeats paired and bars full (``False``: the model's raw samples).
 
     Raises:
         FolkclipError: For a folder without a language model or an unknown header value.
@@ -78,7 +81,7 @@ def generate(run_dir: str | Path, n: int, header: dict[str, str] | None = None, 
     for start in range(0, n, batch):
         tunes += sample_batch(lm.model, lm.vocab, min(batch, n - start), tokens,
                               max_events or lm.max_events, temperature, top_k, seed + start,
-                              lm.tokenizer_config)
+                              lm.tokenizer_config, constrain)
     return to_tunebook(tunes, lm.tokenizer_config)
 
 
@@ -92,7 +95,7 @@ def main_from_args(args: argparse.Namespace) -> int:
 
     header = {k: getattr(args, k) for k in HEADER_OPTIONS}
     text = generate(args.run_dir, args.n, header, args.seed, args.temperature, args.top_k,
-                    args.max_events, args.batch)
+                    args.max_events, args.batch, not args.free)
     out = Path(args.out) if args.out else Path(args.run_dir) / "generated.abc"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

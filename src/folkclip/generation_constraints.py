@@ -1,0 +1,176 @@
+"""Constrained sampling: masks that keep a sampled tune well-formed ABC.
+
+The language model alone writes bars of the wrong length now and then, and repeat signs
+that do not pair up (``[2`` without ``[1``, a ``|:`` never closed), which abc2midi
+refuses. :class:`TuneConstraint` follows one tune as it is sampled and says, before each
+step, which next tokens and durations keep it well-formed:
+
+- repeats: ``|:``, ``||`` and ``|]`` only outside a repeated section, ``::`` and ``[1``
+  only inside one,
+  ``:|`` inside one or (an implicit repeat from the start, as abc2midi assumes) before
+  any repeat sign, ``[2`` only right after the ``:|`` that closes a first ending, and
+  ``<eos>`` only with no section open;
+- no two bar lines in a row (``||`` then ``|]`` reads as ``||]``);
+- bar lengths (with a meter, rhythm and bar lines kept): a note or rest may not overrun
+  the bar, a bar line comes exactly when the bar is full (the first bar, a pickup, may be
+  short), and the meter of a hornpipe is 2/4 or 4/4 (abc2midi's rule).
+
+Where a mask would leave nothing to choose, the unconstrained choice stands. The model's
+probabilities are renormalised over what is allowed, so the result is the model's
+distribution conditioned on well-formedness.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import torch
+from torch import Tensor
+
+from folkclip.abc.fields import WHOLE, beat_length
+from folkclip.tokenize import EOS, TokenizerConfig
+
+HORNPIPE_METERS = ("meter:2/4", "meter:4/4")
+_OPENS, _CLOSES, _BOTH = "|:", ":|", "::"
+_ENDS = frozenset({"||", "|]"})  # section ends: a new implicit repeat may start after
+_BAR_TOKENS = frozenset({"|", "||", "|]", "[|", "|:", ":|", "::"})
+
+
+def _fraction(text: str) -> Fraction | None:
+    try:
+        return Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+class TuneConstraint:
+    """The well-formedness state of one tune being sampled.
+
+    Args:
+        config: The tokenizer configuration the model was trained with.
+        tokens: The model's ``token`` vocabulary.
+        durations: The model's ``duration`` vocabulary.
+    """
+
+    def __init__(self, config: TokenizerConfig, tokens: list[str], durations: list[str]) -> None:
+        self.check_bars = not {"rhythm", "barlines", "meter"} & set(config.remove)
+        self.tokens = tokens
+        self.ids = {t: k for k, t in enumerate(tokens)}
+        self.bar_ids = [k for k, t in enumerate(tokens) if t in _BAR_TOKENS]
+        self.dur_values = [_fraction(d) for d in durations]
+        self.open = False  # inside a repeated section
+        self.seen_repeat = False  # a repeat sign since the tune or section start
+        self.in_first = False  # inside a first ending
+        self.second_ok = False  # right after the :| closing a first ending
+        self.last_bar = False  # the last token was a bar line
+        self.bar_beats: Fraction | None = None
+        self.position = Fraction(0)  # beats so far in the bar
+        self.bars = 0  # bar lines written after music
+        self.type = ""
+
+    # ------------------------------------------------------------------ updates
+    def header(self, token: str) -> None:
+        if token.startswith("type:"):
+            self.type = token[5:]
+        elif token.startswith("meter:"):
+            self._meter(token[6:])
+
+    def _meter(self, text: str) -> None:
+        if text == "none" or "/" not in text:
+            self.bar_beats = None
+            return
+        num, den = (int(x) for x in text.split("/"))
+        beat = Fraction(beat_length((num, den)), WHOLE)
+        self.bar_beats = Fraction(num, den) / beat
+
+    def step(self, token: str, duration: str) -> None:
+        """Record the token (and duration) sampled for the tune."""
+        if token.startswith("meter:"):
+            self._meter(token[6:])
+        self.last_bar = token in _BAR_TOKENS
+        if token in _BAR_TOKENS:
+            if self.position > 0:
+                self.bars += 1
+            self.position = Fraction(0)
+            self.second_ok = token in (_CLOSES, _BOTH) and self.in_first
+            if token in (_OPENS, _BOTH):
+                self.open, self.seen_repeat, self.in_first = True, True, False
+            elif token == _CLOSES:
+                self.open, self.seen_repeat, self.in_first = False, True, False
+            elif token in _ENDS and not self.open:
+                self.seen_repeat = False
+            return
+        if token in ("[1", "[2"):
+            self.in_first = token == "[1"
+            self.second_ok = False
+            return
+        value = _fraction(duration)
+        if value is not None and value > 0:
+            self.position += value
+
+    # ------------------------------------------------------------------ masks
+    def _bar_allowed(self, token: str) -> bool:
+        if self.last_bar:  # two bar lines in a row read as one odd sign (||] or |||)
+            return False
+        if token == _OPENS:
+            return not self.open
+        if token == _BOTH:
+            return self.open
+        if token == _CLOSES:
+            return self.open or not self.seen_repeat
+        if token in _ENDS:
+            return not self.open
+        return True
+
+    def allowed_tokens(self, base: Tensor) -> Tensor:
+        """``base`` (V,) bool narrowed to the next tokens that keep the tune well-formed."""
+        mask = base.clone()
+        for k in self.bar_ids:
+            mask[k] &= self._bar_allowed(self.tokens[k])
+        if "[1" in self.ids:
+            mask[self.ids["[1"]] &= self.open and not self.in_first
+        if "[2" in self.ids:
+            mask[self.ids["[2"]] &= self.second_ok
+        if EOS in self.ids:
+            mask[self.ids[EOS]] &= not self.open and not self.in_first
+        if self.check_bars and self.bar_beats is not None:
+            full = self.position >= self.bar_beats
+            short = 0 < self.position < self.bar_beats and self.bars > 0
+            if full or short:  # full: only a bar line; short: no bar line yet
+                for k in self.bar_ids:
+                    mask[k] &= full
+                if EOS in self.ids:
+                    mask[self.ids[EOS]] &= False
+                if full:
+                    mask &= torch.tensor([k in self.bar_ids for k in range(len(mask))])
+        return mask if mask.any() else base
+
+    def allowed_durations(self, base: Tensor) -> Tensor:
+        """``base`` (V,) bool narrowed to durations that fit in the rest of the bar."""
+        if not self.check_bars or self.bar_beats is None:
+            return base
+        room = self.bar_beats - self.position
+        fits = torch.tensor([v is not None and v <= room for v in self.dur_values])
+        mask = base & fits
+        return mask if mask.any() else base
+
+    def meter_tokens(self, base: Tensor) -> Tensor:
+        """``base`` (V,) bool of meter tokens, narrowed to 2/4 and 4/4 for a hornpipe."""
+        if self.type != "hornpipe":
+            return base
+        ok = torch.tensor([t in HORNPIPE_METERS for t in self.tokens])
+        mask = base & ok
+        return mask if mask.any() else base
+
+    def closing(self, last: str) -> tuple[bool, str | None]:
+        """How to end a tune cut short whose last token is ``last``: whether to drop that
+        token, and the bar line to write instead or after it (``None``: none needed).
+        An open repeat is closed with ``:|``, anything else ends with ``|]``."""
+        end = _CLOSES if self.open else "|]"
+        if last in ("|", "||", "[|", _BOTH):
+            return True, end
+        if last == _OPENS:  # a repeat opened by the last token: drop it, end the tune
+            return True, "|]"
+        if last in (_CLOSES, "|]"):
+            return False, None
+        return False, end
