@@ -39,7 +39,8 @@ bench: $(VENV)/.train
 results: $(VENV)/.dev
 	$(PY) benchmarks/results_table.py --epochs 8
 
-# The melody LM, the transfer comparison (scratch / frozen / fine-tuned, 3 seeds each)
+# The melody LM, the transfer comparison (scratch / frozen / fine-tuned / the study's
+# baseline, 3 seeds each)
 # and the README's ablation; each resumes where it stopped.
 LM ?= runs/melody_lm
 FOLKCLIP := $(VENV)/bin/folkclip
@@ -53,6 +54,11 @@ transfer: $(VENV)/.dev
 	  --variant scratch model.melody.init_from=null \
 	  --variant frozen model.melody.init_from=$(LM) model.melody.freeze=all \
 	  --variant finetuned model.melody.init_from=$(LM) model.melody.freeze=none
+	$(FOLKCLIP) sweep --config configs/study-baseline.yaml --seeds 3 --out runs/transfer-study \
+	  --set data.max_events=128 --set trainer.max_epochs=4 \
+	  --variant study model.melody.init_from=$(LM)
+	$(FOLKCLIP) compare runs/transfer/scratch runs/transfer/frozen runs/transfer/finetuned \
+	  runs/transfer-study/study --reference scratch --out runs/transfer-table
 
 ablation: $(VENV)/.dev
 	$(FOLKCLIP) ablate --config configs/default.yaml --remove rhythm,pitch,type+meter \
