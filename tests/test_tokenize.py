@@ -24,6 +24,7 @@ from folkclip.dataset import cache_key, load_tokenized, tokenize_corpus
 from folkclip.errors import FolkclipError
 from folkclip.sources import read_sources
 from folkclip.tokenize import (
+    BAR_TOKENS,
     FIELDS,
     SWITCHES,
     Tokenizer,
@@ -64,7 +65,6 @@ EG Bd e4|]
 ALL = {"jig": JIG, "reel": REEL, "hornpipe": HORN}
 
 D = "-"  # the "does not apply" value
-BAR_TOKENS = {"|", "||", "|]", "[|", "|:", ":|", "::"}
 
 
 def X(token: str) -> tuple[str, ...]:

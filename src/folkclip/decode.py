@@ -10,16 +10,23 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from folkclip.abc.fields import WHOLE, LETTER_PC, beat_length, parse_key
+from folkclip.abc.fields import LETTER_PC, WHOLE, beat_length, parse_key
 from folkclip.errors import FolkclipError
-from folkclip.tokenize import BOS, EOS, NONE, PITCH_NAMES, TokenizerConfig, transpose_shift
+from folkclip.tokenize import (
+    BAR_TOKENS,
+    BOS,
+    EOS,
+    NONE,
+    PITCH_NAMES,
+    TokenizerConfig,
+    transpose_shift,
+)
 
 _ORNAMENT_ABC = {"roll": "~", "trill": "T", "mordent": "M", "staccato": ".", "fermata": "H",
                  "accent": "L", "upbow": "u", "downbow": "v", "slide": "J", "turn": "!turn!",
                  "tenuto": "!tenuto!"}
 _LETTERS = "CDEFGAB"
 _ACC_TEXT = {-2: "__", -1: "_", 0: "=", 1: "^", 2: "^^"}
-_BAR_TOKENS = {"|", "||", "|]", "[|", "|:", ":|", "::"}
 
 
 _TUPLET_Q = {3: 2, 5: 4, 7: 4, 9: 8}
@@ -106,7 +113,7 @@ def decode(events: list[tuple[str, ...]], config: TokenizerConfig | None = None,
         if tok == BOS:
             continue
         name, _, value = tok.partition(":")
-        if name in head and value and tok not in _BAR_TOKENS:
+        if name in head and value and tok not in BAR_TOKENS:
             head[name] = value
             body_start = i + 1
             if name == "unit":  # the header's last token: later key/meter tokens are changes
@@ -141,7 +148,7 @@ def decode(events: list[tuple[str, ...]], config: TokenizerConfig | None = None,
             speller = _Speller(key.accidentals)
             out.append(f"[K:{key.tonic} {key.mode}]")
             pending_key = None
-        if tok in _BAR_TOKENS:
+        if tok in BAR_TOKENS:
             out.append(tok if tok != "::" else ":|:")
             speller.bar = {}
             bars_on_line += 1

@@ -23,8 +23,10 @@ from torch import Tensor
 from folkclip.abc.fields import WHOLE, beat_length
 from folkclip.decode import decode
 from folkclip.errors import FolkclipError
+from folkclip.generation_constraints import TuneConstraint
 from folkclip.models.lm import MelodyLM
 from folkclip.tokenize import (
+    BAR_TOKENS,
     BOS,
     EOS,
     FIELDS,
@@ -37,7 +39,6 @@ from folkclip.tokenize import (
 )
 
 HEADER_SLOTS = ("type", "meter", "mode", "key", "unit")  # the tokenizer's header order
-BAR_TOKENS = frozenset({"|", "||", "|]", "[|", "|:", ":|", "::"})
 _NOT_IN_BODY = ("<", "type:", "unit:")  # <pad>, <unk>, <bos>; header-only tokens
 
 
@@ -162,7 +163,6 @@ def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
 
     See :func:`sample` for the arguments.
     """
-    from folkclip.generation_constraints import TuneConstraint
 
     config = tokenizer_config or TokenizerConfig()
     model.eval()

@@ -28,12 +28,11 @@ import torch
 from torch import Tensor
 
 from folkclip.abc.fields import WHOLE, beat_length
-from folkclip.tokenize import EOS, TokenizerConfig
+from folkclip.tokenize import BAR_TOKENS, EOS, TokenizerConfig
 
 HORNPIPE_METERS = ("meter:2/4", "meter:4/4")
 _OPENS, _CLOSES, _BOTH = "|:", ":|", "::"
 _ENDS = frozenset({"||", "|]"})  # section ends: a new implicit repeat may start after
-_BAR_TOKENS = frozenset({"|", "||", "|]", "[|", "|:", ":|", "::"})
 
 
 def _fraction(text: str) -> Fraction | None:
@@ -56,7 +55,8 @@ class TuneConstraint:
         self.check_bars = not {"rhythm", "barlines", "meter"} & set(config.remove)
         self.tokens = tokens
         self.ids = {t: k for k, t in enumerate(tokens)}
-        self.bar_ids = [k for k, t in enumerate(tokens) if t in _BAR_TOKENS]
+        self.bar_mask = torch.tensor([t in BAR_TOKENS for t in tokens])  # (V,)
+        self.bar_ids = self.bar_mask.nonzero().flatten().tolist()
         self.dur_values = [_fraction(d) for d in durations]
         self.open = False  # inside a repeated section
         self.seen_repeat = False  # a repeat sign since the tune or section start
@@ -87,8 +87,8 @@ class TuneConstraint:
         """Record the token (and duration) sampled for the tune."""
         if token.startswith("meter:"):
             self._meter(token[6:])
-        self.last_bar = token in _BAR_TOKENS
-        if token in _BAR_TOKENS:
+        self.last_bar = token in BAR_TOKENS
+        if token in BAR_TOKENS:
             if self.position > 0:
                 self.bars += 1
             self.position = Fraction(0)
@@ -142,7 +142,7 @@ class TuneConstraint:
                 if EOS in self.ids:
                     mask[self.ids[EOS]] &= False
                 if full:
-                    mask &= torch.tensor([k in self.bar_ids for k in range(len(mask))])
+                    mask &= self.bar_mask
         return mask if mask.any() else base
 
     def allowed_durations(self, base: Tensor) -> Tensor:

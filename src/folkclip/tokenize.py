@@ -37,6 +37,7 @@ BOS, EOS = "<bos>", "<eos>"
 MAX_BAR = 63
 SWITCHES = ("key", "mode", "meter", "type", "rhythm", "pitch", "octave", "ornaments",
             "barlines", "chords", "repeats")
+BAR_TOKENS = frozenset({"|", "||", "|]", "[|", "|:", ":|", "::"})  # bar-line event tokens
 REPEAT_BARS = frozenset({"|:", ":|", "::"})
 PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 # Decorations as written -> canonical ornament name.

@@ -170,7 +170,7 @@ def examples_section(run: Path, n: int) -> str:
     """The ``n`` best and worst predicted test tunes (rank of the true title)."""
     import numpy as np
 
-    from folkclip.evaluation import embed
+    from folkclip.evaluation import embed, rankings
     from folkclip_train.evaluate import load_eval
 
     ctx = load_eval(run)
@@ -178,9 +178,8 @@ def examples_section(run: Path, n: int) -> str:
     tune_emb, title_emb = embed(ctx.model.model, tc, es, max_events=ctx.model.max_events,
                                 ids=ctx.model.corpus_ids(tc))
     sims = tune_emb @ title_emb.T  # (N, M)
-    order = np.argsort(-sims, axis=1, kind="stable")
-    ranks = np.array([min(int(np.nonzero(order[q] == t)[0][0]) for t in es.tune_titles[q]) + 1
-                      for q in range(len(es.tunes))])
+    order = np.argsort(-sims, axis=1, kind="stable")  # (N, M): for the top titles shown
+    ranks = np.array(rankings(es, tune_emb, title_emb)["first_rank"])
     by_rank = np.argsort(ranks, kind="stable")
 
     def card(q: int) -> str:
