@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from folkclip.models import MELODY_ENCODERS, create_model
-from folkclip.tokenize import FIELDS
+from folkclip.data.tokenize import FIELDS
 
 VOCAB = 64
 HEADER_EVENTS = 6

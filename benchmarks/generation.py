@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from folkclip.generation_checks import check_tunebook, format_report
+from folkclip.generate.checks import check_tunebook, format_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.abc:
         text = Path(args.abc).read_text(encoding="utf-8", errors="replace")
     else:
-        from folkclip_train.generate import generate
+        from folkclip_cli.generate import generate
 
         start = time.perf_counter()
         text = generate(args.run_dir, args.n, {"type": args.type}, args.seed,

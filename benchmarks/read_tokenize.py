@@ -32,10 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
 
-    from folkclip import dataset
+    from folkclip.data import dataset
     from folkclip.abc.parser import parse_tunebook
-    from folkclip.sources import file_type_hint, read_sources, read_text, source_files
-    from folkclip.tokenize import TokenizerConfig
+    from folkclip.io.sources import file_type_hint, read_sources, read_text, source_files
+    from folkclip.data.tokenize import TokenizerConfig
 
     files = [f for s in args.sources for f in source_files(s)]
     texts = [(str(f), read_text(f), file_type_hint(f)) for f in files]

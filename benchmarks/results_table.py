@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", dest="overrides", action="append", default=[])
     args = p.parse_args(argv)
 
-    from folkclip_train.config import load_config
-    from folkclip_train.evaluate import evaluate
-    from folkclip_train.train import run
+    from folkclip_cli.train.config import load_config
+    from folkclip_cli.study.evaluate import evaluate
+    from folkclip_cli.train.command import run
 
     out = Path(args.out)
     rows = []

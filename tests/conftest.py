@@ -62,7 +62,7 @@ TINY_TRAIN = ["--data", "tiny", "--set", "trainer.batch_size=16", "--set",
 def ablation(tmp_path_factory):
     """A smoke ablation: full, rhythm and key+meter removed, one seed each, tiny models."""
     pytest.importorskip("lightning")
-    from folkclip.cli import main
+    from folkclip_cli.main import main
 
     out = tmp_path_factory.mktemp("ablation")
     assert main(["ablate", "--remove", "rhythm,key+meter", "--seeds", "1", "--out", str(out),

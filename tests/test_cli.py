@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from folkclip.cli import main
+from folkclip_cli.main import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

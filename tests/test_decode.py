@@ -1,4 +1,4 @@
-"""Tests for folkclip.decode: tokens -> ABC text -> parse -> tokens gives the same events.
+"""Tests for folkclip.data.decode: tokens -> ABC text -> parse -> tokens gives the same events.
 
 The fixture tunes come from tests/test_tokenize.py (a jig in D, a reel in A dorian,
 a hornpipe in Bb); expected ABC spellings were worked out by hand.
@@ -11,10 +11,10 @@ import difflib
 import pytest
 
 from folkclip.abc.parser import parse_tune
-from folkclip.decode import decode
+from folkclip.data.decode import decode
 from folkclip.errors import FolkclipError
-from folkclip.sources import read_sources
-from folkclip.tokenize import Tokenizer, TokenizerConfig
+from folkclip.io.sources import read_sources
+from folkclip.data.tokenize import Tokenizer, TokenizerConfig
 
 D = "-"
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from folkclip.abc.parser import parse_tunebook
-from folkclip.dataset import tokenize_corpus
-from folkclip.evaluation import EvalSet, score, write_trec
-from folkclip.metrics import retrieval_metrics
-from folkclip.sources import Corpus
+from folkclip.data.dataset import tokenize_corpus
+from folkclip.eval.evaluation import EvalSet, score, write_trec
+from folkclip.eval.metrics import retrieval_metrics
+from folkclip.io.sources import Corpus
 
 BOOK = """X:1
 T:The Kesh

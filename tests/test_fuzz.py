@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from folkclip.abc.parser import parse_tune, parse_tunebook
 from folkclip.errors import FolkclipError
-from folkclip.tokenize import Tokenizer, TokenizerConfig
+from folkclip.data.tokenize import Tokenizer, TokenizerConfig
 
 SEED = """X:7
 T:Seed Tune, The

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from folkclip.generation_constraints import TuneConstraint
-from folkclip.tokenize import TokenizerConfig
+from folkclip.generate.constraints import TuneConstraint
+from folkclip.data.tokenize import TokenizerConfig
 
 TOKENS = ["<pad>", "<unk>", "<bos>", "<eos>", "|", "||", "|]", "|:", ":|", "::", "[1", "[2",
           "p60", "p62", "rest", "meter:4/4", "meter:6/8", "meter:3/4", "type:hornpipe"]

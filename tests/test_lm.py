@@ -15,16 +15,16 @@ import pytest
 import torch
 
 from folkclip.abc.parser import parse_tunebook
-from folkclip.dataset import tokenize_corpus
+from folkclip.data.dataset import tokenize_corpus
 from folkclip.errors import FolkclipError
-from folkclip.generation import EventCompleter, sample, sample_batch, to_tunebook
-from folkclip.generation_checks import bar_lengths, check_tunebook, split_records
+from folkclip.generate.sampling import EventCompleter, sample, sample_batch, to_tunebook
+from folkclip.generate.checks import bar_lengths, check_tunebook, split_records
 from folkclip.models import MelodyConfig, ModelConfig, TitleConfig, TwoTower, create_model
 from folkclip.models.config import LMConfig
 from folkclip.models.lm import MelodyLM, corpus_perplexity, lm_loss, load_lm
-from folkclip.ngram import bigram_perplexity, unigram_perplexity
-from folkclip.sources import Corpus
-from folkclip.tokenize import BOS, EOS, FIELDS, Tokenizer, TokenizerConfig
+from folkclip.eval.ngram import bigram_perplexity, unigram_perplexity
+from folkclip.io.sources import Corpus
+from folkclip.data.tokenize import BOS, EOS, FIELDS, Tokenizer, TokenizerConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 VOCAB = {f: 30 for f in FIELDS}
@@ -115,7 +115,7 @@ def test_corpus_perplexity_matches_the_loss(jig_text, reel_book):
     torch.manual_seed(0)
     model = MelodyLM(TINY_LM, {f: len(v) for f, v in tc.vocab.items()})
     got = corpus_perplexity(model, tc, range(len(tc)), max_events=40, batch_size=2)
-    from folkclip.batch import tune_batch
+    from folkclip.data.batch import tune_batch
 
     batch = tune_batch(tc, range(len(tc)), 40)
     with torch.no_grad():
@@ -259,7 +259,7 @@ LM_SETS = ["--data", "tiny", "--set", "trainer.batch_size=16", "--set", "model.m
 @pytest.fixture(scope="module")
 def lm_run(tmp_path_factory) -> Path:
     pytest.importorskip("lightning")
-    from folkclip.cli import main
+    from folkclip_cli.main import main
 
     out = tmp_path_factory.mktemp("lm_run")
     code = main(["train", "--config", str(ROOT / "configs" / "melody_lm.yaml"), "--out",
@@ -289,7 +289,7 @@ def test_lm_run_folder(lm_run):
 
 
 def test_lm_run_uses_every_tune_and_the_leakage_safe_split(lm_run):
-    from folkclip.dataset import load_tokenized
+    from folkclip.data.dataset import load_tokenized
 
     tc = load_tokenized(["tiny"], TokenizerConfig())
     split = json.loads((lm_run / "split.json").read_text())
@@ -312,7 +312,7 @@ def test_exported_lm_loads_and_samples(lm_run):
 
 
 def test_lm_resume_continues(lm_run, tmp_path):
-    from folkclip.cli import main
+    from folkclip_cli.main import main
 
     run = tmp_path / "resumed"
     shutil.copytree(lm_run, run)
@@ -323,7 +323,7 @@ def test_lm_resume_continues(lm_run, tmp_path):
 
 
 def test_lm_task_needs_the_lm_arch_and_its_monitor(tmp_path, capsys):
-    from folkclip.cli import main
+    from folkclip_cli.main import main
 
     config = str(ROOT / "configs" / "melody_lm.yaml")
     assert main(["train", "--config", config, "--out", str(tmp_path),
@@ -335,7 +335,7 @@ def test_lm_task_needs_the_lm_arch_and_its_monitor(tmp_path, capsys):
 
 
 def test_generate_command(lm_run, tmp_path, capsys):
-    from folkclip.cli import main
+    from folkclip_cli.main import main
 
     capsys.readouterr()
     out = tmp_path / "book.abc"
@@ -462,7 +462,7 @@ def test_lm_pooling_last_and_with_gru(lm_run):
 
 
 def test_packaged_transfer_configs(lm_run):
-    from folkclip_train.config import load_config
+    from folkclip_cli.train.config import load_config
 
     cfg = load_config(ROOT / "configs" / "lm-transfer.yaml")
     assert cfg.model.melody.arch == "lm" and cfg.model.melody.init_from is None
@@ -479,7 +479,7 @@ def test_packaged_transfer_configs(lm_run):
 
 def test_contrastive_training_from_an_lm_run(lm_run, tmp_path, capsys):
     import folkclip
-    from folkclip.cli import main
+    from folkclip_cli.main import main
 
     out = tmp_path / "transfer"
     code = main(["train", "--config", str(ROOT / "configs" / "lm-transfer.yaml"), "--out",

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from folkclip.cli import main
-from folkclip.cluster_metrics import knn_accuracy, knn_predictions, majority_share, silhouette
+from folkclip_cli.main import main
+from folkclip.eval.cluster import knn_accuracy, knn_predictions, majority_share, silhouette
 
 
 def _angles(*degrees: float) -> np.ndarray:
@@ -52,7 +52,7 @@ def test_silhouette_ignores_scale():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_silhouette_matches_sklearn(seed, monkeypatch):
     metrics = pytest.importorskip("sklearn.metrics")
-    import folkclip.cluster_metrics as cm
+    import folkclip.eval.cluster as cm
 
     monkeypatch.setattr(cm, "_BLOCK", 7)  # several row blocks
     rng = np.random.default_rng(seed)
@@ -110,7 +110,7 @@ def test_knn_equal_distances_ordered_by_index():
 @pytest.mark.parametrize("seed", [0, 1])
 def test_knn_matches_sklearn(seed, monkeypatch):
     neighbors = pytest.importorskip("sklearn.neighbors")
-    import folkclip.cluster_metrics as cm
+    import folkclip.eval.cluster as cm
 
     monkeypatch.setattr(cm, "_BLOCK", 9)
     rng = np.random.default_rng(seed)
@@ -156,7 +156,7 @@ def test_majority_share():
 def test_project_shapes_and_umap_hint():
     pytest.importorskip("sklearn")
     from folkclip.errors import FolkclipError
-    from folkclip_train.maps import project
+    from folkclip_cli.study.maps import project
 
     rng = np.random.default_rng(0)
     emb = rng.standard_normal((30, 8))
@@ -230,7 +230,7 @@ def test_map_end_to_end(run_dir, tmp_path, capsys, method):
 
 
 def test_map_default_out_and_type_colour(run_dir):
-    from folkclip_train.maps import make_maps
+    from folkclip_cli.study.maps import make_maps
 
     m = make_maps(run_dir, split="all")
     assert (run_dir / "map" / "tunes_pca.png").exists()
@@ -244,7 +244,7 @@ def test_map_default_out_and_type_colour(run_dir):
 
 def test_map_errors(run_dir, tmp_path, capsys):
     from folkclip.errors import FolkclipError
-    from folkclip_train.maps import make_maps
+    from folkclip_cli.study.maps import make_maps
 
     with pytest.raises(SystemExit) as exc:
         main(["map", str(run_dir), "--color", "tempo"])

@@ -1,4 +1,4 @@
-"""Tests for folkclip.metrics: hand-worked values, brute-force ranks, and a reference library."""
+"""Tests for folkclip.eval.metrics: hand-worked values, brute-force ranks, and a reference library."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 import pytest
 
-from folkclip import metrics as M
-from folkclip.metrics import (
+from folkclip.eval import metrics as M
+from folkclip.eval.metrics import (
     average_precision,
     bootstrap_ci,
     dcg,

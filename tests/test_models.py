@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from folkclip.abc.parser import parse_tunebook
-from folkclip.batch import tune_batch
-from folkclip.dataset import tokenize_corpus
+from folkclip.data.batch import tune_batch
+from folkclip.data.dataset import tokenize_corpus
 from folkclip.errors import FolkclipError
 from folkclip.models import (
     MELODY_ARCHS,
@@ -29,8 +29,8 @@ from folkclip.models import (
 from folkclip.models.config import apply_overrides
 from folkclip.models.melody import freeze_melody_encoder
 from folkclip.models.title import char_ids, feature_ids, fold_text, word_features
-from folkclip.sources import Corpus
-from folkclip.tokenize import FIELDS
+from folkclip.io.sources import Corpus
+from folkclip.data.tokenize import FIELDS
 
 VOCAB = {f: 30 for f in FIELDS}
 LENGTHS = (20, 13, 7)  # events per tune in the tiny batch

@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("lightning")
 
-from folkclip.cli import main  # noqa: E402
-from folkclip_train.report import markdown_to_html  # noqa: E402
+from folkclip_cli.main import main  # noqa: E402
+from folkclip_cli.study.report import markdown_to_html  # noqa: E402
 
 
 def _self_contained(page: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from folkclip.splits import (
+from folkclip.data.splits import (
     TuneIdentity, assign_splits, crossing_groups, group_ids, melody_vectors, near_duplicates,
 )
 

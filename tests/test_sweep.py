@@ -12,12 +12,12 @@ import pytest
 
 pytest.importorskip("lightning")
 
-from folkclip.cli import main  # noqa: E402
+from folkclip_cli.main import main  # noqa: E402
 from folkclip.errors import FolkclipError  # noqa: E402
-from folkclip_train.compare import (  # noqa: E402
+from folkclip_cli.study.compare import (  # noqa: E402
     RunResult, markdown_table, mean_ci, summarise, t_quantile,
 )
-from folkclip_train.sweep import ablation_variants, plan  # noqa: E402
+from folkclip_cli.study.sweep import ablation_variants, plan  # noqa: E402
 
 from conftest import TINY_TRAIN as TINY  # noqa: E402  (tests/conftest.py)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from folkclip.titles import TUNE_TYPES, canonical_type, is_untitled, normalise_title, title_key
+from folkclip.abc.titles import TUNE_TYPES, canonical_type, is_untitled, normalise_title, title_key
 
 
 @pytest.mark.parametrize("raw,title,suffix", [

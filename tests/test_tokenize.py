@@ -1,5 +1,5 @@
-"""Tests for folkclip.tokenize (events, transposition, removal switches) and the
-tokenized-corpus views of folkclip.dataset (bar patches, on-disk cache).
+"""Tests for folkclip.data.tokenize (events, transposition, removal switches) and the
+tokenized-corpus views of folkclip.data.dataset (bar patches, on-disk cache).
 
 Every expected value below was worked out by hand from the ABC text; the comments
 show the arithmetic. Conventions used throughout:
@@ -17,13 +17,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import folkclip.dataset as dataset_mod
+import folkclip.data.dataset as dataset_mod
 from folkclip.abc.fields import parse_key
 from folkclip.abc.parser import parse_tune
-from folkclip.dataset import cache_key, load_tokenized, tokenize_corpus
+from folkclip.data.dataset import cache_key, load_tokenized, tokenize_corpus
 from folkclip.errors import FolkclipError
-from folkclip.sources import read_sources
-from folkclip.tokenize import (
+from folkclip.io.sources import read_sources
+from folkclip.data.tokenize import (
     BAR_TOKENS,
     FIELDS,
     SWITCHES,
@@ -774,7 +774,7 @@ def test_bar_patches_truncate_and_cap(tiny_tc):
 
 
 def test_bar_patches_on_fixture_tunes():
-    from folkclip.sources import Corpus
+    from folkclip.io.sources import Corpus
     tc = tokenize_corpus(Corpus(tunes=[parse_tune(JIG)]))
     p = tc.bar_patches(0, patch_size=16)
     assert p.shape == (12, 16, len(FIELDS))  # header + bars 0..10

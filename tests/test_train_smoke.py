@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("lightning")
 
-from folkclip.cli import main  # noqa: E402
+from folkclip_cli.main import main  # noqa: E402
 
 TINY = ["--data", "tiny", "--set", "trainer.batch_size=16", "--set", "tracking.probe_size=4",
         "--set", "trainer.progress_bar=false", "--set", "tracking.logger=csv",
@@ -83,7 +83,7 @@ def test_ddp_two_cpu_processes_gather_a_global_batch(tmp_path):
     import sys
 
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "folkclip.cli", "train", "--out", str(out), "--set",
+    cmd = [sys.executable, "-m", "folkclip_cli.main", "train", "--out", str(out), "--set",
            "model_preset=gru", "--set", "trainer.max_steps=8", "--set", "trainer.batch_size=8",
            "--set", "trainer.strategy=ddp", "--set", "trainer.devices=2",
            "--set", "trainer.log_every_n_steps=1", *TINY]
@@ -97,7 +97,7 @@ def test_ddp_two_cpu_processes_gather_a_global_batch(tmp_path):
 
 
 def test_resume_keeps_the_metrics_logged_before(tmp_path):
-    from folkclip_train.train import merge_metrics_csv
+    from folkclip_cli.train.runner import merge_metrics_csv
 
     before = "epoch,step,train/loss\n0,9,4.0\n0,19,3.5\n1,29,3.0\n"
     path = tmp_path / "metrics.csv"

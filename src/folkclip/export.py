@@ -15,7 +15,7 @@ import torch
 
 from folkclip.config import from_dict, to_dict
 from folkclip.errors import FolkclipError
-from folkclip.tokenize import TokenizerConfig
+from folkclip.data.tokenize import TokenizerConfig
 
 
 class FolkclipModel:

@@ -100,7 +100,7 @@ class Tune:
         title: Main title, normalised (article moved to the front, type suffix removed);
             ``""`` for an untitled tune.
         alt_titles: Further titles (further ``T:`` lines), normalised.
-        tune_type: Canonical tune type (see :mod:`folkclip.titles`), ``"unknown"`` when none.
+        tune_type: Canonical tune type (see :mod:`folkclip.abc.titles`), ``"unknown"`` when none.
         meter: Meter of the header, or ``None`` for free meter.
         unit: Unit note length of the header in ticks.
         key: Key of the header.

@@ -14,7 +14,7 @@ from folkclip.abc.body import BodyScanner
 from folkclip.abc.fields import default_unit, parse_key, parse_meter, parse_unit
 from folkclip.abc.model import Tune
 from folkclip.errors import AbcSyntaxError, FolkclipError, Problem
-from folkclip.titles import UNKNOWN_TYPE, canonical_type, is_untitled, normalise_title
+from folkclip.abc.titles import UNKNOWN_TYPE, canonical_type, is_untitled, normalise_title
 
 _FIELD_RE = re.compile(r"^([A-Za-z+]):\s?(.*)$")
 _SESSION_RE = re.compile(r"thesession\.org/tunes/(\d+)(?:#setting(\d+))?")

@@ -22,7 +22,7 @@ from folkclip.abc.model import Tune
 from folkclip.abc.parser import parse_tune
 from folkclip.errors import AbcSyntaxError, FolkclipError, Problem
 from folkclip.io.session import as_text, session_mode_to_key, split_abc_lines, tune_from_row
-from folkclip.titles import is_untitled, normalise_title, title_key
+from folkclip.abc.titles import is_untitled, normalise_title, title_key
 
 _FIELD_RE = re.compile(r"^[A-Za-z+]:")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from folkclip.abc.model import Tune
 from folkclip.abc.parser import parse_tune
 from folkclip.errors import AbcSyntaxError, FolkclipError, Problem
-from folkclip.titles import is_untitled, normalise_title
+from folkclip.abc.titles import is_untitled, normalise_title
 
 COLLECTION = "thesession"
 REQUIRED_COLUMNS = ("tune_id", "setting_id", "name", "type", "meter", "mode", "abc")

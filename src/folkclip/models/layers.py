@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from folkclip.errors import FolkclipError
-from folkclip.tokenize import FIELDS
+from folkclip.data.tokenize import FIELDS
 
 
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:

@@ -30,13 +30,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from folkclip.batch import tune_batch
+from folkclip.data.batch import tune_batch
 from folkclip.config import from_dict, to_dict
-from folkclip.dataset import TokenizedCorpus
+from folkclip.data.dataset import TokenizedCorpus
 from folkclip.errors import FolkclipError
 from folkclip.models.config import LMConfig, MelodyConfig
 from folkclip.models.layers import BiGru, EventEmbedding, key_padding, masked_mean
-from folkclip.tokenize import FIELDS, TokenizerConfig
+from folkclip.data.tokenize import FIELDS, TokenizerConfig
 
 PREDICTED = ("token", "duration")  # the fields of the next event the heads predict
 LM_FILE, LM_WEIGHTS = "lm.json", "lm_weights.pt"
@@ -101,7 +101,7 @@ class MelodyLM(nn.Module):
 
         Args:
             batch: ``tokens`` (B, T, F) int64 and ``mask`` (B, T) bool, as built by
-                :func:`folkclip.batch.tune_batch`.
+                :func:`folkclip.data.batch.tune_batch`.
 
         Returns:
             ``token_logits`` (B, T, V_token) and ``duration_logits`` (B, T, V_duration):

@@ -3,7 +3,7 @@
 Every encoder takes ``(config: MelodyConfig, vocab_sizes: dict[str, int])``, has an
 ``out_dim`` attribute, an ``inputs`` tuple naming the batch keys it reads, and
 ``forward(batch) -> (B, out_dim)``. Batches hold ``tokens`` (B, T, F) int64 event ids
-(fields in :data:`folkclip.tokenize.FIELDS` order, id 0 = padding), ``mask`` (B, T)
+(fields in :data:`folkclip.data.tokenize.FIELDS` order, id 0 = padding), ``mask`` (B, T)
 bool (True for real events, which come first), ``header_mask`` (B, T) bool, and for
 bar patches ``patches`` (B, P, S, F) with ``patch_mask`` (B, P).
 

@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 from folkclip.errors import FolkclipError
-from folkclip.evaluation import METRIC_KEYS
+from folkclip.eval.evaluation import METRIC_KEYS
 
 SUMMARY_STEMS = ("ablation", "sweep", "compare")
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -150,7 +150,7 @@ def maps_section(run: Path, make: bool) -> str:
     if not (folder / "map_metrics.json").exists():
         if not make:
             return ""
-        from folkclip_train.maps import make_maps
+        from folkclip_cli.study.maps import make_maps
 
         make_maps(run, folder)
     m = json.loads((folder / "map_metrics.json").read_text())
@@ -170,8 +170,8 @@ def examples_section(run: Path, n: int) -> str:
     """The ``n`` best and worst predicted test tunes (rank of the true title)."""
     import numpy as np
 
-    from folkclip.evaluation import embed, rankings
-    from folkclip_train.evaluate import load_eval
+    from folkclip.eval.evaluation import embed, rankings
+    from folkclip_cli.study.evaluate import load_eval
 
     ctx = load_eval(run)
     es, tc = ctx.evalset, ctx.corpus

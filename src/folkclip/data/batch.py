@@ -1,4 +1,4 @@
-"""From a :class:`~folkclip.dataset.TokenizedCorpus` to padded tensors for the towers.
+"""From a :class:`~folkclip.data.dataset.TokenizedCorpus` to padded tensors for the towers.
 
 A *pair* is (tune index, title string). :func:`tune_batch` pads event ids into
 ``tokens`` (B, T, F) with ``mask`` and ``header_mask`` (and bar ``patches`` when the
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from folkclip.dataset import TokenizedCorpus
-from folkclip.titles import title_key
+from folkclip.data.dataset import TokenizedCorpus
+from folkclip.abc.titles import title_key
 
 
 def title_hash(title: str) -> int:

@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from folkclip.cluster_metrics import knn_accuracy, majority_share, silhouette
+from folkclip.eval.cluster import knn_accuracy, majority_share, silhouette
 from folkclip.errors import FolkclipError
-from folkclip.titles import UNKNOWN_TYPE
+from folkclip.abc.titles import UNKNOWN_TYPE
 
 if TYPE_CHECKING:
-    from folkclip.dataset import TokenizedCorpus
-    from folkclip.evaluation import EvalSet
+    from folkclip.data.dataset import TokenizedCorpus
+    from folkclip.eval.evaluation import EvalSet
     from folkclip.export import FolkclipModel
 
 METHODS = ("pca", "tsne", "umap")
@@ -156,7 +156,7 @@ def random_init_embeddings(fm: FolkclipModel, tc: TokenizedCorpus, es: EvalSet,
     """
     import torch
 
-    from folkclip.evaluation import embed
+    from folkclip.eval.evaluation import embed
     from folkclip.models import MelodyConfig, create_model
 
     cfg = fm.model.config
@@ -191,8 +191,8 @@ def make_maps(run_dir: str | Path, out_dir: str | Path | None = None, *,
         FolkclipError: For a bad method or colour, a folder that is not a run, or
             ``umap`` without umap-learn.
     """
-    from folkclip.evaluation import embed
-    from folkclip_train.evaluate import load_eval
+    from folkclip.eval.evaluation import embed
+    from folkclip_cli.study.evaluate import load_eval
 
     if method not in METHODS:
         raise FolkclipError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")

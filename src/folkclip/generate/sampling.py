@@ -1,12 +1,12 @@
 """Sampling tunes from a melody language model, and writing them as an ABC tunebook.
 
 The model predicts only the next event's ``token`` and ``duration``; the other fields
-of a sampled event are recomputed the way :class:`~folkclip.tokenize.Tokenizer` fills
+of a sampled event are recomputed the way :class:`~folkclip.data.tokenize.Tokenizer` fills
 them (:class:`EventCompleter`): the position accumulates durations inside the bar (with
 bar lines removed it wraps at the meter's bar length), the bar index grows at each bar
 line that closes music, degree and octave follow from the pitch and the current tonic,
 and tie, ornament and chord are ``-``. So each step's input looks like training data.
-:func:`folkclip.decode.decode` then writes the events as ABC.
+:func:`folkclip.data.decode.decode` then writes the events as ABC.
 
 The header is sampled slot by slot (type, meter, mode, key, unit, less those the
 tokenizer removed), each slot restricted to its own tokens unless fixed by the caller.
@@ -21,11 +21,11 @@ import torch
 from torch import Tensor
 
 from folkclip.abc.fields import WHOLE, beat_length
-from folkclip.decode import decode
+from folkclip.data.decode import decode
 from folkclip.errors import FolkclipError
-from folkclip.generation_constraints import TuneConstraint
+from folkclip.generate.constraints import TuneConstraint
 from folkclip.models.lm import MelodyLM
-from folkclip.tokenize import (
+from folkclip.data.tokenize import (
     BAR_TOKENS,
     BOS,
     EOS,
@@ -247,7 +247,7 @@ def sample(model: MelodyLM, vocab: dict[str, list[str]], header_tokens: Sequence
         seed: Seed of the sampling generator (the same seed gives the same tune).
         tokenizer_config: The tokenizer configuration the model was trained with.
         constrain: Keep repeats paired and bars full
-            (:class:`~folkclip.generation_constraints.TuneConstraint`); ``False`` samples
+            (:class:`~folkclip.generate.constraints.TuneConstraint`); ``False`` samples
             the model's raw distribution.
 
     Returns:

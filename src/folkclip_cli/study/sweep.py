@@ -61,7 +61,7 @@ def ablation_variants(base_remove: list[str], elements: list[str]) -> list[Varia
     Raises:
         FolkclipError: For an unknown switch or a repeated element.
     """
-    from folkclip.tokenize import TokenizerConfig
+    from folkclip.data.tokenize import TokenizerConfig
 
     variants = [Variant("full")]
     for element in elements:
@@ -107,8 +107,8 @@ def _state(run: PlannedRun, config: str | None, base: list[str]) -> str:
 
 def _train_in_process(run: PlannedRun, config: str | None, base: list[str], resume: bool,
                       quiet: bool) -> None:
-    from folkclip_train.config import load_config
-    from folkclip_train.train import run as train_run
+    from folkclip_cli.train.config import load_config
+    from folkclip_cli.train.command import run as train_run
 
     extra = ["trainer.progress_bar=false"] if quiet else []
     cfg = load_config(config, [*base, *run.overrides, *extra])
@@ -117,7 +117,7 @@ def _train_in_process(run: PlannedRun, config: str | None, base: list[str], resu
 
 def _train_subprocess(run: PlannedRun, config: str | None, base: list[str], resume: bool,
                       env: dict[str, str], threads: int) -> None:
-    cmd = [sys.executable, "-m", "folkclip.cli", "train", "--out", str(run.out)]
+    cmd = [sys.executable, "-m", "folkclip_cli.main", "train", "--out", str(run.out)]
     if config:
         cmd += ["--config", config]
     for o in [*base, *run.overrides, "trainer.progress_bar=false",
@@ -214,7 +214,7 @@ def _base_overrides(args: argparse.Namespace) -> list[str]:
 
 def _finish(runs: list[PlannedRun], out: Path, stem: str, reference: str,
             first_column: str) -> int:
-    from folkclip_train.compare import markdown_table, read_run, summarise, write_summary
+    from folkclip_cli.study.compare import markdown_table, read_run, summarise, write_summary
 
     results = [read_run(r.out, r.variant.label) for r in runs]
     paths = write_summary(results, out, stem, reference, first_column, title=stem)
@@ -225,7 +225,7 @@ def _finish(runs: list[PlannedRun], out: Path, stem: str, reference: str,
 
 
 def ablate_from_args(args: argparse.Namespace) -> int:
-    from folkclip_train.config import load_config
+    from folkclip_cli.train.config import load_config
 
     base = _base_overrides(args)
     cfg = load_config(args.config, base)  # checks the config and overrides first
@@ -237,7 +237,7 @@ def ablate_from_args(args: argparse.Namespace) -> int:
 
 
 def sweep_from_args(args: argparse.Namespace) -> int:
-    from folkclip_train.config import load_config
+    from folkclip_cli.train.config import load_config
 
     base = _base_overrides(args)
     variants = []
@@ -255,7 +255,7 @@ def sweep_from_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m folkclip_train.sweep ablate|sweep ...``."""
+    """``python -m folkclip_cli.study.sweep ablate|sweep ...``."""
     p = argparse.ArgumentParser(prog="folkclip", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     add_ablate_arguments(sub.add_parser("ablate"))

@@ -25,7 +25,7 @@ from pathlib import Path
 from folkclip.abc.model import Tune
 from folkclip.abc.parser import parse_tunebook
 from folkclip.errors import FolkclipError, Problem
-from folkclip.titles import canonical_type
+from folkclip.abc.titles import canonical_type
 
 MUSIC21_COLLECTIONS = ("oneills1850", "ryansMammoth", "airdsAirs")
 NAMED_SOURCES = ("default", "tiny", "nottingham") + MUSIC21_COLLECTIONS

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from folkclip.errors import FolkclipError
 
 if TYPE_CHECKING:
-    from folkclip.dataset import TokenizedCorpus
-    from folkclip.evaluation import EvalSet
+    from folkclip.data.dataset import TokenizedCorpus
+    from folkclip.eval.evaluation import EvalSet
     from folkclip.export import FolkclipModel
 
 
@@ -58,8 +58,8 @@ def load_eval(run_dir: str | Path, data: list[str] | None = None,
     import yaml
 
     import folkclip
-    from folkclip.dataset import load_tokenized
-    from folkclip.evaluation import EvalSet
+    from folkclip.data.dataset import load_tokenized
+    from folkclip.eval.evaluation import EvalSet
 
     run = Path(run_dir)
     cfg_path = run / "config.yaml"
@@ -86,7 +86,7 @@ def load_eval(run_dir: str | Path, data: list[str] | None = None,
 def evaluate(args: argparse.Namespace) -> dict:
     import numpy as np
 
-    from folkclip.evaluation import embed, score, write_trec
+    from folkclip.eval.evaluation import embed, score, write_trec
 
     ctx = load_eval(args.run_dir, args.data, args.split)
     fm, tc, es, run, sources, split = (ctx.model, ctx.corpus, ctx.evalset, ctx.run,
@@ -111,7 +111,7 @@ def evaluate(args: argparse.Namespace) -> dict:
 
 
 def main_from_args(args: argparse.Namespace) -> int:
-    from folkclip_train.train import summary_line
+    from folkclip.eval.evaluation import summary_line
 
     metrics = evaluate(args)
     if args.json:

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from folkclip.errors import FolkclipError
-from folkclip.sources import Corpus, fingerprint, read_sources, source_files
-from folkclip.splits import TuneIdentity, assign_splits
-from folkclip.titles import title_key
-from folkclip.tokenize import FIELDS, Tokenizer, TokenizerConfig
+from folkclip.io.sources import Corpus, fingerprint, read_sources, source_files
+from folkclip.data.splits import TuneIdentity, assign_splits
+from folkclip.abc.titles import title_key
+from folkclip.data.tokenize import FIELDS, Tokenizer, TokenizerConfig
 
 FORMAT_VERSION = 1
 PAD, UNK = "<pad>", "<unk>"
@@ -69,7 +69,7 @@ class TokenizedCorpus:
 
     def split(self, seed: int = 0, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
               ) -> dict[str, np.ndarray]:
-        """Indices of each split (grouped by tune identity; see :mod:`folkclip.splits`)."""
+        """Indices of each split (grouped by tune identity; see :mod:`folkclip.data.splits`)."""
         sides = np.array(assign_splits(self.identities(), fractions, seed))
         return {name: np.nonzero(sides == name)[0] for name in ("train", "validation", "test")}
 

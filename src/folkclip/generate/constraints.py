@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from folkclip.abc.fields import WHOLE, beat_length
-from folkclip.tokenize import BAR_TOKENS, EOS, TokenizerConfig
+from folkclip.data.tokenize import BAR_TOKENS, EOS, TokenizerConfig
 
 HORNPIPE_METERS = ("meter:2/4", "meter:4/4")
 _OPENS, _CLOSES, _BOTH = "|:", ":|", "::"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from folkclip.errors import FolkclipError
-from folkclip.titles import is_untitled, title_key
+from folkclip.abc.titles import is_untitled, title_key
 
 SPLITS = ("train", "validation", "test")
 

@@ -6,7 +6,7 @@
 
 Writes the N tunes (``X:``, ``T:``, ``R:``, ``M:``, ``L:``, ``K:``) to ``--out`` (default
 ``RUN_DIR/generated.abc``) and prints their validity figures
-(:mod:`folkclip.generation_checks`).
+(:mod:`folkclip.generate.checks`).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def generate(run_dir: str | Path, n: int, header: dict[str, str] | None = None, 
     Raises:
         FolkclipError: For a folder without a language model or an unknown header value.
     """
-    from folkclip.generation import sample_batch, to_tunebook
+    from folkclip.generate.sampling import sample_batch, to_tunebook
     from folkclip.models.lm import load_lm
 
     if n < 1 or batch < 1:
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def main_from_args(args: argparse.Namespace) -> int:
-    from folkclip.generation_checks import check_tunebook, format_report
+    from folkclip.generate.checks import check_tunebook, format_report
 
     header = {k: getattr(args, k) for k in HEADER_OPTIONS}
     text = generate(args.run_dir, args.n, header, args.seed, args.temperature, args.top_k,

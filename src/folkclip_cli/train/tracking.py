@@ -17,7 +17,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 
-from folkclip.evaluation import EvalSet, embed
+from folkclip.eval.evaluation import EvalSet, embed
 
 
 class PredictionTracker(L.Callback):

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from folkclip.batch import title_hash, titled_indices, tune_batch
-from folkclip.dataset import TokenizedCorpus
+from folkclip.data.batch import title_hash, titled_indices, tune_batch
+from folkclip.data.dataset import TokenizedCorpus
 
 
 class PairDataset(Dataset):

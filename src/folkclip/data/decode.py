@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from folkclip.abc.fields import LETTER_PC, WHOLE, beat_length, parse_key
 from folkclip.errors import FolkclipError
-from folkclip.tokenize import (
+from folkclip.data.tokenize import (
     BAR_TOKENS,
     BOS,
     EOS,
@@ -94,7 +94,7 @@ class _Speller:
 
 def decode(events: list[tuple[str, ...]], config: TokenizerConfig | None = None, *,
            number: int = 1, title: str = "") -> str:
-    """Write a token sequence (as produced by :class:`~folkclip.tokenize.Tokenizer`) as ABC.
+    """Write a token sequence (as produced by :class:`~folkclip.data.tokenize.Tokenizer`) as ABC.
 
     Args:
         events: Event tuples; unknown or special tokens are skipped.

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from folkclip.batch import titled_indices, tune_batch
-from folkclip.dataset import TokenizedCorpus
-from folkclip.metrics import bootstrap_ci, per_query_metrics, rank_positions
-from folkclip.titles import title_key
+from folkclip.data.batch import titled_indices, tune_batch
+from folkclip.data.dataset import TokenizedCorpus
+from folkclip.eval.metrics import bootstrap_ci, per_query_metrics, rank_positions
+from folkclip.abc.titles import title_key
 
 METRIC_KEYS = ("mrr", "dcg", "ndcg", "ndcg@10", "recall@1", "recall@5", "recall@10", "map",
                "median_rank", "mean_rank")
@@ -138,7 +138,7 @@ def write_trec(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray, path: P
 
     Query ids are ``t2t:<tune>`` (tune→title) and ``t2u:<title>`` (title→tune); document
     ids ``title:<k>`` and ``tune:<k>`` index :class:`EvalSet` titles and tunes. Ties are
-    broken by candidate index, as in :func:`folkclip.metrics.rank_positions`, and scores
+    broken by candidate index, as in :func:`folkclip.eval.metrics.rank_positions`, and scores
     are written so that trec_eval's own ordering (score, then docid) agrees.
     """
     sims = tune_emb @ title_emb.T
@@ -153,3 +153,13 @@ def write_trec(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray, path: P
                 for d in rel[q]:
                     qr.write(f"{prefix}:{q} 0 {cand}:{d} 1\n")
     return path, qrels
+
+
+def summary_line(metrics: dict) -> str:
+    """One-line summary of an evaluation."""
+    if not metrics:
+        return "no evaluation"
+    return (f"{metrics['n_tunes']} tunes / {metrics['n_titles']} titles | tune→title MRR "
+            f"{metrics['tune_to_title/mrr']:.3f} nDCG@10 {metrics['tune_to_title/ndcg@10']:.3f} "
+            f"R@10 {metrics['tune_to_title/recall@10']:.3f} | title→tune MRR "
+            f"{metrics['title_to_tune/mrr']:.3f} nDCG@10 {metrics['title_to_tune/ndcg@10']:.3f}")

@@ -2,7 +2,7 @@
 
 Every tune of the sources is used, titled or not, with the contrastive task's
 leakage-safe split; the Trainer, loggers, checkpoints, resume and seeding are those
-of :func:`folkclip_train.train.fit`. The LM's sizes come from ``model.melody``
+of :func:`folkclip_cli.train.command.fit`. The LM's sizes come from ``model.melody``
 (``arch: lm``). After training the run folder gets ``model/lm.json`` +
 ``model/lm_weights.pt`` and ``perplexity.json``: the LM's validation perplexities next
 to add-one smoothed unigram and bigram baselines of the ``token`` field.
@@ -19,14 +19,14 @@ import lightning as L
 import torch
 from torch.utils.data import Dataset
 
-from folkclip.batch import tune_batch
-from folkclip.dataset import TokenizedCorpus
+from folkclip.data.batch import tune_batch
+from folkclip.data.dataset import TokenizedCorpus
 from folkclip.errors import FolkclipError
 from folkclip.models.config import LMConfig
 from folkclip.models.lm import MelodyLM, corpus_perplexity, export_lm, lm_loss
-from folkclip.ngram import bigram_perplexity, unigram_perplexity
-from folkclip_train.config import TrainConfig
-from folkclip_train.module import lr_lambda
+from folkclip.eval.ngram import bigram_perplexity, unigram_perplexity
+from folkclip_cli.train.config import TrainConfig
+from folkclip_cli.train.runner import configure_optimizers, fit, planned_steps, prepare_run
 
 MONITORS = ("val/loss", "val/token_ppl", "val/duration_ppl")  # all: lower is better
 
@@ -96,14 +96,7 @@ class MelodyLMModule(L.LightningModule):
                        "val/duration_ppl": math.exp(duration / n)}, prog_bar=True)
 
     def configure_optimizers(self) -> dict:
-        oc = self.cfg.optim
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(
-            [{"params": [p for p in params if p.ndim >= 2], "weight_decay": oc.weight_decay},
-             {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}], lr=oc.lr)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: lr_lambda(s, oc.warmup_steps, self.total_steps, oc.schedule))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return configure_optimizers(self.model, self.cfg.optim, self.total_steps)
 
 
 def baseline_perplexities(tc: TokenizedCorpus, train: Sequence[int], held_out: Sequence[int],
@@ -132,8 +125,7 @@ def train_melody_lm(cfg: TrainConfig, out: Path, resume: bool = False) -> dict |
         FolkclipError: For a melody arch other than ``lm``, a monitor the task does not
             log, or too few tunes.
     """
-    from folkclip_train.data import make_loader
-    from folkclip_train.train import fit, prepare_run
+    from folkclip_cli.train.loaders import make_loader
 
     mc, tr = cfg.model.melody, cfg.trainer
     if mc.arch != "lm":
@@ -153,8 +145,7 @@ def train_melody_lm(cfg: TrainConfig, out: Path, resume: bool = False) -> dict |
     collate = make_lm_collate(tc, max_events)
     train_loader = make_loader(train_ds, collate, tr.batch_size, True, cfg.seed, tr.num_workers)
     val_loader = make_loader(val_ds, collate, tr.batch_size, False, cfg.seed, tr.num_workers)
-    steps_per_epoch = math.ceil(len(train_ds) / (tr.batch_size * tr.devices * tr.num_nodes))
-    total = tr.max_steps if tr.max_steps > 0 else tr.max_epochs * steps_per_epoch
+    total = planned_steps(len(train_ds), tr)
     module = MelodyLMModule(model, cfg, total)
     trainer = fit(cfg, out, module, train_loader, val_loader, mode="min", resume=resume)
     if not trainer.is_global_zero:
@@ -170,7 +161,7 @@ def train_melody_lm(cfg: TrainConfig, out: Path, resume: bool = False) -> dict |
     return result
 
 
-def summary_line(metrics: dict) -> str:
+def perplexity_summary(metrics: dict) -> str:
     """One-line summary of ``perplexity.json``."""
     return (f"{metrics['n_tunes']} tunes, {metrics['n_targets']} events | token perplexity: "
             f"LM {metrics['lm/token_ppl']:.2f}, bigram {metrics['bigram/token_ppl']:.2f}, "

@@ -1,0 +1,97 @@
+"""``folkclip data inspect|check-leakage|tokens``: read, inspect and check collections."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from folkclip.errors import FolkclipError
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="read, inspect and check tune collections")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+
+    p = dsub.add_parser("inspect", help="read sources and report what was found")
+    p.add_argument("sources", nargs="+", help="names (default, nottingham, tiny, ...) or paths")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--show", type=int, default=10, help="problems to list in text mode")
+    p.set_defaults(func=cmd_inspect)
+
+    p = dsub.add_parser("check-leakage", help="prove the split keeps tune groups on one side")
+    p.add_argument("sources", nargs="+")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threshold", type=float, default=0.9,
+                   help="cosine similarity of interval 4-gram profiles for a near-duplicate")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_check_leakage)
+
+    p = dsub.add_parser("tokens", help="print the tokens of one tune")
+    p.add_argument("sources", nargs="+")
+    p.add_argument("--tune", type=int, default=0, help="index of the tune among those read")
+    p.add_argument("--remove", default="", help="removal switches, e.g. key,rhythm,first_bars=4")
+    p.add_argument("--no-transpose", action="store_true")
+    p.add_argument("--decode", action="store_true", help="also print the tokens decoded to ABC")
+    p.set_defaults(func=cmd_tokens)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from folkclip.data.report import corpus_summary
+    from folkclip.io.sources import read_sources
+
+    corpus = read_sources(args.sources)
+    errors, warnings = corpus.errors, corpus.warnings
+    report = corpus_summary(corpus, args.sources)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    share = report["parsed"] / max(report["tunes"], 1)
+    print(f"{report['files']} files, {report['tunes']} tunes: {report['parsed']} read "
+          f"({share:.1%}), {report['skipped']} skipped, {report['warnings']} with warnings")
+    print(f"{report['titles']} distinct titles, {report['untitled']} untitled, "
+          f"{report['notes']} notes")
+    print("types: " + ", ".join(f"{k} {v}" for k, v in report["types"].items()))
+    print("collections: " + ", ".join(f"{k} {v}" for k, v in report["collections"].items()))
+    for p in (errors + warnings)[: args.show]:
+        print(f"  {p.severity}: {p}")
+    if len(errors) + len(warnings) > args.show:
+        print(f"  ... {len(errors) + len(warnings) - args.show} more (use --json for all errors)")
+    return 0
+
+
+def cmd_check_leakage(args: argparse.Namespace) -> int:
+    from folkclip.data.report import leakage_report
+    from folkclip.io.sources import read_sources
+
+    report = leakage_report(read_sources(args.sources), args.seed, args.threshold)
+    crossing, dupes = report["crossing_groups"], report["near_duplicate_pairs"]
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print(f"{report['tunes']} tunes in {report['groups']} identity groups; split "
+              + ", ".join(f"{k} {v}" for k, v in report["split_sizes"].items()))
+        print(f"groups crossing splits: {crossing}"
+              + (" (no leakage by identity)" if not crossing else " (LEAKAGE)"))
+        print(f"near-duplicate melodies across splits (cosine >= {args.threshold}): {len(dupes)}")
+        for d in dupes[:10]:
+            print(f"  {d['split']}: {d['tune']} ~ train {d['train_tune']} ({d['similarity']})")
+    return 1 if crossing else 0
+
+
+def cmd_tokens(args: argparse.Namespace) -> int:
+    from folkclip.data.decode import decode
+    from folkclip.io.sources import read_sources
+    from folkclip.data.tokenize import Tokenizer, TokenizerConfig
+
+    corpus = read_sources(args.sources)
+    if not 0 <= args.tune < len(corpus.tunes):
+        raise FolkclipError(f"--tune must be between 0 and {len(corpus.tunes) - 1}")
+    config = TokenizerConfig.from_spec(args.remove, transpose=not args.no_transpose)
+    tune = corpus.tunes[args.tune]
+    events = Tokenizer(config).tokenize(tune).events
+    print(f"{tune.source}: {tune.ref} ({tune.tune_type}, {len(events)} events)")
+    for ev in events:
+        print("  " + " ".join(f"{v:>6}" for v in ev))
+    if args.decode:
+        print(decode(events, config, title=tune.title))
+    return 0

@@ -1,0 +1,81 @@
+"""The ``folkclip`` command line: ``folkclip data inspect|check-leakage|tokens``,
+``folkclip train``, ``evaluate``, ``map``, ``generate``, ``ablate``, ``sweep``,
+``compare`` and ``report``.
+
+Every command is reachable as ``main([...])``; errors in the input become a one-line
+message on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from types import ModuleType
+
+from folkclip.errors import FolkclipError
+from folkclip_cli import data, generate
+from folkclip_cli.study import compare, evaluate, maps, report, sweep
+from folkclip_cli.train import command
+
+
+# One table of commands: (name, help, module, function adding its arguments, function
+# running it). Each module imports its heavy dependencies (torch, Lightning) only when run.
+PROGRAMS = (
+    ("train", "train a two-tower model or a melody LM (needs the 'train' extra)", command,
+     "add_arguments", "train_from_args"),
+    ("evaluate", "retrieval metrics of a trained run", evaluate, "add_arguments",
+     "main_from_args"),
+    ("map", "2-D maps of tune and title embeddings by tune type", maps, "add_arguments",
+     "main_from_args"),
+    ("generate", "sample ABC tunes from a melody language model run", generate,
+     "add_arguments", "main_from_args"),
+    ("ablate", "retrain with chosen information removed, over seeds", sweep,
+     "add_ablate_arguments", "ablate_from_args"),
+    ("sweep", "train config variants over seeds and compare them", sweep,
+     "add_sweep_arguments", "sweep_from_args"),
+    ("compare", "put finished runs side by side (mean ± 95%% CI)", compare, "add_arguments",
+     "main_from_args"),
+    ("report", "one self-contained HTML report of a run or ablation", report, "add_arguments",
+     "main_from_args"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="folkclip", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    data.add_commands(sub)
+    for name, help_text, module, add, run in PROGRAMS:
+        _add_program(sub.add_parser(name, help=help_text), module, add, run)
+    return parser
+
+
+def _add_program(p: argparse.ArgumentParser, module: ModuleType, add: str, run: str) -> None:
+    getattr(module, add)(p)
+    p.set_defaults(func=getattr(module, run))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``folkclip`` command line.
+
+    Args:
+        argv: Arguments without the program name (``sys.argv[1:]`` when ``None``).
+
+    Returns:
+        The exit status.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except FolkclipError as err:
+        print(f"folkclip: error: {err}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as err:  # an extra that is not installed
+        print(f"folkclip: error: this command needs {err.name!r}: pip install "
+              f"'folkclip[train]' (or the extra that provides it)", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""``folkclip train``: train a two-tower model (or a melody language model) from a config file.
+
+    folkclip train --config configs/default.yaml --out runs/demo [--set trainer.max_steps=50]
+                   [--data SOURCE ...] [--resume]
+
+The run folder receives ``config.yaml`` (resolved), ``split.json``, ``checkpoints/``
+(best and last), ``logs/`` (CSV metrics per epoch, TensorBoard/MLflow as configured),
+``predictions/`` (prediction tracking), ``model/`` (exported model, loadable with
+``folkclip.load``) and ``eval_test.json`` / ``eval_validation.json``. With
+``task: melody_lm`` (:mod:`folkclip_cli.train.lm_task`) ``model/`` holds ``lm.json`` and
+``lm_weights.pt`` instead, and ``perplexity.json`` replaces the evaluations.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when run: the command line starts fast without Lightning
+    from folkclip_cli.train.config import TrainConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="folkclip train", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="YAML config (default: built-in defaults)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field, e.g. trainer.max_steps=100 (repeatable)")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--data", nargs="+", default=None, help="data sources (replace data.sources)")
+    p.add_argument("--resume", action="store_true", help="continue from checkpoints/last.ckpt")
+
+
+def run(cfg: TrainConfig, out: Path, resume: bool = False) -> dict | None:
+    """Train according to ``cfg`` into ``out``; return the test evaluation (the
+    perplexities for ``task: melody_lm``; ``None`` on processes other than the first)."""
+    if cfg.task == "melody_lm":
+        from folkclip_cli.train.lm_task import train_melody_lm
+
+        return train_melody_lm(cfg, out, resume)
+
+    from folkclip_cli.train.contrastive import train_contrastive
+
+    return train_contrastive(cfg, out, resume)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``folkclip train``."""
+    args = build_parser().parse_args(argv)
+    return train_from_args(args)
+
+
+def train_from_args(args: argparse.Namespace) -> int:
+    from folkclip_cli.train.config import load_config
+
+    cfg = load_config(args.config, args.overrides)
+    if args.data:
+        cfg.data.sources = list(args.data)
+    out = Path(args.out)
+    metrics = run(cfg, out, resume=args.resume)
+    if metrics is None:
+        return 0
+    print(f"run folder: {out}")
+    if cfg.task == "melody_lm":
+        from folkclip_cli.train.lm_task import perplexity_summary
+
+        print("perplexity: " + perplexity_summary(metrics))
+    else:
+        from folkclip.eval.evaluation import summary_line
+
+        print("test: " + summary_line(metrics))
+    return 0
