@@ -80,6 +80,5 @@ def load(path: str | Path) -> FolkclipModel:
     state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     t = info["tokenizer"]
-    tok = TokenizerConfig(transpose=t["transpose"], remove=tuple(t["remove"]),
-                          first_bars=t["first_bars"], max_events=t["max_events"])
+    tok = TokenizerConfig.from_dict(t)
     return FolkclipModel(model, vocab, tok, int(info["max_events"]))

@@ -189,8 +189,7 @@ def load(path: Path) -> TokenizedCorpus:
     arrays = np.load(str(path) + ".npz")
     info = json.loads(Path(str(path) + ".json").read_text())
     cfg = info["config"]
-    config = TokenizerConfig(transpose=cfg["transpose"], remove=tuple(cfg["remove"]),
-                             first_bars=cfg["first_bars"], max_events=cfg["max_events"])
+    config = TokenizerConfig.from_dict(cfg)
     return TokenizedCorpus(config, info["vocab"], arrays["ids"], arrays["bars"],
                            arrays["offsets"], info["meta"], info["problems"])
 

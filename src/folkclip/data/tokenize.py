@@ -26,7 +26,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
-from folkclip.abc.fields import Key, beat_length, parse_key
+from folkclip.abc.fields import WHOLE, Key, beat_length, parse_key
 from folkclip.abc.model import Bar, Change, Note, Tune
 from folkclip.errors import FolkclipError
 
@@ -92,6 +92,12 @@ class TokenizerConfig:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TokenizerConfig:
+        """The inverse of :meth:`to_dict` (as saved in caches, exports and run folders)."""
+        return cls(transpose=bool(data["transpose"]), remove=tuple(data["remove"]),
+                   first_bars=int(data["first_bars"]), max_events=int(data["max_events"]))
 
 
 @dataclass
@@ -168,7 +174,7 @@ class Tokenizer:
             rows.append(f"mode:{tune.key.mode}")
         if "key" not in r:
             rows.append(f"key:{PITCH_NAMES[tune.key.tonic_pc]}")
-        rows.append(f"unit:{Fraction(tune.unit, 80640)}")
+        rows.append(f"unit:{Fraction(tune.unit, WHOLE)}")
         pad = (NONE,) * (len(FIELDS) - 1)
         return [(t,) + pad for t in rows]
 
@@ -284,7 +290,7 @@ def _has_pickup(tune: Tune) -> bool:
     """True when bar 0 is shorter than a full bar (an anacrusis)."""
     if tune.meter is None:
         return False
-    full = 80640 * tune.meter[0] // tune.meter[1]
+    full = WHOLE * tune.meter[0] // tune.meter[1]
     total = sum(e.duration for e in tune.events if type(e) is Note and e.bar == 0)
     return 0 < total < full
 

@@ -40,6 +40,15 @@ def key_padding(mask: Tensor) -> Tensor:
     return ~mask & mask.any(1, keepdim=True)
 
 
+def transformer_stack(dim: int, heads: int, layers: int, dropout: float
+                      ) -> nn.TransformerEncoder:
+    """Pre-norm GELU Transformer encoder layers (feed-forward 4 x ``dim``, batch first), as
+    the melody encoders and the melody LM use them."""
+    layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=4 * dim, dropout=dropout,
+                                       activation="gelu", batch_first=True, norm_first=True)
+    return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+
 class EventEmbedding(nn.Module):
     """Sum of one embedding per event field (id 0 = padding), optional learned
     positions, then LayerNorm.

@@ -35,7 +35,9 @@ from folkclip.config import from_dict, to_dict
 from folkclip.data.dataset import TokenizedCorpus
 from folkclip.errors import FolkclipError
 from folkclip.models.config import LMConfig, MelodyConfig
-from folkclip.models.layers import BiGru, EventEmbedding, key_padding, masked_mean
+from folkclip.models.layers import (
+    BiGru, EventEmbedding, key_padding, masked_mean, transformer_stack,
+)
 from folkclip.data.tokenize import FIELDS, TokenizerConfig
 
 PREDICTED = ("token", "duration")  # the fields of the next event the heads predict
@@ -62,10 +64,8 @@ class CausalBackbone(nn.Module):
         self.config = config
         self.embed = EventEmbedding(vocab_sizes, config.dim, max_len=config.max_len)
         self.drop = nn.Dropout(config.dropout)
-        layer = nn.TransformerEncoderLayer(
-            config.dim, config.heads, dim_feedforward=4 * config.dim, dropout=config.dropout,
-            activation="gelu", batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+        self.encoder = transformer_stack(config.dim, config.heads, config.layers,
+                                         config.dropout)
         self.norm = nn.LayerNorm(config.dim)
 
     def forward(self, tokens: Tensor, mask: Tensor) -> Tensor:
@@ -219,9 +219,7 @@ def read_lm_info(path: str | Path) -> dict:
     except (OSError, json.JSONDecodeError) as err:
         raise FolkclipError(f"cannot read {folder / LM_FILE}: {err}") from err
     info["lm"] = from_dict(LMConfig, info["lm"])
-    t = info["tokenizer"]
-    info["tokenizer"] = TokenizerConfig(transpose=t["transpose"], remove=tuple(t["remove"]),
-                                        first_bars=t["first_bars"], max_events=t["max_events"])
+    info["tokenizer"] = TokenizerConfig.from_dict(info["tokenizer"])
     info["folder"] = folder
     return info
 

@@ -32,6 +32,7 @@ from folkclip.models.layers import (  # noqa: F401  (EventEmbedding, masked_mean
     masked_max,
     masked_mean,
     pool,
+    transformer_stack,
 )
 
 
@@ -128,10 +129,7 @@ class GruAttnEncoder(GruEncoder):
 
 
 def _transformer(config: MelodyConfig) -> nn.TransformerEncoder:
-    layer = nn.TransformerEncoderLayer(
-        config.dim, config.heads, dim_feedforward=4 * config.dim, dropout=config.dropout,
-        activation="gelu", batch_first=True, norm_first=True)
-    return nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+    return transformer_stack(config.dim, config.heads, config.layers, config.dropout)
 
 
 class TransformerEncoder(nn.Module):
