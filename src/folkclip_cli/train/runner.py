@@ -44,7 +44,27 @@ def _loggers(cfg, out: Path) -> list:  # noqa: ANN001
     elif kind not in ("csv", "none"):
         raise FolkclipError(f"tracking.logger must be tensorboard, mlflow, wandb, csv or none, "
                             f"got {kind!r}")
+    params = flat_params(cfg)
+    for logger in result:
+        logger.log_hyperparams(params)  # the resolved config as the run's parameters
     return result
+
+
+def flat_params(cfg: TrainConfig) -> dict[str, object]:
+    """The config as one level of dotted keys (``trainer.max_epochs``), lists as text."""
+    from folkclip.config import to_dict
+
+    out: dict[str, object] = {}
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            out[prefix] = value if isinstance(value, (int, float, str, bool)) else str(value)
+
+    walk("", to_dict(cfg))
+    return out
 
 
 def prepare_run(cfg: TrainConfig, out: Path

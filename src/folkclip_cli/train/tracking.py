@@ -73,11 +73,23 @@ class PredictionTracker(L.Callback):
             writer.writerows(rows)
         with open(self.dir / "predictions.jsonl", "a") as fh:
             fh.write(json.dumps({"step": step, "rows": rows}) + "\n")
-        experiment = getattr(trainer.logger, "experiment", None)
-        if hasattr(experiment, "add_text"):
-            head = "| tune | true rank | top-1 |\n|---|---|---|\n"
-            body = "".join(f"| {r['tune']} | {r['true_rank']} | {r['top1']} |\n" for r in rows)
-            experiment.add_text("predictions", head + body, step)
+        for logger in trainer.loggers:  # every configured tracker, not only the first
+            log_predictions(logger, rows, step)
+
+
+def log_predictions(logger, rows: list[dict], step: int) -> None:  # noqa: ANN001
+    """Send one probe table to a tracker: a Markdown text panel in TensorBoard, a table
+    (``predictions/step_NNNNNN.json``, browsable in the MLflow UI) in MLflow."""
+    experiment = getattr(logger, "experiment", None)
+    if hasattr(experiment, "add_text"):  # TensorBoard
+        head = "| tune | true rank | top-1 |\n|---|---|---|\n"
+        body = "".join(f"| {r['tune']} | {r['true_rank']} | {r.get('top1', '')} |\n"
+                       for r in rows)
+        experiment.add_text("predictions", head + body, step)
+    elif hasattr(experiment, "log_table") and getattr(logger, "run_id", None):  # MLflow
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        experiment.log_table(logger.run_id, {c: [r.get(c) for r in rows] for c in columns},
+                             artifact_file=f"predictions/step_{step:06d}.json")
 
 
 def probe_table(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray, probe: list[int],
