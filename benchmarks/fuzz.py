@@ -32,16 +32,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fuzz_inputs import abc_input, jsonl_input, load_seeds, mutate_text, session_row  # noqa: E402
+from fuzz_inputs import abc_input, jsonl_input, load_seeds, mutate_text, session_row
 
-from folkclip.abc.parser import parse_tune, parse_tunebook  # noqa: E402
-from folkclip.abc.unfold import unfold  # noqa: E402
-from folkclip.decode import decode  # noqa: E402
-from folkclip.errors import FolkclipError, Problem  # noqa: E402
-from folkclip.io.jsonl import _read_line  # noqa: E402
-from folkclip.io.session import _row_to_results  # noqa: E402
-from folkclip.sources import read_file_safely  # noqa: E402
-from folkclip.tokenize import Tokenizer  # noqa: E402
+from folkclip.abc.parser import parse_tune, parse_tunebook
+from folkclip.abc.model import Tune
+from folkclip.abc.unfold import unfold
+from folkclip.decode import decode
+from folkclip.errors import FolkclipError, Problem
+from folkclip.io.jsonl import _read_line
+from folkclip.io.session import _row_to_results
+from folkclip.sources import read_file_safely
+from folkclip.tokenize import Tokenizer
 
 TOKENIZER = Tokenizer()
 FILE_EVERY = 997  # one input in about a thousand is a whole file through read_file_safely
@@ -88,7 +89,7 @@ def _problems(stats: Stats, index: int, problems: list[Problem], text: str) -> N
             _foreign(stats, index, "reader", text, p.reason)
 
 
-def _round_trip(stats: Stats, index: int, tune, text: str) -> None:  # noqa: ANN001
+def _round_trip(stats: Stats, index: int, tune: Tune, text: str) -> None:
     stats.accepted += 1
     unfold(tune.events, tune.fields.get("P", [None])[0])
     events = TOKENIZER.tokenize(tune).events

@@ -12,8 +12,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from folkclip.abc.limits import (
-    MAX_LENGTH_CHARS, MAX_METER_DENOMINATOR, MAX_METER_NUMERATOR, MAX_UNIT_DENOMINATOR,
-    MAX_UNIT_WHOLES, check_number, exceeded,
+    MAX_LENGTH_CHARS,
+    MAX_METER_DENOMINATOR,
+    MAX_METER_NUMERATOR,
+    MAX_UNIT_DENOMINATOR,
+    MAX_UNIT_WHOLES,
+    check_number,
+    exceeded,
 )
 from folkclip.errors import AbcSyntaxError, FolkclipError
 

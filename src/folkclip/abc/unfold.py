@@ -33,7 +33,11 @@ import re
 from collections.abc import Sequence
 
 from folkclip.abc.limits import (
-    MAX_NUMBER_DIGITS, MAX_PART_NESTING, MAX_PART_ORDER, MAX_UNFOLD_GROWTH, exceeded,
+    MAX_NUMBER_DIGITS,
+    MAX_PART_NESTING,
+    MAX_PART_ORDER,
+    MAX_UNFOLD_GROWTH,
+    exceeded,
 )
 from folkclip.abc.model import Bar, Change, Event
 

@@ -24,7 +24,11 @@ from folkclip.abc.model import Tune
 from folkclip.abc.parser import parse_tune, warning_problems
 from folkclip.errors import AbcSyntaxError, FolkclipError, Problem
 from folkclip.io.session import (
-    as_text, json_int, session_mode_to_key, split_abc_lines, tune_from_row,
+    as_text,
+    json_int,
+    session_mode_to_key,
+    split_abc_lines,
+    tune_from_row,
 )
 from folkclip.titles import is_untitled, normalise_title, title_key
 

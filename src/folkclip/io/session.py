@@ -133,7 +133,7 @@ def _row_to_results(row: Mapping[str, object], source: str, line: int) -> list[T
     if not as_text(row.get("setting_id")) or not as_text(row.get("tune_id")):
         return [Problem(source, ref, line, "row has no tune_id or setting_id")]
     try:
-        tune, warnings = tune_from_row(row, source, line)
+        tune, _warnings = tune_from_row(row, source, line)
     except AbcSyntaxError as err:
         return [Problem(source, ref, line, err.reason)]
     except FolkclipError as err:
