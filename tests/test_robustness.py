@@ -289,3 +289,14 @@ def test_cli_inspect_on_a_hostile_file_exits_0_without_traceback(tmp_path):
     assert "Traceback" not in run.stderr + run.stdout
     report = json.loads(run.stdout)
     assert report["parsed"] == 1 and report["skipped"] == len(ESCAPES)
+
+
+def test_session_csv_field_past_the_csv_limit(tmp_path):
+    path = tmp_path / "tunes.csv"
+    header = "tune_id,setting_id,name,type,meter,mode,abc,date,username,composer\n"
+    good = '3,13,Good,reel,4/4,Gmajor,"GABc dedB|",d,u,c\n'
+    huge = '4,14,Huge,reel,4/4,Gmajor,"' + "A" * (limits.MAX_CSV_FIELD_CHARS + 10) + '",d,u,c\n'
+    path.write_text(header + good + huge + good)
+    tunes, problems = read_session_csv(path)
+    assert [t.title for t in tunes] == ["Good"]
+    assert problems[0].line == 3 and "field larger than field limit" in problems[0].reason
