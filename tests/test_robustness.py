@@ -300,3 +300,11 @@ def test_session_csv_field_past_the_csv_limit(tmp_path):
     tunes, problems = read_session_csv(path)
     assert [t.title for t in tunes] == ["Good"]
     assert problems[0].line == 3 and "field larger than field limit" in problems[0].reason
+
+
+def test_rounded_durations_are_said_to_be_rounded():
+    # 10080/11 and 10080/13 ticks are not whole (916, 775 kept), nor is 775 * 3/2 (B>):
+    # every rounding gives a warning.
+    tunes, problems = parse_tunebook(HEAD + "A/11 B/13>c|\n", "r.abc")
+    assert tunes[0].warning_count == 3
+    assert [p.reason for p in problems] == ["line 6: duration rounded"] * 3

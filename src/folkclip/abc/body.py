@@ -377,6 +377,8 @@ class BodyScanner:
             return
         old = last.duration
         last.duration = old * first[0] // first[1]
+        if (old * first[0]) % first[1]:
+            self._warn(f"line {last.line}: duration rounded")
         if last.duration < MIN_NOTE_TICKS:
             raise AbcSyntaxError(f"broken rhythm {text!r} leaves a note of no length")
         self.onset += last.duration - old
