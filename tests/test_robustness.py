@@ -64,6 +64,7 @@ ESCAPES = [
     ("zero length", HEAD + "A0 B|\n", "impossible note length"),
     ("long line", HEAD + "[K:a" * 6000 + "\n", "MAX_LINE_CHARS"),
     ("many events", HEAD + ("a" * 19_000 + "\n") * 3, "MAX_EVENTS_PER_TUNE"),
+    ("many multi-bar rests", HEAD + "Z1000" * 3000 + "\n", "MAX_EVENTS_PER_TUNE"),
     ("huge tune", HEAD + ("abcd " * 3_000 + "\n") * 14, "MAX_TUNE_CHARS"),
 ]
 

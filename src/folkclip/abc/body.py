@@ -340,6 +340,9 @@ class BodyScanner:
         if bars > MAX_MULTI_REST_BARS:
             raise exceeded("multi-bar rest of", f"{bars} bars", MAX_MULTI_REST_BARS,
                            "MAX_MULTI_REST_BARS", lineno)
+        if len(self.events) + 2 * bars > MAX_EVENTS_PER_TUNE:  # many rests on one line
+            raise exceeded("tune of", f"more than {MAX_EVENTS_PER_TUNE} events",
+                           MAX_EVENTS_PER_TUNE, "MAX_EVENTS_PER_TUNE", lineno)
         for _ in range(bars):
             self._emit(None, full, lineno)
             self._bar("|")
