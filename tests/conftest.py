@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # hypothesis comes with the dev extra; without it only test_fuzz fails
+    settings = None
+else:
+    # Property tests draw the same examples on every run (CI passes or fails the same way);
+    # the wide random search is the fuzz campaign, benchmarks/fuzz.py, run on purpose.
+    settings.register_profile("folkclip", derandomize=True, database=None, deadline=None,
+                              print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("folkclip")
+
 JIG = """X:1
 T:Humours of Ballyloughlin, The
 T:Ballyloughlin

@@ -38,6 +38,8 @@ class Problem:
         line: 1-based line in ``source`` where the problem lies (0 if unknown).
         reason: What went wrong.
         severity: ``"error"`` (tune skipped) or ``"warning"`` (tune kept, something ignored).
+        text: The tune's text, kept for an internal error (a fault of folkclip's, to be
+            reported upstream with the input that caused it); ``""`` otherwise.
     """
 
     source: str
@@ -45,9 +47,26 @@ class Problem:
     line: int
     reason: str
     severity: str = "error"
+    text: str = ""
 
     def to_dict(self) -> dict[str, object]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.text:
+            del out["text"]
+        return out
+
+    @classmethod
+    def internal(cls, source: str, tune: str, line: int, err: BaseException,
+                 text: str) -> Problem:
+        """A problem for an unexpected exception met while reading one tune or row.
+
+        The reason reads ``internal error: <type>: <message>``; ``text`` keeps the input.
+        """
+        message = str(err)
+        if len(message) > 300:
+            message = message[:300] + "..."
+        return cls(source, tune, line, f"internal error: {type(err).__name__}: {message}",
+                   "error", text)
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}: tune {self.tune}: {self.reason}"

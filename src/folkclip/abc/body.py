@@ -15,6 +15,10 @@ from folkclip.abc.fields import (
     LETTER_PC, WHOLE, Key, bar_length, default_unit, parse_key, parse_length, parse_meter,
     parse_unit,
 )
+from folkclip.abc.limits import (
+    MAX_EVENTS_PER_TUNE, MAX_LINE_CHARS, MAX_MULTI_REST_BARS, MAX_NOTE_UNITS, MAX_PITCH,
+    MAX_TUPLET, MAX_WARNINGS_KEPT, MIN_NOTE_TICKS, MIN_PITCH, check_number, exceeded,
+)
 from folkclip.abc.model import Bar, Change, Event, Note
 from folkclip.errors import AbcSyntaxError, FolkclipError
 
@@ -43,9 +47,7 @@ _CHORD_SYMBOL_RE = re.compile(r"^\(?[A-G][b#♭♯]?[^ ]{0,10}$")
 _FIELD_LINE_RE = re.compile(r"^([A-Za-z]):(.*)$")
 _ACC = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}
 _TUPLET_Q = {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}
-_MAX_WARNINGS = 20
 REPEATS = frozenset({"|:", ":|", "::"})
-_MAX_DURATION_FACTOR = 64  # a note longer than 64 units is a sign of garbage
 
 
 class BodyScanner:
@@ -64,7 +66,8 @@ class BodyScanner:
         self.meter = meter
         self.unit = unit
         self.events: list[Event] = []
-        self.warnings: list[str] = []
+        self.warnings: list[str] = []  # the first MAX_WARNINGS_KEPT
+        self.warning_count = 0
         self.n_notes = 0
         self.voice = first_voice.split()[0] if first_voice and first_voice.split() else None
         self.in_voice = True
@@ -96,7 +99,18 @@ class BodyScanner:
             return
         if not self.in_voice:
             return
-        self._scan(line, lineno)
+        if len(line) > MAX_LINE_CHARS:
+            raise exceeded("line of", f"{len(line)} characters", MAX_LINE_CHARS,
+                           "MAX_LINE_CHARS", lineno)
+        try:
+            self._scan(line, lineno)
+        except AbcSyntaxError as err:
+            if err.line is None:  # from a helper that does not know the line
+                raise AbcSyntaxError(err.reason, lineno) from None
+            raise
+        if len(self.events) > MAX_EVENTS_PER_TUNE:
+            raise exceeded("tune of", f"more than {len(self.events) - 1} events",
+                           MAX_EVENTS_PER_TUNE, "MAX_EVENTS_PER_TUNE", lineno)
 
     def finish(self) -> list[Event]:
         """Close the scan and return the events."""
@@ -105,7 +119,8 @@ class BodyScanner:
         return self.events
 
     def _warn(self, text: str) -> None:
-        if len(self.warnings) < _MAX_WARNINGS:
+        self.warning_count += 1
+        if len(self.warnings) < MAX_WARNINGS_KEPT:
             self.warnings.append(text)
 
     # ----------------------------------------------------------------- fields
@@ -182,6 +197,8 @@ class BodyScanner:
                     alter = self.bar_acc.get(upper)
                     pitch = octave + LETTER_PC[upper] + (
                         key_acc.get(upper, 0) if alter is None else alter)
+                if octs and not MIN_PITCH <= pitch <= MAX_PITCH:
+                    raise _pitch_error(pitch, lineno)
                 self.last_name = name
                 if length or self.tuplet_left or self.broken_next is not None:
                     num, den = parse_length(length)
@@ -253,8 +270,9 @@ class BodyScanner:
         if num % den:
             self._warn(f"line {lineno}: duration rounded")
         ticks = num // den
-        if ticks <= 0 or ticks > _MAX_DURATION_FACTOR * self.unit:
-            raise AbcSyntaxError(f"impossible note length ({num}/{den} ticks)", lineno)
+        if ticks < MIN_NOTE_TICKS or ticks > MAX_NOTE_UNITS * self.unit:
+            raise AbcSyntaxError(f"impossible note length ({num}/{den} ticks; a note lasts "
+                                 f"{MIN_NOTE_TICKS} tick to {MAX_NOTE_UNITS} units)", lineno)
         return ticks
 
     def _pitch(self, acc: str | None, letter: str, octs: str) -> int:
@@ -273,7 +291,10 @@ class BodyScanner:
             alter = self.bar_acc.get(upper)
             if alter is None:
                 alter = self.key_acc.get(upper, 0)
-        return octave + LETTER_PC[upper] + alter
+        pitch = octave + LETTER_PC[upper] + alter
+        if not MIN_PITCH <= pitch <= MAX_PITCH:
+            raise _pitch_error(pitch, None)
+        return pitch
 
     def _emit(self, pitch: int | None, duration: int, lineno: int,
               chord: tuple[int, ...] = ()) -> None:
@@ -315,7 +336,14 @@ class BodyScanner:
     def _multi_rest(self, length: str, lineno: int) -> None:
         full = bar_length(self.meter) or WHOLE  # free meter: a whole note, as abc2midi
         saved = self.bar_acc
-        for _ in range(int(length) if length else 1):
+        bars = check_number(length, "multi-bar rest", lineno) if length else 1
+        if bars > MAX_MULTI_REST_BARS:
+            raise exceeded("multi-bar rest of", f"{bars} bars", MAX_MULTI_REST_BARS,
+                           "MAX_MULTI_REST_BARS", lineno)
+        if len(self.events) + 2 * bars > MAX_EVENTS_PER_TUNE:  # many rests on one line
+            raise exceeded("tune of", f"more than {MAX_EVENTS_PER_TUNE} events",
+                           MAX_EVENTS_PER_TUNE, "MAX_EVENTS_PER_TUNE", lineno)
+        for _ in range(bars):
             self._emit(None, full, lineno)
             self._bar("|")
         self.bar_acc = saved  # a multi-bar rest keeps the bar's accidentals (abc2midi)
@@ -332,8 +360,10 @@ class BodyScanner:
         p = int(parts[0])
         if p < 2:
             return
-        q = int(parts[1]) if len(parts) > 1 and parts[1] else 0
-        r = int(parts[2]) if len(parts) > 2 and parts[2] else p
+        q = check_number(parts[1], "tuplet q") if len(parts) > 1 and parts[1] else 0
+        r = check_number(parts[2], "tuplet r") if len(parts) > 2 and parts[2] else p
+        if q > MAX_TUPLET or r > MAX_TUPLET:
+            raise exceeded("tuplet", text, MAX_TUPLET, "MAX_TUPLET")
         if not q:
             compound = self.meter is not None and self.meter[0] % 3 == 0 and self.meter[0] > 3
             q = _TUPLET_Q.get(p, 3 if compound else 2)
@@ -350,6 +380,10 @@ class BodyScanner:
             return
         old = last.duration
         last.duration = old * first[0] // first[1]
+        if (old * first[0]) % first[1]:
+            self._warn(f"line {last.line}: duration rounded")
+        if last.duration < MIN_NOTE_TICKS:
+            raise AbcSyntaxError(f"broken rhythm {text!r} leaves a note of no length")
         self.onset += last.duration - old
         self.broken_next = second
 
@@ -394,3 +428,8 @@ class BodyScanner:
             self.events[-1].ending = number
         else:
             self.events.append(Bar("|", number, self.bar))
+
+
+def _pitch_error(pitch: int, lineno: int | None) -> AbcSyntaxError:
+    return AbcSyntaxError(f"pitch {pitch} (MIDI) outside {MIN_PITCH}..{MAX_PITCH}: too many "
+                          "octave marks", lineno)

@@ -11,7 +11,16 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from folkclip.errors import FolkclipError
+from folkclip.abc.limits import (
+    MAX_LENGTH_CHARS,
+    MAX_METER_DENOMINATOR,
+    MAX_METER_NUMERATOR,
+    MAX_UNIT_DENOMINATOR,
+    MAX_UNIT_WHOLES,
+    check_number,
+    exceeded,
+)
+from folkclip.errors import AbcSyntaxError, FolkclipError
 
 WHOLE = 2**8 * 3**2 * 5 * 7  # ticks in a whole note (80640)
 
@@ -124,13 +133,18 @@ def parse_meter(value: str) -> tuple[int, int] | None:
     m = re.match(r"^\(?([\d+ ]+)\)?\s*/\s*(\d+)", text)
     if not m:
         raise FolkclipError(f"cannot read meter {value!r}")
-    try:
-        num = sum(int(p) for p in m.group(1).replace(" ", "").split("+"))
-    except ValueError:
-        raise FolkclipError(f"cannot read meter {value!r}") from None
-    den = int(m.group(2))
+    parts = m.group(1).replace(" ", "").split("+")
+    if not all(parts):
+        raise FolkclipError(f"cannot read meter {value!r}")
+    num = sum(check_number(p, "meter numerator") for p in parts)
+    den = check_number(m.group(2), "meter denominator")
     if num <= 0 or den <= 0:
         raise FolkclipError(f"cannot read meter {value!r}")
+    if num > MAX_METER_NUMERATOR:
+        raise exceeded("meter numerator", num, MAX_METER_NUMERATOR, "MAX_METER_NUMERATOR")
+    if den > MAX_METER_DENOMINATOR:
+        raise exceeded("meter denominator", den, MAX_METER_DENOMINATOR,
+                       "MAX_METER_DENOMINATOR")
     return (num, den)
 
 
@@ -144,9 +158,15 @@ def parse_unit(value: str) -> int:
     m = re.match(r"^(\d+)\s*(?:/\s*(\d+))?$", text)
     if not m:
         raise FolkclipError(f"cannot read unit note length {value!r}")
-    num, den = int(m.group(1)), int(m.group(2) or 1)
+    num = check_number(m.group(1), "unit length numerator")
+    den = check_number(m.group(2) or "1", "unit length denominator")
     if num <= 0 or den <= 0 or (WHOLE * num) % den:
         raise FolkclipError(f"unsupported unit note length {value!r}")
+    if den > MAX_UNIT_DENOMINATOR:
+        raise exceeded("unit length denominator", den, MAX_UNIT_DENOMINATOR,
+                       "MAX_UNIT_DENOMINATOR")
+    if num > MAX_UNIT_WHOLES * den:
+        raise exceeded("unit length", value.strip(), MAX_UNIT_WHOLES, "MAX_UNIT_WHOLES")
     return WHOLE * num // den
 
 
@@ -163,19 +183,34 @@ def bar_length(meter: tuple[int, int] | None) -> int | None:
 
 
 def beat_length(meter: tuple[int, int] | None) -> int:
-    """Ticks in one beat: dotted quarter in compound meters (6/8, 9/8, 12/8), else 1/den."""
+    """Ticks in one beat: dotted quarter in compound meters (6/8, 9/8, 12/8), else 1/den.
+
+    Raises:
+        FolkclipError: For a meter whose denominator is past
+            :data:`~folkclip.abc.limits.MAX_METER_DENOMINATOR` (its beat would be 0 ticks).
+    """
     if meter is None:
         return WHOLE // 4
     num, den = meter
+    if not 0 < den <= MAX_METER_DENOMINATOR:
+        raise FolkclipError(f"meter {num}/{den}: denominator outside 1..{MAX_METER_DENOMINATOR}")
     if den == 8 and num % 3 == 0 and num > 3:
         return 3 * WHOLE // 8
     return WHOLE // den
 
 
 def parse_length(text: str) -> tuple[int, int]:
-    """Length multiplier as (numerator, denominator): ``"3/2"`` -> (3, 2), ``"/"`` -> (1, 2)."""
+    """Length multiplier as (numerator, denominator): ``"3/2"`` -> (3, 2), ``"/"`` -> (1, 2).
+
+    Raises:
+        AbcSyntaxError: For a length longer than
+            :data:`~folkclip.abc.limits.MAX_LENGTH_CHARS` or a zero denominator (``/0``).
+    """
     if not text:
         return 1, 1
+    if len(text) > MAX_LENGTH_CHARS:
+        raise exceeded("note length", f"of {len(text)} characters", MAX_LENGTH_CHARS,
+                       "MAX_LENGTH_CHARS")
     slash = text.find("/")
     if slash < 0:
         return int(text), 1
@@ -183,4 +218,6 @@ def parse_length(text: str) -> tuple[int, int]:
     after = text[slash:].lstrip("/")
     n_slash = len(text) - slash - len(after)
     den = int(after) * 2 ** (n_slash - 1) if after else 2**n_slash
+    if not den:
+        raise AbcSyntaxError(f"note length {text!r} divides by zero")
     return num, den

@@ -110,7 +110,9 @@ class Tune:
         tune_id: Identity of the tune shared by its versions (The Session ``tune_id``), if known.
         setting_id: Identity of this version, if known.
         collection: Name of the collection (``oneills1850``, ``nottingham``, a path ...).
-        warnings: Things in the text that were read past (unknown symbols, extra voices).
+        warnings: Things in the text that were read past (unknown symbols, extra voices):
+            the first :data:`~folkclip.abc.limits.MAX_WARNINGS_KEPT` of them.
+        warning_count: How many warnings there were in all (``len(warnings)`` or more).
     """
 
     source: str
@@ -129,6 +131,7 @@ class Tune:
     setting_id: str | None = None
     collection: str = ""
     warnings: list[str] = field(default_factory=list)
+    warning_count: int = 0
 
     @property
     def notes(self) -> list[Note]:

@@ -12,9 +12,16 @@ import re
 
 from folkclip.abc.body import BodyScanner
 from folkclip.abc.fields import default_unit, parse_key, parse_meter, parse_unit
+from folkclip.abc.limits import MAX_TUNE_CHARS, MAX_WARNINGS_KEPT, exceeded
 from folkclip.abc.model import Tune
+from folkclip.abc.unfold import part_order
 from folkclip.errors import AbcSyntaxError, FolkclipError, Problem
 from folkclip.abc.titles import UNKNOWN_TYPE, canonical_type, is_untitled, normalise_title
+
+READER_VERSION = 2
+"""Version of what the reader makes of a text: bump it whenever a change to the reader
+(or to :mod:`folkclip.abc.limits`) can change the tunes, events or problems it gives;
+the token cache is keyed by it. 1: first release; 2: limits, internal-error records."""
 
 _FIELD_RE = re.compile(r"^([A-Za-z+]):\s?(.*)$")
 _SESSION_RE = re.compile(r"thesession\.org/tunes/(\d+)(?:#setting(\d+))?")
@@ -54,7 +61,7 @@ def parse_tunebook(text: str, source: str = "<string>", *, collection: str = "",
         else:
             problems.append(Problem(source, "-", 0, "no tunes found (no X: or K: field)"))
     for start, rec in records:
-        number = rec[0][2:].strip() if rec and rec[0].startswith("X:") else "1"
+        number = rec[0][2:].strip()[:40] if rec and rec[0].startswith("X:") else "1"
         try:
             tune = parse_tune(rec, source, first_line=start + 1, collection=collection,
                               default_type=default_type, defaults=file_header)
@@ -65,15 +72,31 @@ def parse_tunebook(text: str, source: str = "<string>", *, collection: str = "",
         except FolkclipError as err:
             problems.append(Problem(source, _record_ref(number, rec), start + 1, str(err)))
             continue
+        except Exception as err:  # noqa: BLE001 - last line of defence: one tune, not the file
+            problems.append(Problem.internal(source, _record_ref(number, rec), start + 1, err,
+                                             "\n".join(rec)))
+            continue
         tunes.append(tune)
-        problems.extend(Problem(source, tune.ref, tune.line, w, "warning") for w in tune.warnings)
+        problems.extend(warning_problems(tune, source, tune.ref))
     return tunes, problems
+
+
+def warning_problems(tune: Tune, source: str, ref: str) -> list[Problem]:
+    """The tune's warnings as problems (severity ``warning``), plus one that says how many
+    more there were when only the first :data:`~folkclip.abc.limits.MAX_WARNINGS_KEPT` are
+    listed."""
+    out = [Problem(source, ref, tune.line, w, "warning") for w in tune.warnings]
+    if tune.warning_count > len(tune.warnings):
+        out.append(Problem(source, ref, tune.line,
+                           f"{tune.warning_count - len(tune.warnings)} more warning(s) not "
+                           f"listed (MAX_WARNINGS_KEPT = {MAX_WARNINGS_KEPT})", "warning"))
+    return out
 
 
 def _record_ref(number: str, rec: list[str]) -> str:
     for ln in rec:
         if ln.startswith("T:"):
-            return f"X:{number} {ln[2:].strip()!r}"
+            return f"X:{number} {ln[2:].strip()[:100]!r}"
     return f"X:{number}"
 
 
@@ -117,6 +140,10 @@ def parse_tune(lines: list[str] | str, source: str = "<string>", *, first_line: 
     """
     if isinstance(lines, str):
         lines = lines.splitlines()
+    size = sum(len(ln) + 1 for ln in lines)
+    if size > MAX_TUNE_CHARS:
+        raise exceeded("tune of", f"{size} characters", MAX_TUNE_CHARS, "MAX_TUNE_CHARS",
+                       first_line)
     fields: dict[str, list[str]] = {}
     header_warnings: list[str] = []
     last_field = ""
@@ -161,6 +188,8 @@ def parse_tune(lines: list[str] | str, source: str = "<string>", *, first_line: 
         titles[0] = ""
     rtype = fields.get("R", [merged.get("R", "")])[0]
     tune_type = canonical_type(rtype) if rtype else suffix_type or canonical_type(default_type)
+    if "P" in fields:
+        _field(part_order, fields["P"][0], header_line)  # checks the order's size and nesting
 
     scanner = BodyScanner(key, meter, unit, fields.get("V", [None])[0])
     for offset, raw in enumerate(lines[body_start:]):
@@ -181,7 +210,8 @@ def parse_tune(lines: list[str] | str, source: str = "<string>", *, first_line: 
         tune_type=tune_type if tune_type else UNKNOWN_TYPE,
         meter=meter, unit=unit, key=key, fields=fields, events=events,
         abc="\n".join(lines), tune_id=tune_id, setting_id=setting_id,
-        collection=collection, warnings=header_warnings + scanner.warnings,
+        collection=collection, warnings=(header_warnings + scanner.warnings)[:MAX_WARNINGS_KEPT],
+        warning_count=len(header_warnings) + scanner.warning_count,
     )
 
 

@@ -32,14 +32,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from folkclip.abc.limits import (
+    MAX_NUMBER_DIGITS,
+    MAX_PART_NESTING,
+    MAX_PART_ORDER,
+    MAX_UNFOLD_GROWTH,
+    exceeded,
+)
 from folkclip.abc.model import Bar, Change, Event
 
 # Feature kinds, after abc2midi's: "||" DOUBLE_BAR (also |] and [|), "|" SINGLE_BAR,
 # "|:" BAR_REP, ":|" REP_BAR, "::" DOUBLE_REP, "[" PLAY_ON_REP (variant ending),
 # "P" PART (part label), "ev" anything else (notes, rests, other field changes).
 _DOUBLE = frozenset(("||", "|]", "[|"))
+_DIGITS_RE = re.compile(r"\d+")
 _SKIP_STOP = frozenset((":|", "|:", "P", "||", "["))  # end of a skipped variant ending
-_MAX_GROWTH = 64  # safety net: never emit more than this many times the input
 
 
 class _Feature:
@@ -64,40 +71,63 @@ def unfold(events: Sequence[Event], parts: str | None = None) -> list[Event]:
         changes that are passed are kept; a bar line that sends playing back is
         kept once per pass. The input is not changed.
     """
-    order = _part_order(parts) if parts else []
+    order = part_order(parts) if parts else []
     feats = _features(events, order)
     _insert_missing_starts(feats, by_part=bool(order))
     if not order:
         _fix_repeats(feats)
-    return _play(feats, order, limit=_MAX_GROWTH * max(len(events), 1))
+    return _play(feats, order, limit=MAX_UNFOLD_GROWTH * max(len(events), 1))
 
 
 # --------------------------------------------------------------------- parts
-def _part_order(spec: str) -> list[str]:
-    """Expand a header ``P:`` order: ``"AABA"``, ``"A2B"``, ``"(AB)2C"``, ``"A.B.A"``."""
-    out, _ = _read_parts(re.sub(r"[^A-Z0-9()]", "", spec), 0)
-    return out
+def part_order(spec: str) -> list[str]:
+    """Expand a header ``P:`` order: ``"AABA"``, ``"A2B"``, ``"(AB)2C"``, ``"A.B.A"``.
 
-
-def _read_parts(text: str, pos: int) -> tuple[list[str], int]:
-    out: list[str] = []
+    Raises:
+        AbcSyntaxError: When the order nests parentheses deeper than
+            :data:`~folkclip.abc.limits.MAX_PART_NESTING` or expands to more than
+            :data:`~folkclip.abc.limits.MAX_PART_ORDER` parts (checked before expanding).
+    """
+    text = re.sub(r"[^A-Z0-9()]", "", spec)
+    stack: list[list[str]] = [[]]  # one list per open parenthesis, innermost last
+    pos = 0
     while pos < len(text):
         ch = text[pos]
-        if ch == ")":
-            return out, pos + 1
+        pos += 1
         if ch == "(":
-            group, pos = _read_parts(text, pos + 1)
-        elif ch.isalpha():
-            group, pos = [ch], pos + 1
-        else:  # a stray digit
-            pos += 1
+            if len(stack) > MAX_PART_NESTING:
+                raise exceeded("part order nesting", f"deeper than {MAX_PART_NESTING}",
+                               MAX_PART_NESTING, "MAX_PART_NESTING")
+            stack.append([])
             continue
-        m = re.match(r"\d+", text[pos:])
-        times = int(m.group(0)) if m else 1
+        if ch == ")":
+            if len(stack) == 1:
+                break  # a ")" with no "(" ends the order (as before)
+            group = stack.pop()
+        elif ch.isalpha():
+            group = [ch]
+        else:  # a stray digit
+            continue
+        m = _DIGITS_RE.match(text, pos)
+        times = 1
         if m:
-            pos += m.end()
+            pos = m.end()
+            if len(m.group(0)) > MAX_NUMBER_DIGITS:
+                times = MAX_PART_ORDER + 1
+            else:
+                times = int(m.group(0))
+        out = stack[-1]
+        if len(out) + len(group) * times > MAX_PART_ORDER:
+            raise exceeded("part order of", f"more than {MAX_PART_ORDER} parts",
+                           MAX_PART_ORDER, "MAX_PART_ORDER")
         out.extend(group * times)
-    return out, pos
+    while len(stack) > 1:  # unclosed parentheses close at the end
+        group = stack.pop()
+        stack[-1].extend(group)
+        if len(stack[-1]) > MAX_PART_ORDER:
+            raise exceeded("part order of", f"more than {MAX_PART_ORDER} parts",
+                           MAX_PART_ORDER, "MAX_PART_ORDER")
+    return stack[0]
 
 
 # ------------------------------------------------------------------ features

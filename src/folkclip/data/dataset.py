@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from folkclip.errors import FolkclipError
+from folkclip.abc.parser import READER_VERSION
+from folkclip.errors import FolkclipError, Problem
 from folkclip.io.sources import Corpus, fingerprint, read_sources, source_files
 from folkclip.data.splits import TuneIdentity, assign_splits
 from folkclip.abc.titles import title_key
-from folkclip.data.tokenize import FIELDS, Tokenizer, TokenizerConfig
+from folkclip.data.tokenize import FIELDS, TOKENIZER_VERSION, Tokenizer, TokenizerConfig
 
 FORMAT_VERSION = 1
 PAD, UNK = "<pad>", "<unk>"
@@ -130,8 +131,13 @@ def tokenize_corpus(corpus: Corpus, config: TokenizerConfig | None = None,
         from tqdm import tqdm
         tunes = tqdm(tunes, desc="tokenizing", unit="tune")
     setdefault = event_index.setdefault
+    problems = list(corpus.problems)
     for tune in tunes:
-        tt = tokenizer.tokenize(tune)
+        try:
+            tt = tokenizer.tokenize(tune)
+        except FolkclipError as err:  # a hand-made tune the reader would have refused
+            problems.append(Problem(tune.source, tune.ref, tune.line, str(err)))
+            continue
         event_ids.extend([setdefault(ev, len(event_index)) for ev in tt.events])
         all_bars.extend(tt.bars)
         offsets.append(len(event_ids))
@@ -157,7 +163,7 @@ def tokenize_corpus(corpus: Corpus, config: TokenizerConfig | None = None,
     ids = table[eids] if len(eids) else np.zeros((0, len(FIELDS)), dtype=np.int32)
     return TokenizedCorpus(tokenizer.config, vocab, ids, np.array(all_bars, dtype=np.int32),
                            np.array(offsets, dtype=np.int64), meta,
-                           [p.to_dict() for p in corpus.problems])
+                           [p.to_dict() for p in problems])
 
 
 def cache_dir() -> Path:
@@ -165,10 +171,13 @@ def cache_dir() -> Path:
 
 
 def cache_key(sources: list[str], config: TokenizerConfig) -> str:
-    """Hash of the sources' contents (and names, for subsets) and the tokenizer config."""
+    """Hash of the sources' contents (and names, for subsets), the tokenizer config and the
+    reader's and tokenizer's versions (so a fixed parser never reuses old tokens)."""
     files = [f for s in sources for f in source_files(s)]
-    payload = json.dumps({"v": FORMAT_VERSION, "sources": sources, "files": fingerprint(files),
-                          "config": config.to_dict()}, sort_keys=True)
+    payload = json.dumps({"v": FORMAT_VERSION, "reader": READER_VERSION,
+                          "tokenizer": TOKENIZER_VERSION, "sources": sources,
+                          "files": fingerprint(files), "config": config.to_dict()},
+                         sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:24]
 
 

@@ -28,6 +28,10 @@ def corpus_summary(corpus: Corpus, sources: list[str]) -> dict:
         "skipped": len(errors),
         "errors": [{k: v for k, v in p.to_dict().items() if k != "severity"} for p in errors],
         "warnings": len(warnings),
+        # Every warning counted per tune, although only the first ones are listed.
+        "warnings_by_tune": [{"source": t.source, "tune": t.ref, "line": t.line,
+                              "warnings": t.warning_count, "listed": len(t.warnings)}
+                             for t in corpus.tunes if t.warning_count],
         "types": dict(sorted(types.items(), key=lambda kv: -kv[1])),
         "titles": len(titles),
         "untitled": sum(1 for t in corpus.tunes if not t.title),

@@ -27,9 +27,13 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
 from folkclip.abc.fields import WHOLE, Key, beat_length, parse_key
+from folkclip.abc.limits import MAX_PITCH, MIN_PITCH
 from folkclip.abc.model import Bar, Change, Note, Tune
 from folkclip.errors import FolkclipError
 
+TOKENIZER_VERSION = 2
+"""Version of what the tokenizer makes of a tune: bump it whenever a change can change
+the tokens of some tune; the token cache is keyed by it (with the reader's version)."""
 FIELDS = ("token", "duration", "position", "bar", "degree", "octave", "tie", "ornament",
           "chord")
 NONE = "-"
@@ -110,7 +114,9 @@ class TokenizedTune:
 
 
 _FRAC_CACHE: dict[tuple[int, int], str] = {}
-_PITCH_TOKENS = [f"p{p}" for p in range(256)]
+_FRAC_CACHE_SIZE = 100_000
+# Pitch tokens by MIDI number: the reader's range plus any transposition shift (-5..+6).
+_PITCH_TOKENS = {p: f"p{p}" for p in range(MIN_PITCH - 12, MAX_PITCH + 13)}
 _SMALL = [str(i) for i in range(256)]
 
 
@@ -122,6 +128,8 @@ def _frac(ticks: int, beat: int) -> str:
         f = Fraction(ticks, beat)
         if f.denominator > 48:
             f = f.limit_denominator(48)
+        if len(_FRAC_CACHE) > _FRAC_CACHE_SIZE:
+            _FRAC_CACHE.clear()  # bounded: odd lengths from odd input must not pile up
         text = _FRAC_CACHE[key] = str(f)
     return text
 
@@ -180,7 +188,12 @@ class Tokenizer:
 
     # ------------------------------------------------------------------ body
     def tokenize(self, tune: Tune) -> TokenizedTune:
-        """Tokenize one tune."""
+        """Tokenize one tune.
+
+        Raises:
+            FolkclipError: For a note outside MIDI 0..127 or a meter whose beat is not a
+                whole number of ticks (the reader never makes such tunes).
+        """
         cfg, r = self.config, self._rm
         shift = transpose_shift(tune.key) if cfg.transpose else 0
         tonic = (tune.key.tonic_pc + shift) % 12
@@ -206,6 +219,9 @@ class Tokenizer:
                 if pitch is None:
                     token, degree, octave = "rest", NONE, NONE
                 else:
+                    if not MIN_PITCH <= pitch <= MAX_PITCH:
+                        raise FolkclipError(f"{tune.ref}: pitch {pitch} outside MIDI "
+                                            f"{MIN_PITCH}..{MAX_PITCH}")
                     pitch += shift
                     if no_pitch:
                         token = ("start" if prev_pitch is None else "up" if pitch > prev_pitch

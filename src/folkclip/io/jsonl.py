@@ -16,15 +16,24 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
+from folkclip.abc.limits import MAX_JSON_DEPTH, MAX_RECORD_CHARS
 from folkclip.abc.model import Tune
-from folkclip.abc.parser import parse_tune
+from folkclip.abc.parser import parse_tune, warning_problems
 from folkclip.errors import AbcSyntaxError, FolkclipError, Problem
-from folkclip.io.session import as_text, session_mode_to_key, split_abc_lines, tune_from_row
+from folkclip.io.session import (
+    as_text,
+    json_int,
+    session_mode_to_key,
+    split_abc_lines,
+    tune_from_row,
+)
 from folkclip.abc.titles import is_untitled, normalise_title, title_key
 
 _FIELD_RE = re.compile(r"^[A-Za-z+]:")
+_JSON_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def has_header(lines: list[str]) -> bool:
@@ -54,8 +63,55 @@ def _titles(record: dict[str, object]) -> list[str]:
 def _ref(record: dict[str, object], titles: list[str], lineno: int) -> str:
     ident = as_text(record.get("setting_id")) or as_text(record.get("id")) \
         or as_text(record.get("tune_id"))
-    head = f"id {ident}" if ident else f"record {lineno}"
-    return f"{head} '{titles[0]}'" if titles else head
+    head = f"id {ident[:40]}" if ident else f"record {lineno}"
+    return f"{head} '{titles[0][:100]}'" if titles else head
+
+
+def json_depth(text: str) -> int:
+    """Deepest nesting of arrays/objects in a JSON text (brackets inside strings ignored)."""
+    depth = deepest = 0
+    for ch in _JSON_STRING_RE.sub("", text):
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _lines(handle: object) -> Iterator[tuple[int, str | None]]:
+    """(line number, text) per line, text ``None`` for a line longer than
+    :data:`~folkclip.abc.limits.MAX_RECORD_CHARS` (read past in chunks, never held whole)."""
+    lineno = 0
+    while True:
+        line = handle.readline(MAX_RECORD_CHARS + 1)  # type: ignore[attr-defined]
+        if not line:
+            return
+        lineno += 1
+        if len(line) > MAX_RECORD_CHARS and not line.endswith("\n"):
+            while line and not line.endswith("\n"):
+                line = handle.readline(MAX_RECORD_CHARS)  # type: ignore[attr-defined]
+            yield lineno, None
+            continue
+        yield lineno, line
+
+
+def _decode(line: str) -> object:
+    """The JSON value of one line.
+
+    Raises:
+        FolkclipError: With the reason in words (malformed, too deep, huge integer).
+    """
+    if line.count("[") + line.count("{") > MAX_JSON_DEPTH and json_depth(line) > MAX_JSON_DEPTH:
+        raise FolkclipError(f"JSON nested deeper than folkclip's limit of {MAX_JSON_DEPTH} "
+                            "(MAX_JSON_DEPTH)")
+    try:
+        return json.loads(line, parse_int=json_int)
+    except json.JSONDecodeError as err:
+        raise FolkclipError(f"malformed JSON at column {err.colno}: "
+                            f"{err.msg.removesuffix(' at')}") from None
+    except ValueError as err:  # an integer past the limit
+        raise FolkclipError(f"malformed JSON: {err}") from None
 
 
 def tune_from_record(record: dict[str, object], source: str, lineno: int,
@@ -148,29 +204,37 @@ def read_jsonl(path: str | Path, *, collection: str | None = None
     except OSError as err:
         raise FolkclipError(f"{source}: cannot read: {err.strerror or err}") from None
     with handle:
-        for lineno, line in enumerate(handle, start=1):
+        for lineno, line in _lines(handle):
+            if line is None:
+                problems.append(Problem(source, f"record {lineno}", lineno,
+                                        f"line longer than folkclip's limit of "
+                                        f"{MAX_RECORD_CHARS} characters (MAX_RECORD_CHARS)"))
+                continue
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                problems.append(Problem(source, f"record {lineno}", lineno,
-                                        f"malformed JSON at column {err.colno}: "
-                                        f"{err.msg.removesuffix(' at')}"))
-                continue
-            if not isinstance(record, dict):
-                problems.append(Problem(source, f"record {lineno}", lineno,
-                                        "line is not a JSON object"))
-                continue
-            ref = _ref(record, _titles(record), lineno)
-            try:
-                tune, warnings = tune_from_record(record, source, lineno, collection)
-            except AbcSyntaxError as err:
-                problems.append(Problem(source, ref, lineno, err.reason))
-                continue
-            except FolkclipError as err:
-                problems.append(Problem(source, ref, lineno, str(err)))
-                continue
-            tunes.append(tune)
-            problems.extend(Problem(source, ref, lineno, w, "warning") for w in warnings)
+            item, ref = _read_line(line, source, lineno, collection)
+            if isinstance(item, Tune):
+                tunes.append(item)
+                problems.extend(warning_problems(item, source, ref))
+            else:
+                problems.append(item)
     return tunes, problems
+
+
+def _read_line(line: str, source: str, lineno: int, collection: str
+               ) -> tuple[Tune | Problem, str]:
+    """One JSON-lines record: its tune (or the problem that kept it from being read),
+    and its reference for problem reports."""
+    ref = f"record {lineno}"
+    try:
+        record = _decode(line)
+        if not isinstance(record, dict):
+            return Problem(source, ref, lineno, "line is not a JSON object"), ref
+        ref = _ref(record, _titles(record), lineno)
+        return tune_from_record(record, source, lineno, collection)[0], ref
+    except AbcSyntaxError as err:
+        return Problem(source, ref, lineno, err.reason), ref
+    except FolkclipError as err:
+        return Problem(source, ref, lineno, str(err)), ref
+    except Exception as err:  # noqa: BLE001 - last line of defence: one record, not the file
+        return Problem.internal(source, ref, lineno, err, line.rstrip("\n")), ref

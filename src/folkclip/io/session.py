@@ -18,8 +18,9 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from folkclip.abc.limits import MAX_FILE_BYTES, MAX_NUMBER_DIGITS
 from folkclip.abc.model import Tune
-from folkclip.abc.parser import parse_tune
+from folkclip.abc.parser import parse_tune, warning_problems
 from folkclip.errors import AbcSyntaxError, FolkclipError, Problem
 from folkclip.abc.titles import is_untitled, normalise_title
 
@@ -120,8 +121,8 @@ def tune_from_row(row: Mapping[str, object], source: str, line: int, *,
 
 
 def _ref(row: Mapping[str, object]) -> str:
-    name = _one_line(as_text(row.get("name")))
-    return f"setting {as_text(row.get('setting_id')) or '?'} '{name}'"
+    name = _one_line(as_text(row.get("name")))[:100]
+    return f"setting {as_text(row.get('setting_id'))[:40] or '?'} '{name}'"
 
 
 def _row_to_results(row: Mapping[str, object], source: str, line: int) -> list[Tune | Problem]:
@@ -132,12 +133,31 @@ def _row_to_results(row: Mapping[str, object], source: str, line: int) -> list[T
     if not as_text(row.get("setting_id")) or not as_text(row.get("tune_id")):
         return [Problem(source, ref, line, "row has no tune_id or setting_id")]
     try:
-        tune, warnings = tune_from_row(row, source, line)
+        tune, _warnings = tune_from_row(row, source, line)
     except AbcSyntaxError as err:
         return [Problem(source, ref, line, err.reason)]
     except FolkclipError as err:
         return [Problem(source, ref, line, str(err))]
-    return [tune, *(Problem(source, ref, line, w, "warning") for w in warnings)]
+    except Exception as err:  # noqa: BLE001 - last line of defence: one row, not the file
+        return [Problem.internal(source, ref, line, err, row_text(row))]
+    return [tune, *warning_problems(tune, source, ref)]
+
+
+def row_text(row: Mapping[str, object]) -> str:
+    """A row as JSON text, kept in an internal-error problem so it can be reported."""
+    try:
+        return json.dumps(row, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return repr(as_text(row.get("abc")))
+
+
+def json_int(text: str) -> int:
+    """``parse_int`` for :mod:`json`: an integer of at most
+    :data:`~folkclip.abc.limits.MAX_NUMBER_DIGITS` * 4 digits (ids), else ``ValueError``."""
+    if len(text.lstrip("-")) > 4 * MAX_NUMBER_DIGITS:
+        raise ValueError(f"integer of {len(text)} digits is past folkclip's limit of "
+                         f"{4 * MAX_NUMBER_DIGITS} (4 * MAX_NUMBER_DIGITS)")
+    return int(text)
 
 
 def _check_columns(columns: object, source: str) -> None:
@@ -213,11 +233,16 @@ def read_session_json(path: str | Path) -> tuple[list[Tune], list[Problem]]:
     """
     source = str(path)
     try:
+        if Path(path).stat().st_size > MAX_FILE_BYTES:
+            raise FolkclipError(f"{source}: file is past folkclip's limit of {MAX_FILE_BYTES} "
+                                "bytes (MAX_FILE_BYTES)")
         with open(path, encoding="utf-8-sig") as handle:
-            data = json.load(handle)
+            data = json.load(handle, parse_int=json_int)
     except OSError as err:
         raise FolkclipError(f"{source}: cannot read: {err.strerror or err}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except RecursionError:
+        raise FolkclipError(f"{source}: not a Session dump: JSON nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
         raise FolkclipError(f"{source}: not a JSON file: {err}") from None
     if not isinstance(data, list):
         raise FolkclipError(f"{source}: not a Session dump: expected a JSON array of settings")
@@ -231,6 +256,10 @@ def read_session_json(path: str | Path) -> tuple[list[Tune], list[Problem]]:
     for index, record in enumerate(data):
         if not isinstance(record, dict):
             problems.append(Problem(source, "-", index + 1, "record is not a JSON object"))
+            continue
+        if any(isinstance(v, (dict, list)) for v in record.values()):
+            problems.append(Problem(source, "-", index + 1,
+                                    "record holds nested JSON (a Session record is flat)"))
             continue
         for item in _row_to_results(record, source, index + 1):
             (tunes if isinstance(item, Tune) else problems).append(item)

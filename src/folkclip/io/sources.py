@@ -17,11 +17,13 @@ Several sources can be combined; every tune that cannot be read is reported as a
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from folkclip.abc.limits import MAX_FILE_BYTES
 from folkclip.abc.model import Tune
 from folkclip.abc.parser import parse_tunebook
 from folkclip.errors import FolkclipError, Problem
@@ -139,8 +141,8 @@ def source_files(source: str) -> list[Path]:
         return sorted(nottingham_dir().glob("*.abc"))
     path = Path(source)
     if path.is_dir():
-        files = [p for p in sorted(path.rglob("*")) if p.is_file() and (
-            p.suffix.lower() in (".abc", ".jsonl") or p.name in ("tunes.csv", "tunes.json"))]
+        files = [p for p in _walk(path) if p.suffix.lower() in (".abc", ".jsonl")
+                 or p.name in ("tunes.csv", "tunes.json")]
         if not files:
             raise FolkclipError(f"source {source!r}: folder holds no .abc, .jsonl, "
                                 "tunes.csv or tunes.json files")
@@ -151,11 +153,46 @@ def source_files(source: str) -> list[Path]:
                         f"({', '.join(NAMED_SOURCES)})")
 
 
+def _walk(folder: Path) -> list[Path]:
+    """Files under ``folder``, sorted. Links to folders are followed, but a folder seen
+    before (a link that loops) is not entered again; a broken or looping link to a file
+    is listed, so that reading it reports the problem."""
+    files: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        try:
+            st = os.stat(root)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        files.extend(Path(root) / name for name in names)
+    return sorted(files)
+
+
 def read_text(path: Path) -> str:
-    """Read a text file as UTF-8, falling back to Latin-1 (common in old tunebooks)."""
+    """Read a text file: UTF-8 (with or without a byte-order mark), UTF-16 with a
+    byte-order mark, else Latin-1 (common in old tunebooks).
+
+    Raises:
+        FolkclipError: For a file larger than :data:`~folkclip.abc.limits.MAX_FILE_BYTES`
+            or one that holds NUL bytes (binary, not text).
+        OSError: When the file cannot be read.
+    """
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise FolkclipError(f"{path}: file of {size} bytes is past folkclip's limit of "
+                            f"{MAX_FILE_BYTES} (MAX_FILE_BYTES)")
     data = path.read_bytes()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    if b"\0" in data:
+        raise FolkclipError(f"{path}: not a text file (it holds NUL bytes)")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("latin-1")
 
@@ -168,6 +205,8 @@ def read_file(path: Path, collection: str = "") -> Corpus:
     """
     suffix = path.suffix.lower()
     try:
+        if path.stat().st_size == 0:
+            return Corpus([], [Problem(str(path), "-", 0, "empty file")], [path])
         if suffix == ".csv":
             from folkclip.io.session import read_session_csv
             tunes, problems = read_session_csv(path)
@@ -186,6 +225,18 @@ def read_file(path: Path, collection: str = "") -> Corpus:
     return Corpus(tunes, problems, [path])
 
 
+def read_file_safely(path: Path, collection: str = "") -> Corpus:
+    """:func:`read_file`, with a file that cannot be read turned into one problem
+    (``tune`` ``"-"``, line 0) so that the other files of a source are still read."""
+    try:
+        return read_file(path, collection)
+    except FolkclipError as err:
+        reason = str(err).removeprefix(f"{path}: ")
+        return Corpus([], [Problem(str(path), "-", 0, reason)], [path])
+    except Exception as err:  # noqa: BLE001 - last line of defence: one file, not the run
+        return Corpus([], [Problem.internal(str(path), "-", 0, err, "")], [path])
+
+
 def read_sources(sources: list[str] | tuple[str, ...] | str) -> Corpus:
     """Read and combine several sources (names or paths).
 
@@ -201,18 +252,36 @@ def read_sources(sources: list[str] | tuple[str, ...] | str) -> Corpus:
         part = Corpus()
         for path in source_files(source):
             name = "nottingham" if source == "nottingham" else path.parent.name
-            part.extend(read_file(path, collection=name))
+            part.extend(read_file_safely(path, collection=name))
         if source == "tiny":
-            part.tunes = part.tunes[::TINY_STRIDE]
-            part.problems = []  # problems of the unused tunes do not concern this subset
+            _subsample(part)
         corpus.extend(part)
     return corpus
 
 
+def _subsample(part: Corpus) -> None:
+    """Keep every :data:`TINY_STRIDE`-th tune with its warnings, and every
+    :data:`TINY_STRIDE`-th error, so that ``tiny`` keeps a sample of the problems too."""
+    part.tunes = part.tunes[::TINY_STRIDE]
+    kept = {(t.source, t.line) for t in part.tunes}
+    errors = [p for p in part.problems if p.severity == "error"][::TINY_STRIDE]
+    chosen = {id(p) for p in errors}
+    part.problems = [p for p in part.problems if id(p) in chosen or (
+        p.severity == "warning" and (p.source, p.line) in kept)]
+
+
 def fingerprint(files: list[Path]) -> str:
-    """SHA-256 over the names and contents of ``files`` (the cache key of a source set)."""
+    """SHA-256 over the names and contents of ``files`` (the cache key of a source set).
+
+    A file that cannot be read adds its error instead of its contents, so the key still
+    changes with it (reading the file then reports the problem).
+    """
     h = hashlib.sha256()
     for path in files:
         h.update(path.name.encode())
-        h.update(hashlib.sha256(path.read_bytes()).digest())
+        try:
+            digest = hashlib.sha256(path.read_bytes()).digest()
+        except OSError as err:
+            digest = f"unreadable: {err.errno}".encode()
+        h.update(digest)
     return h.hexdigest()
