@@ -48,7 +48,6 @@ import argparse
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
@@ -58,150 +57,19 @@ from fractions import Fraction
 from multiprocessing import Pool
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # midi_notes beside this script
+
+from midi_notes import SeqNote, midi_melody, pitch_name, read_midi  # noqa: E402, F401
+
 from folkclip.abc.fields import WHOLE
 from folkclip.abc.model import Note, Tune
 from folkclip.abc.parser import parse_tunebook
 from folkclip.abc.unfold import unfold
 
-DEFAULT_DATA = Path("/work/shared/data/nottingham")
 ABC2MIDI_FLAGS = ("-NGRA", "-NGUI", "-NFER", "-silent")
 ORNAMENTS = frozenset(("~", "R", "T", "trill", "roll"))  # played by abc2midi as several notes
 STACCATO = frozenset((".", "staccato"))
 TOLERANCE = Fraction(1, 1920)  # one MIDI tick at abc2midi's 480 ticks per quarter
-_NAMES = ("C", "^C", "D", "^D", "E", "F", "^F", "G", "^G", "A", "^A", "B")
-
-
-# ------------------------------------------------------------------ notes
-@dataclass(frozen=True, slots=True)
-class SeqNote:
-    """A sounding note: onset and duration in whole notes (``duration`` ``None``:
-    not compared), MIDI pitch, and the source line (folkclip side only)."""
-
-    onset: Fraction
-    pitch: int
-    duration: Fraction | None
-    line: int = 0
-    ornament: bool = False
-
-    def show(self) -> str:
-        dur = "?" if self.duration is None else str(self.duration)
-        return f"{pitch_name(self.pitch)}@{self.onset}+{dur}"
-
-
-def pitch_name(pitch: int) -> str:
-    """ABC-like name of a MIDI pitch: 60 -> ``C``, 72 -> ``c``, 84 -> ``c'``, 48 -> ``C,``."""
-    name = _NAMES[pitch % 12]
-    octave = pitch // 12 - 5
-    if octave >= 1:
-        return name.lower() + "'" * (octave - 1)
-    return name + "," * (-octave)
-
-
-# ------------------------------------------------------------------- MIDI
-def _varlen(data: bytes, pos: int) -> tuple[int, int]:
-    value = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value = (value << 7) | (byte & 0x7F)
-        if byte < 0x80:
-            return value, pos
-
-
-def read_midi(data: bytes) -> tuple[int, list[list[tuple[int, int, int, int, int]]]]:
-    """Read a Standard MIDI File.
-
-    Returns:
-        The division (ticks per quarter note) and, per track, its channel events
-        as (absolute tick, status high nibble, channel, data1, data2).
-
-    Raises:
-        ValueError: When the data is not a MIDI file (or uses SMPTE time).
-    """
-    if data[:4] != b"MThd":
-        raise ValueError("not a MIDI file")
-    hlen = struct.unpack(">I", data[4:8])[0]
-    _fmt, _ntrk, division = struct.unpack(">HHH", data[8:14])
-    if division & 0x8000:
-        raise ValueError("SMPTE time division is not supported")
-    pos = 8 + hlen
-    tracks: list[list[tuple[int, int, int, int, int]]] = []
-    while pos + 8 <= len(data):
-        chunk, length = data[pos:pos + 4], struct.unpack(">I", data[pos + 4:pos + 8])[0]
-        body = data[pos + 8:pos + 8 + length]
-        pos += 8 + length
-        if chunk != b"MTrk":
-            continue
-        events: list[tuple[int, int, int, int, int]] = []
-        tick = i = status = 0
-        while i < len(body):
-            delta, i = _varlen(body, i)
-            tick += delta
-            byte = body[i]
-            if byte == 0xFF:  # meta event
-                size, i = _varlen(body, i + 2)
-                i += size
-                continue
-            if byte in (0xF0, 0xF7):  # sysex
-                size, i = _varlen(body, i + 1)
-                i += size
-                continue
-            if byte & 0x80:
-                status = byte
-                i += 1
-            kind = status & 0xF0
-            if kind in (0xC0, 0xD0):
-                events.append((tick, kind, status & 0x0F, body[i], 0))
-                i += 1
-            else:
-                events.append((tick, kind, status & 0x0F, body[i], body[i + 1]))
-                i += 2
-        tracks.append(events)
-    return division, tracks
-
-
-def midi_melody(data: bytes) -> list[SeqNote]:
-    """The melody of an abc2midi MIDI file as sounding notes (chords: highest pitch).
-
-    The melody is the first track with notes, on the channel of its first note.
-    """
-    division, tracks = read_midi(data)
-    whole = 4 * division
-    for events in tracks:
-        ons = [e for e in events if e[1] == 0x90 and e[4] > 0]
-        if ons:
-            channel = ons[0][2]
-            break
-    else:
-        return []
-    pending: dict[int, list[int]] = {}
-    notes: list[tuple[int, int, int]] = []  # (on, off, pitch)
-    for tick, kind, chan, key, vel in events:
-        if chan != channel:
-            continue
-        if kind == 0x90 and vel > 0:
-            pending.setdefault(key, []).append(tick)
-        elif kind in (0x80, 0x90) and pending.get(key):
-            notes.append((pending[key].pop(0), tick, key))
-    notes.sort()
-    out: list[SeqNote] = []
-    group: list[tuple[int, int, int]] = []
-
-    def flush() -> None:
-        if group:
-            on = group[0][0]
-            off = max(g[1] for g in group)
-            out.append(SeqNote(Fraction(on - 1, whole), max(g[2] for g in group),
-                               Fraction(off - on + 1, whole)))
-
-    for note in notes:
-        if group and note[0] < min(g[1] for g in group):  # overlaps: same chord
-            group.append(note)
-        else:
-            flush()
-            group = [note]
-    flush()
-    return out
 
 
 def run_abc2midi(path: str | os.PathLike[str], number: str, workdir: str,
@@ -450,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", type=Path,
-                        help=f"ABC files (default: {DEFAULT_DATA}/*.abc)")
+                        help="ABC files (default: the nottingham source, see folkclip.io.sources)")
     parser.add_argument("--show", type=int, default=0, metavar="K",
                         help="print the first K mismatching tunes")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
@@ -462,7 +330,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if exe is None:
         print(f"error: {args.abc2midi} not found on PATH", file=sys.stderr)
         return 2
-    files = args.files or sorted(DEFAULT_DATA.glob("*.abc"))
+    if not args.files:
+        from folkclip.errors import FolkclipError
+        from folkclip.io.sources import nottingham_dir
+
+        try:
+            args.files = sorted(nottingham_dir().glob("*.abc"))
+        except FolkclipError as err:
+            print(f"check_abc2midi: {err}", file=sys.stderr)
+            return 2
+    files = args.files
     if not files:
         print("error: no ABC files given or found", file=sys.stderr)
         return 2
