@@ -19,6 +19,8 @@ from folkclip.data.tokenize import (
     NONE,
     PITCH_NAMES,
     TokenizerConfig,
+    meter_from_token,
+    read_header,
     transpose_shift,
 )
 
@@ -104,26 +106,15 @@ def decode(events: list[tuple[str, ...]], config: TokenizerConfig | None = None,
 
     Raises:
         FolkclipError: For tokens that carry no pitch (made with the ``pitch`` switch).
+
+    One pass over the events on purpose: the key, meter, bar accidentals and line breaks
+    are state that each event both reads and changes.
     """
     config = config or TokenizerConfig()
-    head = {"type": "", "meter": "", "mode": "major", "key": "C", "unit": "1/8"}
-    body_start = 0
-    for i, ev in enumerate(events):
-        tok = ev[0]
-        if tok == BOS:
-            continue
-        name, _, value = tok.partition(":")
-        if name in head and value and tok not in BAR_TOKENS:
-            head[name] = value
-            body_start = i + 1
-            if name == "unit":  # the header's last token: later key/meter tokens are changes
-                break
-            continue
-        break
+    head, body_start = read_header(events)
     key = parse_key(f"{head['key']} {head['mode']}")
     shift = transpose_shift(key) if config.transpose else 0
-    meter = None if head["meter"] in ("", "none") else tuple(int(x) for x in head["meter"].split("/"))
-    beat = beat_length(meter)  # type: ignore[arg-type]
+    beat = beat_length(meter_from_token(head["meter"]))
     unit = int(WHOLE * Fraction(head["unit"]))
     lines = [f"X:{number}", f"T:{title or 'x'}"]
     if head["type"] and head["type"] != "unknown":
@@ -160,10 +151,8 @@ def decode(events: list[tuple[str, ...]], config: TokenizerConfig | None = None,
             out.append(tok)
             continue
         if tok.startswith("meter:"):
-            value = tok[6:]
-            meter = None if value == "none" else tuple(int(x) for x in value.split("/"))
-            beat = beat_length(meter)  # type: ignore[arg-type]
-            out.append(f"[M:{value}]")
+            beat = beat_length(meter_from_token(tok[6:]))
+            out.append(f"[M:{tok[6:]}]")
             continue
         if tok != "rest" and not (tok.startswith("p") and tok[1:].isdigit()):
             if tok in ("up", "down", "same", "start"):
@@ -176,30 +165,30 @@ def decode(events: list[tuple[str, ...]], config: TokenizerConfig | None = None,
             out.append("|")  # bar lines were removed: restore them from the positions
             speller.bar = {}
         first_note = False
-        prefix, length = _note_length(max(ticks, 1), unit)
-        text += prefix
-        if ev[8] != NONE and ev[8] != "other":
-            text += f'"{_transpose_chord(ev[8], -shift)}"'
-        orn = ev[7]
-        if orn in _ORNAMENT_ABC:
-            text += _ORNAMENT_ABC[orn]
-        if tok == "rest":
-            text += "z"
-        else:
-            midi = int(tok[1:]) - shift
-            if orn == "grace":  # pitch unknown: the upper neighbour, its accidental not kept
-                text += "{" + speller.spell(midi + 2, record=False) + "}"
-            text += speller.spell(midi)
-        text += length
-        if ev[6] == "tie" and tok != "rest":
-            text += "-"
-        out.append(text)
+        out.append(text + _note(ev, max(ticks, 1), unit, shift, speller))
     if pending_key is not None:
         out.append(f"[K:{' '.join(pending_key)}]")
     body = "".join(out).strip()
     if body and not body.endswith(("|", "|]", ":|")):
         body += "|]"
     return "\n".join(lines + [line.strip() for line in body.split("\n") if line.strip()]) + "\n"
+
+
+def _note(ev: tuple[str, ...], ticks: int, unit: int, shift: int, speller: _Speller) -> str:
+    """One note or rest event as ABC: tuplet prefix, chord symbol, ornament, pitch spelled
+    in the current key (transposed back by ``shift``), length and tie."""
+    tok, orn = ev[0], ev[7]
+    prefix, length = _note_length(ticks, unit)
+    text = prefix
+    if ev[8] != NONE and ev[8] != "other":
+        text += f'"{_transpose_chord(ev[8], -shift)}"'
+    text += _ORNAMENT_ABC.get(orn, "")
+    if tok == "rest":
+        return text + "z" + length
+    midi = int(tok[1:]) - shift
+    if orn == "grace":  # pitch unknown: the upper neighbour, its accidental not kept
+        text += "{" + speller.spell(midi + 2, record=False) + "}"
+    return text + speller.spell(midi) + length + ("-" if ev[6] == "tie" else "")
 
 
 def _transpose_chord(name: str, shift: int) -> str:

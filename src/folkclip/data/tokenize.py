@@ -311,14 +311,40 @@ def _has_pickup(tune: Tune) -> bool:
     return 0 < total < full
 
 
+HEADER_DEFAULTS = {"type": "", "meter": "", "mode": "major", "key": "C", "unit": "1/8"}
+
+
+def read_header(events: list[tuple[str, ...]]) -> tuple[dict[str, str], int]:
+    """The header slots of a token sequence and where its body starts.
+
+    Returns:
+        ``{type, meter, mode, key, unit}`` as written in the tokens (defaults for slots
+        that are absent) and the index of the first body event; the ``unit:`` token is the
+        header's last, so later ``key:``/``meter:`` tokens are changes.
+    """
+    head, start = dict(HEADER_DEFAULTS), 0
+    for i, ev in enumerate(events):
+        tok = ev[0]
+        if tok == BOS:
+            continue
+        name, _, value = tok.partition(":")
+        if name not in head or not value or tok in BAR_TOKENS:
+            break
+        head[name], start = value, i + 1
+        if name == "unit":
+            break
+    return head, start
+
+
+def meter_from_token(value: str) -> tuple[int, int] | None:
+    """``"6/8"`` -> (6, 8); ``"none"`` or empty -> ``None`` (the value of a ``meter:`` token)."""
+    if value in ("", "none"):
+        return None
+    num, den = value.split("/")
+    return int(num), int(den)
+
+
 def key_from_tokens(events: list[tuple[str, ...]]) -> Key:
     """Rebuild the (transposed) key of a token sequence: tonic from ``key:`` (C if absent)."""
-    tonic, mode = "C", "major"
-    for ev in events:
-        if ev[0].startswith("key:"):
-            tonic = ev[0][4:]
-        elif ev[0].startswith("mode:"):
-            mode = ev[0][5:]
-        elif not ev[0].startswith(("type:", "meter:", "unit:", BOS)):
-            break
-    return parse_key(f"{tonic} {mode}")
+    head, _ = read_header(events)
+    return parse_key(f"{head['key']} {head['mode']}")

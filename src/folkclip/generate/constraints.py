@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from folkclip.abc.fields import WHOLE, beat_length
-from folkclip.data.tokenize import BAR_TOKENS, EOS, TokenizerConfig
+from folkclip.data.tokenize import BAR_TOKENS, EOS, TokenizerConfig, meter_from_token
 
 HORNPIPE_METERS = ("meter:2/4", "meter:4/4")
 _OPENS, _CLOSES, _BOTH = "|:", ":|", "::"
@@ -76,12 +76,9 @@ class TuneConstraint:
             self._meter(token[6:])
 
     def _meter(self, text: str) -> None:
-        if text == "none" or "/" not in text:
-            self.bar_beats = None
-            return
-        num, den = (int(x) for x in text.split("/"))
-        beat = Fraction(beat_length((num, den)), WHOLE)
-        self.bar_beats = Fraction(num, den) / beat
+        meter = meter_from_token(text) if "/" in text else None
+        self.bar_beats = None if meter is None else \
+            Fraction(*meter) / Fraction(beat_length(meter), WHOLE)
 
     def step(self, token: str, duration: str) -> None:
         """Record the token (and duration) sampled for the tune."""

@@ -35,6 +35,7 @@ from folkclip.data.tokenize import (
     PITCH_NAMES,
     TokenizerConfig,
     key_from_tokens,
+    meter_from_token,
     transpose_shift,
 )
 
@@ -88,7 +89,7 @@ class EventCompleter:
         if not self.in_body:
             self.header.append((token,) + blank)
             if token.startswith("meter:"):
-                self.meter = _meter(token[6:])
+                self.meter = meter_from_token(token[6:])
             if token.startswith("unit:"):  # the header's last event
                 self._start_body()
             return (token,) + blank
@@ -101,7 +102,7 @@ class EventCompleter:
         if token.startswith("key:") and token[4:] in PITCH_NAMES and "key" not in self.remove:
             self.tonic = (PITCH_NAMES.index(token[4:]) + self.shift) % 12  # a key change
         elif token.startswith("meter:"):
-            new = _meter(token[6:])
+            new = meter_from_token(token[6:])
             self.position *= Fraction(_beat_units(self.meter), _beat_units(new))
             self.meter = new
         if not _is_note(token):
@@ -126,13 +127,6 @@ class EventCompleter:
             while self.position >= bar_beats:
                 self.position -= bar_beats
         return (token, duration, position, bar, degree, octave, NONE, NONE, NONE)
-
-
-def _meter(text: str) -> tuple[int, int] | None:
-    if text == "none":
-        return None
-    num, den = text.split("/")
-    return int(num), int(den)
 
 
 def _beat_units(meter: tuple[int, int] | None) -> Fraction:
