@@ -187,13 +187,7 @@ def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
         dur_logits = out["duration_logits"][:, -1].float().cpu()  # (n, V_duration)
         slot = slots[t - 1] if t - 1 < len(slots) else None
         allowed = slot_allowed[slot] if slot else body_allowed
-        tok_allowed, dur_allowed = allowed.expand_as(tok_logits), \
-            note_durations.expand_as(dur_logits)
-        if rules and slot == "meter":
-            tok_allowed = torch.stack([r.meter_tokens(allowed) for r in rules])
-        elif rules and not slot:
-            tok_allowed = torch.stack([r.allowed_tokens(allowed) for r in rules])
-            dur_allowed = torch.stack([r.allowed_durations(note_durations) for r in rules])
+        tok_allowed, dur_allowed = _allowed(rules, slot, allowed, note_durations, n)
         tok_probs = _restrict(tok_logits, tok_allowed, temperature, top_k)
         dur_probs = _restrict(dur_logits, dur_allowed, temperature, top_k)
         for b in range(n):
@@ -222,6 +216,19 @@ def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
                 events[b].pop()
             events[b] += [completers[b].event(tok) for tok in [bar, EOS] if tok]
     return events
+
+
+def _allowed(rules: list[TuneConstraint], slot: str | None, allowed: Tensor,
+             note_durations: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """Allowed token (n, V_token) and duration (n, V_duration) ids at this step: the slot's
+    or body's tokens, narrowed per tune by its constraint when sampling is constrained."""
+    tok_allowed, dur_allowed = allowed.expand(n, -1), note_durations.expand(n, -1)
+    if rules and slot == "meter":
+        tok_allowed = torch.stack([r.meter_tokens(allowed) for r in rules])
+    elif rules and not slot:
+        tok_allowed = torch.stack([r.allowed_tokens(allowed) for r in rules])
+        dur_allowed = torch.stack([r.allowed_durations(note_durations) for r in rules])
+    return tok_allowed, dur_allowed
 
 
 def sample(model: MelodyLM, vocab: dict[str, list[str]], header_tokens: Sequence[str] = (),
