@@ -61,6 +61,7 @@ class TrainerConfig:
     monitor: str = "val/mrr_mean"
     num_workers: int = 0
     log_every_n_steps: int = 10
+    checkpoint_every_n_steps: int = 0  # also write last.ckpt every N steps (0: per validation)
     progress_bar: bool = True
     threads: int = 0  # torch.set_num_threads; 0 = leave as is
 

@@ -103,9 +103,10 @@ def fit(cfg: TrainConfig, out: Path, module: L.LightningModule, train_loader: Da
         val_loader: DataLoader, *, mode: str, callbacks: list | None = None,
         resume: bool = False) -> L.Trainer:
     """Fit ``module`` with the Trainer every task shares: the configured loggers, best and
-    last checkpoints and early stopping on ``trainer.monitor`` (``mode`` ``max`` or
-    ``min``), plus task ``callbacks``. On the first process the best checkpoint's
-    weights are loaded back into ``module``.
+    last checkpoints (``last.ckpt`` also every ``trainer.checkpoint_every_n_steps``
+    steps), early stopping on ``trainer.monitor`` (``mode`` ``max`` or ``min``), the
+    generator states needed for an exact resume, plus task ``callbacks``. On the first
+    process the best checkpoint's weights are loaded back into ``module``.
 
     Returns:
         The Lightning Trainer.
@@ -114,20 +115,25 @@ def fit(cfg: TrainConfig, out: Path, module: L.LightningModule, train_loader: Da
     import torch
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+    from folkclip_train.resume import RandomState, StepCheckpoint
+
     tr = cfg.trainer
     ckpt = ModelCheckpoint(dirpath=str(out / "checkpoints"), filename="best",
                            monitor=tr.monitor, mode=mode, save_last=True)
     stop = EarlyStopping(monitor=tr.monitor, mode=mode, check_on_train_epoch_end=False,
                          patience=tr.early_stopping_patience)
+    last = out / "checkpoints" / "last.ckpt"
+    extra = [RandomState()]
+    if tr.checkpoint_every_n_steps:
+        extra.append(StepCheckpoint(last, tr.checkpoint_every_n_steps))
     trainer = L.Trainer(
         max_epochs=tr.max_epochs, max_steps=tr.max_steps, accelerator=tr.accelerator,
         devices=tr.devices, num_nodes=tr.num_nodes, strategy=tr.strategy,
         precision=tr.precision, gradient_clip_val=tr.grad_clip or None,
-        logger=_loggers(cfg, out), callbacks=[ckpt, stop, *(callbacks or [])],
+        logger=_loggers(cfg, out), callbacks=[ckpt, stop, *extra, *(callbacks or [])],
         default_root_dir=str(out), log_every_n_steps=tr.log_every_n_steps,
         enable_progress_bar=tr.progress_bar, enable_model_summary=False,
         num_sanity_val_steps=0, deterministic=True)
-    last = out / "checkpoints" / "last.ckpt"
     if resume and not last.exists():
         raise FolkclipError(f"--resume: no checkpoint at {last}")
     metrics_csv = out / "logs" / "metrics.csv"
