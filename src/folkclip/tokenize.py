@@ -85,7 +85,11 @@ class TokenizerConfig:
         remove, extra = [], dict(kwargs)
         for part in filter(None, (p.strip() for p in re.split(r"[,+]", spec))):
             if part.startswith("first_bars="):
-                extra["first_bars"] = int(part.split("=", 1)[1])
+                value = part.split("=", 1)[1].strip()
+                if not re.fullmatch(r"[0-9]{1,6}", value):
+                    raise FolkclipError(f"{part!r}: first_bars=N needs a whole number of bars "
+                                        f"(0-999999)")
+                extra["first_bars"] = int(value)
             else:
                 remove.append(part)
         return cls(remove=tuple(remove), **extra)  # type: ignore[arg-type]
