@@ -113,7 +113,7 @@ def test_every_shipped_config_loads(tmp_path):
 
 
 def test_trainer_choices_are_what_lightning_accepts():
-    L = pytest.importorskip("lightning")  # noqa: N806
+    L = pytest.importorskip("lightning")
     from lightning.fabric.connector import _PRECISION_INPUT_STR
     from lightning.pytorch.accelerators import AcceleratorRegistry
     from lightning.pytorch.strategies import StrategyRegistry
@@ -130,10 +130,9 @@ def test_trainer_choices_are_what_lightning_accepts():
 
 def test_cli_refuses_before_reading_any_data(tmp_path, capsys, monkeypatch):
     import folkclip.dataset
-
     from folkclip.cli import main
 
-    def no_data(*args, **kwargs):  # noqa: ANN002, ANN003
+    def no_data(*args, **kwargs):
         raise AssertionError("data was read before the config was checked")
 
     monkeypatch.setattr(folkclip.dataset, "load_tokenized", no_data)

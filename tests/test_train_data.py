@@ -7,12 +7,12 @@ import pytest
 
 pytest.importorskip("lightning")
 
-from lightning.fabric.utilities.data import _set_sampler_epoch  # noqa: E402
+from lightning.fabric.utilities.data import _set_sampler_epoch
 
-from folkclip.abc.parser import parse_tune  # noqa: E402
-from folkclip.dataset import tokenize_corpus  # noqa: E402
-from folkclip.sources import Corpus  # noqa: E402
-from folkclip_train.data import EpochSampler, PairDataset, make_loader  # noqa: E402
+from folkclip.abc.parser import parse_tune
+from folkclip.dataset import tokenize_corpus
+from folkclip.sources import Corpus
+from folkclip_train.data import EpochSampler, PairDataset, make_loader
 
 BODY = "M:6/8\nL:1/8\nK:D\n|:A|d2e fed|g2f e>dc|B3 AFD:|\n"
 

@@ -3,7 +3,9 @@
 ``compare`` and ``report``.
 
 Every command is reachable as ``main([...])``; errors in the input become a one-line
-message on stderr and exit status 2, never a traceback.
+message on stderr and exit status 2, never a traceback. Anything else that escapes a
+command is a bug: ``folkclip: internal error: <type>: <message>`` and where to report it,
+exit status 1 (``folkclip --debug ...`` also prints the traceback).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import sys
 from collections import Counter
 
 from folkclip.errors import FolkclipError
+
+REPORT_BUGS = "the folkclip issue tracker (the project's repository, 'Issues')"
+MAX_MESSAGE = 300  # characters of an internal error's message shown (input can be huge)
 
 
 def _add_data_commands(sub: argparse._SubParsersAction) -> None:
@@ -89,6 +94,8 @@ def _missing(err: ModuleNotFoundError) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="folkclip", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an internal error (to report a bug)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_data_commands(sub)
     _add_program_commands(sub)
@@ -139,7 +146,12 @@ def cmd_check_leakage(args: argparse.Namespace) -> int:
 
     from folkclip.sources import read_sources
     from folkclip.splits import (
-        assign_splits, crossing_groups, group_ids, identity_of, melody_vectors, near_duplicates,
+        assign_splits,
+        crossing_groups,
+        group_ids,
+        identity_of,
+        melody_vectors,
+        near_duplicates,
     )
 
     corpus = read_sources(args.sources)
@@ -159,7 +171,7 @@ def cmd_check_leakage(args: argparse.Namespace) -> int:
             dupes.append({"split": held, "tune": f"{a.source}:{a.ref}",
                           "train_tune": f"{b.source}:{b.ref}", "similarity": round(sim, 4)})
     report = {
-        "tunes": len(idents), "groups": int(len(set(groups.tolist()))),
+        "tunes": len(idents), "groups": len(set(groups.tolist())),
         "split_sizes": dict(Counter(splits)), "crossing_groups": len(crossing),
         "near_duplicates": len(dupes), "near_duplicate_pairs": dupes,
         "threshold": args.threshold, "seed": args.seed,
@@ -213,6 +225,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("folkclip: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001  the last line of defence: a bug, not bad input
+        return _internal_error(err, args.debug)
+
+
+def _internal_error(err: BaseException, debug: bool) -> int:
+    """Report an exception that escaped every command's own handling; exit status 1."""
+    import traceback
+
+    if debug:
+        traceback.print_exception(err, file=sys.stderr)
+    message = " ".join(str(err).split())
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + "..."
+    print(f"folkclip: internal error: {type(err).__name__}: {message}", file=sys.stderr)
+    print(f"folkclip: this is a bug in folkclip; please report it to {REPORT_BUGS} with the "
+          "command, its input and the output of the same command run with --debug"
+          + ("" if debug else " (folkclip --debug ...)"), file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -206,9 +206,13 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise FolkclipError(f"config file {str(p)!r} not found")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
-        raise FolkclipError(f"config file {str(p)!r} is not valid YAML: {err}") from None
+        where = " ".join(str(err).split())  # one line
+        raise FolkclipError(f"config file {str(p)!r} is not valid YAML: {where}") from None
+    except (OSError, UnicodeDecodeError, RecursionError, ValueError) as err:
+        raise FolkclipError(f"config file {str(p)!r} cannot be read: "
+                            f"{type(err).__name__}: {err}") from None
     if not isinstance(data, dict):
         raise FolkclipError(f"config file {str(p)!r} must hold a mapping")
     return data

@@ -181,6 +181,30 @@ def check_config(cfg: TrainConfig) -> None:
                             f"{', '.join(monitors)}; got {cfg.trainer.monitor!r}")
 
 
+def read_run_config(run: str | Path) -> dict:
+    """The resolved ``config.yaml`` of run folder ``run``, checked like any config.
+
+    Returns:
+        The config as a plain dict (every field present).
+
+    Raises:
+        FolkclipError: When ``run`` has no ``config.yaml`` or it is empty, not YAML, or
+            not a valid training config.
+    """
+    from folkclip.runfiles import DAMAGED_HINT
+
+    path = Path(run) / "config.yaml"
+    if not path.is_file():
+        raise FolkclipError(f"{run} is not a run folder (no config.yaml)")
+    data = load_yaml(path)
+    if not data:
+        raise FolkclipError(f"{path}: empty; {DAMAGED_HINT}")
+    try:
+        return to_dict(from_dict(TrainConfig, data))
+    except FolkclipError as err:
+        raise FolkclipError(f"{path}: not a valid run config: {err}") from None
+
+
 def save_config(cfg: TrainConfig, path: Path) -> None:
     import yaml
 

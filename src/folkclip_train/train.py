@@ -131,8 +131,8 @@ def fit(cfg: TrainConfig, out: Path, module: L.LightningModule, train_loader: Da
         default_root_dir=str(out), log_every_n_steps=tr.log_every_n_steps,
         enable_progress_bar=tr.progress_bar, enable_model_summary=False,
         num_sanity_val_steps=0, deterministic=True)
-    if resume and not last.exists():
-        raise FolkclipError(f"--resume: no checkpoint at {last}")
+    if resume:
+        check_checkpoint(last)
     metrics_csv = out / "logs" / "metrics.csv"
     before = metrics_csv.read_text() if resume and metrics_csv.exists() else ""
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resume else None)
@@ -143,6 +143,28 @@ def fit(cfg: TrainConfig, out: Path, module: L.LightningModule, train_loader: Da
         state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(state)
     return trainer
+
+
+def check_checkpoint(path: Path) -> None:
+    """Refuse to resume from a missing or damaged checkpoint, with a one-line message.
+
+    Raises:
+        FolkclipError: When ``path`` is missing, truncated or not a training checkpoint.
+    """
+    import pickle
+
+    import torch
+
+    if not path.exists():
+        raise FolkclipError(f"--resume: no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        reason = " ".join(str(err).split())[:200] or type(err).__name__
+        raise FolkclipError(f"--resume: {path} cannot be read ({reason}); delete it to start "
+                            "the run again") from None
+    if not isinstance(ckpt, dict) or not {"global_step", "state_dict", "loops"} <= set(ckpt):
+        raise FolkclipError(f"--resume: {path} is not a training checkpoint")
 
 
 def merge_metrics_csv(before: str, path: Path) -> None:
