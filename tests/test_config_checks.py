@@ -143,3 +143,26 @@ def test_cli_refuses_before_reading_any_data(tmp_path, capsys, monkeypatch):
         err = capsys.readouterr().err
         assert needle in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"first_bars": "3"}, "tokenizer first_bars must be an integer"),
+    ({"max_events": 2.5}, "tokenizer max_events must be an integer"),
+    ({"remove": "key"}, "tokenizer remove must be a list"),
+    ({"remove": ("keys",)}, "unknown removal switch"),
+    ({"first_bars": -1}, "first_bars must be >= 0"),
+])
+def test_tokenizer_config_refuses_bad_values(kwargs, needle):
+    from folkclip.tokenize import TokenizerConfig
+
+    with pytest.raises(FolkclipError, match=needle):
+        TokenizerConfig(**kwargs)
+
+
+@pytest.mark.parametrize("spec", ["first_bars=x", "first_bars=", "first_bars=-1",
+                                  "first_bars=1e3", "first_bars=" + "9" * 5000])
+def test_tokenizer_spec_refuses_bad_first_bars(spec):
+    from folkclip.tokenize import TokenizerConfig
+
+    with pytest.raises(FolkclipError, match="first_bars"):
+        TokenizerConfig.from_spec(spec)

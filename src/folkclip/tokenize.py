@@ -72,6 +72,12 @@ class TokenizerConfig:
     max_events: int = 1024
 
     def __post_init__(self) -> None:
+        for name in ("first_bars", "max_events"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise FolkclipError(f"tokenizer {name} must be an integer, got {value!r}")
+        if isinstance(self.remove, str):
+            raise FolkclipError(f"tokenizer remove must be a list of switches, got {self.remove!r}")
         unknown = [s for s in self.remove if s not in SWITCHES]
         if unknown:
             raise FolkclipError(f"unknown removal switch(es) {unknown}; choose from {SWITCHES}")

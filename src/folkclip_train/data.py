@@ -112,6 +112,8 @@ class ResumableLoader(DataLoader):
     ``state_dict`` records the epoch and the batches handed out so far in it; after
     ``load_state_dict`` the next iteration starts at the following batch, so a run
     resumed from a step checkpoint trains on exactly the batches it would have seen.
+    (With several processes Lightning wraps the sampler in a distributed one; a run
+    resumed mid-epoch then restarts that epoch's order, as Lightning does by default.)
     """
 
     _yielded = 0
@@ -129,8 +131,9 @@ class ResumableLoader(DataLoader):
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.sampler.set_epoch(state["epoch"])
-        self.sampler.skip(state["batches"] * self.batch_size)
-        self._resumed_batches = state["batches"]
+        if isinstance(self.sampler, EpochSampler):  # not when Lightning wrapped it for DDP
+            self.sampler.skip(state["batches"] * self.batch_size)
+            self._resumed_batches = state["batches"]
 
 
 class _CountingIterator:
