@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("lightning")
 
-import folkclip  # noqa: E402
-from folkclip.cli import main  # noqa: E402
-from folkclip.errors import FolkclipError  # noqa: E402
+import folkclip
+from folkclip.cli import main
+from folkclip.errors import FolkclipError
 
 TINY = ["--data", "tiny", "--set", "trainer.batch_size=16", "--set", "tracking.probe_size=2",
         "--set", "trainer.progress_bar=false", "--set", "tracking.logger=csv",
@@ -125,12 +125,12 @@ def test_bad_first_bars(argv, tmp_path, capsys):
         ["--out", str(tmp_path / "a")] if argv[0] == "ablate" else [])]), "first_bars")
 
 
-def _crash(args):  # noqa: ANN001, ANN202
+def _crash(args):
     raise ValueError("a bug\nover two lines")
 
 
 def test_internal_error_is_reported_not_a_traceback(monkeypatch, capsys):
-    import folkclip.cli as cli
+    from folkclip import cli
 
     monkeypatch.setattr(cli, "cmd_inspect", _crash)
     assert main(["data", "inspect", "tiny"]) == 1
@@ -146,9 +146,9 @@ def test_internal_error_is_reported_not_a_traceback(monkeypatch, capsys):
 
 
 def test_internal_error_message_is_capped(monkeypatch, capsys):
-    import folkclip.cli as cli
+    from folkclip import cli
 
-    def huge(args):  # noqa: ANN001, ANN202
+    def huge(args):
         raise RuntimeError("9" * 10_000)
 
     monkeypatch.setattr(cli, "cmd_inspect", huge)
