@@ -3,11 +3,17 @@
 ``from_dict(TrainConfig, data)`` refuses unknown keys and wrong types with a message
 that names the key; ``apply_overrides(cfg, ["trainer.max_steps=5", "seed=3"])``
 parses each value as YAML and checks it against the field's type.
+
+A field's rules sit in its type, beside its default: ``Literal["cosine", "constant"]``
+admits only those values (the message lists them) and ``Annotated[int, Range(ge=1)]``
+bounds a number, e.g. ``batch_size: Annotated[int, Range(ge=1)] = 64``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -16,10 +22,41 @@ from typing import Any, TypeVar
 from folkclip.errors import FolkclipError
 
 T = TypeVar("T")
+_FLOAT_TEXT = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Bounds of a numeric config field, used as ``Annotated[float, Range(gt=0)]``.
+
+    Attributes:
+        ge: Smallest value allowed. gt: Values must exceed it.
+        le: Largest value allowed. lt: Values must stay below it.
+    """
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def describe(self) -> str:
+        """The bounds in words, e.g. ``>= 1`` or ``> 0 and < 1``."""
+        parts = [f"{op} {v:g}" for op, v in ((">=", self.ge), (">", self.gt), ("<=", self.le),
+                                             ("<", self.lt)) if v is not None]
+        return " and ".join(parts)
+
+    def check(self, value: float, where: str) -> None:
+        """Raise :class:`FolkclipError` naming ``where`` when ``value`` is out of bounds."""
+        ok = ((self.ge is None or value >= self.ge) and (self.gt is None or value > self.gt)
+              and (self.le is None or value <= self.le) and (self.lt is None or value < self.lt))
+        if not math.isfinite(value):
+            raise FolkclipError(f"{where} must be a finite number, got {value!r}")
+        if not ok:
+            raise FolkclipError(f"{where} must be {self.describe()}, got {value!r}")
 
 
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    return typing.get_type_hints(cls, include_extras=True)
 
 
 def _check(value: Any, tp: Any, where: str) -> Any:
@@ -27,6 +64,17 @@ def _check(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any:
+        return value
+    if origin is typing.Annotated:
+        value = _check(value, args[0], where)
+        for rule in tp.__metadata__:
+            if isinstance(rule, Range) and value is not None:
+                rule.check(value, where)
+        return value
+    if origin is typing.Literal:
+        if value not in args or isinstance(value, bool) != isinstance(args[0], bool):
+            raise FolkclipError(f"{where} must be one of {', '.join(map(str, args))}; "
+                                f"got {value!r}")
         return value
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -60,6 +108,8 @@ def _check(value: Any, tp: Any, where: str) -> Any:
         return dict(value)
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str) and _FLOAT_TEXT.fullmatch(value.strip()):
+        return float(value)  # YAML 1.1 reads "1e-3" (no dot) as text
     if tp is bool and not isinstance(value, bool):
         raise FolkclipError(f"{where}: expected true/false, got {value!r}")
     if tp in (int, float, str) and (not isinstance(value, tp) or isinstance(value, bool)
@@ -134,10 +184,13 @@ def apply_overrides(obj: T, assignments: list[str]) -> T:
             value = raw
         try:
             obj = apply_override(obj, key.strip(), value)
-        except FolkclipError:
+        except FolkclipError as first:
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise
-            obj = apply_override(obj, key.strip(), raw.strip())  # YAML read "42" as a number
+            try:  # YAML read "42" as a number; the field may want the text
+                obj = apply_override(obj, key.strip(), raw.strip())
+            except FolkclipError:
+                raise first from None
     return obj
 
 
@@ -153,9 +206,13 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise FolkclipError(f"config file {str(p)!r} not found")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
-        raise FolkclipError(f"config file {str(p)!r} is not valid YAML: {err}") from None
+        where = " ".join(str(err).split())  # one line
+        raise FolkclipError(f"config file {str(p)!r} is not valid YAML: {where}") from None
+    except (OSError, UnicodeDecodeError, RecursionError, ValueError) as err:
+        raise FolkclipError(f"config file {str(p)!r} cannot be read: "
+                            f"{type(err).__name__}: {err}") from None
     if not isinstance(data, dict):
         raise FolkclipError(f"config file {str(p)!r} must hold a mapping")
     return data

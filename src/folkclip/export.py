@@ -8,6 +8,7 @@ tokenizer config, ``max_events``) and ``weights.pt`` (a plain state dict).
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import torch
 
 from folkclip.config import from_dict, to_dict
 from folkclip.errors import FolkclipError
+from folkclip.io.runfiles import DAMAGED_HINT, read_json, require_keys
 from folkclip.data.tokenize import TokenizerConfig
 
 
@@ -64,7 +66,8 @@ def load(path: str | Path) -> FolkclipModel:
     """Load an exported model from a run folder (or its ``model/`` folder).
 
     Raises:
-        FolkclipError: When no exported model is found there.
+        FolkclipError: When no exported model is found there, or its ``model.json`` or
+            ``weights.pt`` is truncated, of the wrong shape or does not fit the model.
     """
     from folkclip.models import create_model
     from folkclip.models.config import ModelConfig
@@ -73,12 +76,27 @@ def load(path: str | Path) -> FolkclipModel:
     folder = p / "model" if (p / "model" / "model.json").exists() else p
     if not (folder / "model.json").exists():
         raise FolkclipError(f"no exported model in {str(p)!r} (expected model/model.json)")
-    info = json.loads((folder / "model.json").read_text())
-    cfg = from_dict(ModelConfig, info["model"])
-    vocab = info["vocab"]
+    where = folder / "model.json"
+    info = read_json(where)
+    require_keys(info, ("model", "vocab", "tokenizer", "max_events"), where)
+    try:
+        cfg = from_dict(ModelConfig, info["model"])
+        vocab = {str(f): list(v) for f, v in info["vocab"].items()}
+        t = info["tokenizer"]
+        tok = TokenizerConfig.from_dict(t)
+        max_events = int(info["max_events"])
+    except FolkclipError as err:
+        raise FolkclipError(f"{where}: {err}") from None
+    except (AttributeError, KeyError, TypeError, ValueError) as err:
+        raise FolkclipError(f"{where}: malformed ({type(err).__name__}: {err}); "
+                            f"{DAMAGED_HINT}") from None
     model = create_model(cfg, {f: len(v) for f, v in vocab.items()})
-    state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
-    t = info["tokenizer"]
-    tok = TokenizerConfig.from_dict(t)
-    return FolkclipModel(model, vocab, tok, int(info["max_events"]))
+    try:
+        state = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    except (OSError, RuntimeError, EOFError, ValueError, KeyError, TypeError,
+            pickle.UnpicklingError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise FolkclipError(f"{folder / 'weights.pt'}: cannot be loaded into the model of "
+                            f"model.json ({first}); {DAMAGED_HINT}") from None
+    return FolkclipModel(model, vocab, tok, max_events)

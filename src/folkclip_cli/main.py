@@ -3,7 +3,9 @@
 ``compare`` and ``report``.
 
 Every command is reachable as ``main([...])``; errors in the input become a one-line
-message on stderr and exit status 2, never a traceback.
+message on stderr and exit status 2, never a traceback. Anything else that escapes a
+command is a bug: ``folkclip: internal error: <type>: <message>`` and where to report it,
+exit status 1 (``folkclip --debug ...`` also prints the traceback).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from folkclip.errors import FolkclipError
 from folkclip_cli import data, generate
 from folkclip_cli.study import compare, evaluate, maps, report, sweep
 from folkclip_cli.train import command
+
+REPORT_BUGS = "the folkclip issue tracker (the project's repository, 'Issues')"
+MAX_MESSAGE = 300  # characters of an internal error's message shown (input can be huge)
 
 
 # One table of commands: (name, help, module, function adding its arguments, function
@@ -42,6 +47,8 @@ PROGRAMS = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="folkclip", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an internal error (to report a bug)")
     sub = parser.add_subparsers(dest="command", required=True)
     data.add_commands(sub)
     for name, help_text, module, add, run in PROGRAMS:
@@ -75,6 +82,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:
+        print("folkclip: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001  the last line of defence: a bug, not bad input
+        return _internal_error(err, args.debug)
+
+
+def _internal_error(err: BaseException, debug: bool) -> int:
+    """Report an exception that escaped every command's own handling; exit status 1."""
+    import traceback
+
+    if debug:
+        traceback.print_exception(err, file=sys.stderr)
+    message = " ".join(str(err).split())
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + "..."
+    print(f"folkclip: internal error: {type(err).__name__}: {message}", file=sys.stderr)
+    print(f"folkclip: this is a bug in folkclip; please report it to {REPORT_BUGS} with the "
+          "command, its input and the output of the same command run with --debug"
+          + ("" if debug else " (folkclip --debug ...)"), file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -76,6 +76,12 @@ class TokenizerConfig:
     max_events: int = 1024
 
     def __post_init__(self) -> None:
+        for name in ("first_bars", "max_events"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise FolkclipError(f"tokenizer {name} must be an integer, got {value!r}")
+        if isinstance(self.remove, str):
+            raise FolkclipError(f"tokenizer remove must be a list of switches, got {self.remove!r}")
         unknown = [s for s in self.remove if s not in SWITCHES]
         if unknown:
             raise FolkclipError(f"unknown removal switch(es) {unknown}; choose from {SWITCHES}")
@@ -89,7 +95,11 @@ class TokenizerConfig:
         remove, extra = [], dict(kwargs)
         for part in filter(None, (p.strip() for p in re.split(r"[,+]", spec))):
             if part.startswith("first_bars="):
-                extra["first_bars"] = int(part.split("=", 1)[1])
+                value = part.split("=", 1)[1].strip()
+                if not re.fullmatch(r"[0-9]{1,6}", value):
+                    raise FolkclipError(f"{part!r}: first_bars=N needs a whole number of bars "
+                                        f"(0-999999)")
+                extra["first_bars"] = int(value)
             else:
                 remove.append(part)
         return cls(remove=tuple(remove), **extra)  # type: ignore[arg-type]

@@ -81,15 +81,14 @@ def read_run(run: Path, label: str | None = None) -> RunResult:
     Raises:
         FolkclipError: When the folder holds no ``eval_test.json``.
     """
-    import yaml
+    from folkclip.io.runfiles import read_json
+    from folkclip_cli.train.config import read_run_config
 
     path = run / "eval_test.json"
     if not path.exists():
         raise FolkclipError(f"{run} has no eval_test.json (not a finished two-tower run)")
-    m = json.loads(path.read_text())
-    cfg_path = run / "config.yaml"
-    seed = int((yaml.safe_load(cfg_path.read_text()) or {}).get("seed", 0)) \
-        if cfg_path.exists() else 0
+    m = read_json(path)
+    seed = int(read_run_config(run)["seed"]) if (run / "config.yaml").exists() else 0
     scalars = {k: float(v) for k, v in m.items()
                if "/" in k and isinstance(v, (int, float))}
     scalars.update({k: float(m[k]) for k in ("n_tunes", "n_titles") if k in m})

@@ -55,17 +55,13 @@ def load_eval(run_dir: str | Path, data: list[str] | None = None,
     Raises:
         FolkclipError: When ``run_dir`` is not a run folder or the split has no titled tunes.
     """
-    import yaml
-
     import folkclip
     from folkclip.data.dataset import load_tokenized
     from folkclip.eval.evaluation import EvalSet
+    from folkclip_cli.train.config import read_run_config
 
     run = Path(run_dir)
-    cfg_path = run / "config.yaml"
-    if not cfg_path.exists():
-        raise FolkclipError(f"{run} is not a run folder (no config.yaml)")
-    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg = read_run_config(run)
     if cfg.get("task", "contrastive") != "contrastive":
         raise FolkclipError(f"{run} trained task {cfg['task']!r}, not a two-tower model")
     fm = folkclip.load(run)

@@ -16,11 +16,11 @@ import argparse
 import base64
 import csv
 import html
-import json
 from pathlib import Path
 
 from folkclip.errors import FolkclipError
 from folkclip.eval.evaluation import METRIC_KEYS
+from folkclip.io.runfiles import read_json
 
 SUMMARY_STEMS = ("ablation", "sweep", "compare")
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -153,7 +153,7 @@ def maps_section(run: Path, make: bool) -> str:
         from folkclip_cli.study.maps import make_maps
 
         make_maps(run, folder)
-    m = json.loads((folder / "map_metrics.json").read_text())
+    m = read_json(folder / "map_metrics.json")
     keys = ["silhouette_type", "knn_type_accuracy", "majority_type_share"]
     rows = [[k, _num(m.get(k)), _num(m.get(f"random_init_{k}")) if k != "majority_type_share"
              else ""] for k in keys]
@@ -196,7 +196,7 @@ def examples_section(run: Path, n: int) -> str:
 
 def run_report(run: Path, scratch: Path, make_maps: bool = True, examples: int = 5) -> str:
     """The HTML body for one run folder."""
-    m = json.loads((run / "eval_test.json").read_text())
+    m = read_json(run / "eval_test.json")
     parts = [metrics_section(m)]
     curves = curves_png(run, scratch / f"{run.name}_curves.png")
     if curves:

@@ -31,6 +31,7 @@ from pathlib import Path
 from queue import Queue
 
 from folkclip.errors import FolkclipError
+from folkclip.io.runfiles import read_json
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def _state(run: PlannedRun, config: str | None, base: list[str]) -> str:
     record = run.out / "sweep_run.json"
     wanted = {"config": config, "overrides": [o for o in [*base, *run.overrides]
                                               if not o.startswith(_NEUTRAL)]}
-    if record.exists() and json.loads(record.read_text()) != wanted:
+    if record.exists() and read_json(record) != wanted:
         raise FolkclipError(f"{run.out} was trained with other settings "
                             f"({record.read_text().strip()}); use another --out or delete it")
     if (run.out / "eval_test.json").exists():

@@ -9,6 +9,11 @@ The run folder receives ``config.yaml`` (resolved), ``split.json``, ``checkpoint
 ``folkclip.load``) and ``eval_test.json`` / ``eval_validation.json``. With
 ``task: melody_lm`` (:mod:`folkclip_cli.train.lm_task`) ``model/`` holds ``lm.json`` and
 ``lm_weights.pt`` instead, and ``perplexity.json`` replaces the evaluations.
+
+``--resume`` continues from ``checkpoints/last.ckpt`` exactly where it was written, even
+in the middle of an epoch (``trainer.checkpoint_every_n_steps`` writes it every N steps):
+the resumed run sees the same batches and random draws and ends with the same weights as
+a run never interrupted (:mod:`folkclip_cli.train.resume`).
 """
 
 from __future__ import annotations

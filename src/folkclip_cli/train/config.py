@@ -4,12 +4,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
-from folkclip.config import apply_overrides, from_dict, load_yaml, to_dict
+from folkclip.config import Range, apply_overrides, from_dict, load_yaml, to_dict
 from folkclip.errors import FolkclipError
 from folkclip.models.config import ModelConfig
 
 TASKS = ("contrastive", "melody_lm")
+# What Lightning's Trainer accepts (tests check these against Lightning's registries).
+ACCELERATORS = Literal["auto", "cpu", "gpu", "cuda", "mps", "tpu"]
+STRATEGIES = Literal[
+    "auto", "ddp", "ddp_spawn", "ddp_fork", "ddp_notebook", "ddp_find_unused_parameters_true",
+    "ddp_find_unused_parameters_false", "ddp_spawn_find_unused_parameters_true",
+    "ddp_spawn_find_unused_parameters_false", "ddp_fork_find_unused_parameters_true",
+    "ddp_fork_find_unused_parameters_false", "fsdp", "fsdp_cpu_offload", "deepspeed",
+    "deepspeed_stage_1", "deepspeed_stage_2", "deepspeed_stage_2_offload", "deepspeed_stage_3",
+    "deepspeed_stage_3_offload", "single_device"]
+PRECISIONS = Literal["32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true", "64-true"]
+# What each task logs and can monitor for early stopping and the best checkpoint.
+CONTRASTIVE_MONITORS = ("val/mrr_mean", "val/loss", *(
+    f"val/{d}/{k}" for d in ("tune_to_title", "title_to_tune")
+    for k in ("mrr", "ndcg@10", "recall@10", "hit@10")))
+LM_MONITORS = ("val/loss", "val/token_ppl", "val/duration_ppl")
+
+NonNegative = Annotated[int, Range(ge=0)]
+Positive = Annotated[int, Range(ge=1)]
+Share = Annotated[float, Range(ge=0, le=1)]
 
 
 @dataclass
@@ -17,71 +37,88 @@ class DataConfig:
     """Which tunes, how they are split and tokenized."""
 
     sources: list[str] = field(default_factory=lambda: ["default"])
-    split_seed: int = 0
-    fractions: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    split_seed: NonNegative = 0
+    fractions: list[Share] = field(default_factory=lambda: [0.8, 0.1, 0.1])  # train, val, test
     transpose: bool = True
     remove: list[str] = field(default_factory=list)  # tokenizer information-removal switches
-    first_bars: int = 0
-    max_events: int = 256
+    first_bars: NonNegative = 0
+    max_events: Annotated[int, Range(ge=8)] = 256
     alt_titles: bool = True  # sample alternative titles as extra training pairs
+
+    def __post_init__(self) -> None:
+        from folkclip.data.tokenize import SWITCHES
+
+        f = self.fractions
+        if len(f) != 3 or abs(sum(f) - 1) > 1e-6 or f[0] <= 0 or f[1] <= 0:
+            raise FolkclipError(f"data.fractions must be three shares (train, validation, test) "
+                                f"summing to 1, train and validation above 0; got {f}")
+        unknown = [s for s in self.remove if s not in SWITCHES]
+        if unknown:
+            raise FolkclipError(f"data.remove: unknown switch(es) {', '.join(unknown)}; "
+                                f"choose from {', '.join(SWITCHES)}")
 
 
 @dataclass
 class LossConfig:
     """Contrastive loss: ``infonce`` (CLIP) or ``hinge`` (margin ranking)."""
 
-    kind: str = "infonce"
-    same_title: str = "mask"  # mask | positive | none
-    margin: float = 0.1
+    kind: Literal["infonce", "hinge"] = "infonce"
+    same_title: Literal["mask", "positive", "none"] = "mask"
+    margin: Annotated[float, Range(ge=0)] = 0.1
     hardest: bool = False
 
 
 @dataclass
 class OptimConfig:
-    lr: float = 2e-3
-    weight_decay: float = 0.01
-    warmup_steps: int = 50
-    schedule: str = "cosine"  # cosine | constant
+    lr: Annotated[float, Range(gt=0)] = 2e-3
+    weight_decay: Annotated[float, Range(ge=0)] = 0.01
+    warmup_steps: NonNegative = 50
+    schedule: Literal["cosine", "constant"] = "cosine"
 
 
 @dataclass
 class TrainerConfig:
     """Passed to Lightning's Trainer; multi-GPU/multi-node by configuration alone."""
 
-    max_epochs: int = 30
-    max_steps: int = -1
-    batch_size: int = 64
-    accelerator: str = "cpu"
-    devices: int = 1
-    num_nodes: int = 1
-    strategy: str = "auto"
-    precision: str = "32-true"
-    grad_clip: float = 1.0
-    early_stopping_patience: int = 6
-    monitor: str = "val/mrr_mean"
-    num_workers: int = 0
-    log_every_n_steps: int = 10
+    max_epochs: Positive = 30
+    max_steps: Annotated[int, Range(ge=-1)] = -1  # -1: no limit but max_epochs
+    batch_size: Positive = 64
+    accelerator: ACCELERATORS = "cpu"
+    devices: Positive = 1
+    num_nodes: Positive = 1
+    strategy: STRATEGIES = "auto"
+    precision: PRECISIONS = "32-true"
+    grad_clip: Annotated[float, Range(ge=0)] = 1.0  # 0: no clipping
+    early_stopping_patience: NonNegative = 6
+    monitor: str = "val/mrr_mean"  # one of CONTRASTIVE_MONITORS or LM_MONITORS, by task
+    num_workers: NonNegative = 0
+    log_every_n_steps: Positive = 10
+    checkpoint_every_n_steps: NonNegative = 0  # also write last.ckpt every N steps (0: never)
     progress_bar: bool = True
-    threads: int = 0  # torch.set_num_threads; 0 = leave as is
+    threads: NonNegative = 0  # torch.set_num_threads; 0 = leave as is
+
+    def __post_init__(self) -> None:
+        if self.max_steps == 0:
+            raise FolkclipError("trainer.max_steps must be -1 (no limit) or >= 1, got 0")
 
 
 @dataclass
 class TrackingConfig:
     """Loggers and prediction tracking."""
 
-    logger: str = "tensorboard"  # tensorboard | mlflow | wandb | csv | none
+    logger: Literal["tensorboard", "mlflow", "wandb", "csv", "none"] = "tensorboard"
     mlflow_uri: str = ""
-    probe_size: int = 12
-    probe_steps: list[int] = field(default_factory=list)  # empty: at every validation
-    top_k: int = 5
+    probe_size: NonNegative = 12
+    probe_steps: list[NonNegative] = field(default_factory=list)  # empty: every validation
+    top_k: Positive = 5
 
 
 @dataclass
 class TrainConfig:
     """Everything a run needs; written resolved into every run folder."""
 
-    task: str = "contrastive"
-    seed: int = 0
+    task: Literal["contrastive", "melody_lm"] = "contrastive"
+    seed: NonNegative = 0
     model_preset: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -112,13 +149,60 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         if text.startswith("model_preset="):
             preset = text.split("=", 1)[1]
     if preset:
+        if not isinstance(preset, str):
+            raise FolkclipError(f"model_preset: expected a name, got {preset!r}")
+        model = _mapping(data.get("model", {}), "model")
         base = to_dict(load_model_config(preset))
-        base.update({k: v for k, v in data.get("model", {}).items() if not isinstance(v, dict)})
+        base.update({k: v for k, v in model.items() if k not in ("melody", "title")})
         for sub in ("melody", "title"):
-            base[sub].update(data.get("model", {}).get(sub, {}))
+            base[sub].update(_mapping(model.get(sub, {}), f"model.{sub}"))
         data = {**data, "model": base}
     cfg = from_dict(TrainConfig, data)
-    return apply_overrides(cfg, [o for o in overrides or [] if not o.startswith("model_preset=")])
+    cfg = apply_overrides(cfg, [o for o in overrides or [] if not o.startswith("model_preset=")])
+    check_config(cfg)
+    return cfg
+
+
+def _mapping(value: object, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise FolkclipError(f"{where}: expected a mapping, got {value!r}")
+    return value
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Rules that tie fields together, checked once the whole config is known.
+
+    Raises:
+        FolkclipError: For a monitor the task does not log.
+    """
+    monitors = LM_MONITORS if cfg.task == "melody_lm" else CONTRASTIVE_MONITORS
+    if cfg.trainer.monitor not in monitors:
+        raise FolkclipError(f"trainer.monitor for task {cfg.task} must be one of "
+                            f"{', '.join(monitors)}; got {cfg.trainer.monitor!r}")
+
+
+def read_run_config(run: str | Path) -> dict:
+    """The resolved ``config.yaml`` of run folder ``run``, checked like any config.
+
+    Returns:
+        The config as a plain dict (every field present).
+
+    Raises:
+        FolkclipError: When ``run`` has no ``config.yaml`` or it is empty, not YAML, or
+            not a valid training config.
+    """
+    from folkclip.io.runfiles import DAMAGED_HINT
+
+    path = Path(run) / "config.yaml"
+    if not path.is_file():
+        raise FolkclipError(f"{run} is not a run folder (no config.yaml)")
+    data = load_yaml(path)
+    if not data:
+        raise FolkclipError(f"{path}: empty; {DAMAGED_HINT}")
+    try:
+        return to_dict(from_dict(TrainConfig, data))
+    except FolkclipError as err:
+        raise FolkclipError(f"{path}: not a valid run config: {err}") from None
 
 
 def save_config(cfg: TrainConfig, path: Path) -> None:

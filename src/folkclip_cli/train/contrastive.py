@@ -73,6 +73,13 @@ class ContrastiveModule(L.LightningModule):
         self.log("train/global_batch", float(self._global_batch), batch_size=bs)
         return losses["contrastive_loss"]
 
+    def on_train_epoch_start(self) -> None:
+        # The sampler passes the epoch to the pair dataset; with several processes Lightning
+        # wraps the sampler, so the epoch (which decides the titles drawn) is set here too.
+        dataset = getattr(self.trainer.train_dataloader, "dataset", None)
+        if callable(getattr(dataset, "set_epoch", None)):
+            dataset.set_epoch(self.current_epoch)
+
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         losses = self._loss(batch)
         self.log("val/loss", losses["contrastive_loss"], batch_size=batch["tokens"].shape[0],

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence, Sized
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from folkclip.data.batch import title_hash, titled_indices, tune_batch
 from folkclip.data.dataset import TokenizedCorpus
@@ -18,6 +18,8 @@ class PairDataset(Dataset):
 
     The title is the main one, or (``alt_titles``) one of main + alternatives drawn with
     a generator seeded by (seed, epoch, k) — deterministic, and different each epoch.
+    The epoch is advanced by :meth:`set_epoch`, which :class:`EpochSampler` calls each
+    time Lightning starts an epoch (and when a run resumes).
     """
 
     def __init__(self, tc: TokenizedCorpus, indices: Sequence[int], seed: int = 0,
@@ -30,6 +32,10 @@ class PairDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the titles of epoch ``epoch`` from now on."""
+        self.epoch = int(epoch)
 
     def __getitem__(self, k: int) -> tuple[int, str]:
         i = self.indices[k]
@@ -58,9 +64,101 @@ def make_collate(tc: TokenizedCorpus, tokenize_titles: Callable[[list[str]], dic
     return collate
 
 
-def make_loader(ds: PairDataset, collate: Callable, batch_size: int, shuffle: bool, seed: int,
-                num_workers: int = 0) -> DataLoader:
+class EpochSampler(Sampler[int]):
+    """Dataset positions in an order fixed by (seed, epoch): a permutation drawn from
+    ``numpy.random.default_rng([seed, epoch])`` (or ``0..n-1`` without ``shuffle``).
+
+    Lightning calls :meth:`set_epoch` at the start of every epoch; the sampler passes
+    the epoch on to the dataset (:meth:`PairDataset.set_epoch`). Because the order depends
+    on nothing but (seed, epoch), a resumed run sees the same order; :meth:`skip` drops
+    the positions a checkpointed run had already consumed in its epoch.
+    """
+
+    def __init__(self, dataset: Sized, seed: int, shuffle: bool) -> None:
+        self.dataset = dataset
+        self.seed = seed
+        self.shuffle = shuffle
+        self.epoch = 0
+        self._skip = 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+        set_dataset_epoch = getattr(self.dataset, "set_epoch", None)
+        if callable(set_dataset_epoch):
+            set_dataset_epoch(self.epoch)
+
+    def skip(self, n: int) -> None:
+        """Leave out the first ``n`` positions of the next iteration (once)."""
+        self._skip = int(n)
+
+    def order(self) -> np.ndarray:
+        """The positions of the current epoch, in order: (n,)."""
+        n = len(self.dataset)
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(n)
+
+    def __iter__(self) -> Iterator[int]:
+        start, self._skip = self._skip, 0  # read when iteration really starts
+        yield from self.order()[start:].tolist()
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader over an :class:`EpochSampler` that Lightning can checkpoint mid-epoch.
+
+    ``state_dict`` records the epoch and the batches handed out so far in it; after
+    ``load_state_dict`` the next iteration starts at the following batch, so a run
+    resumed from a step checkpoint trains on exactly the batches it would have seen.
+    (With several processes Lightning wraps the sampler in a distributed one; a run
+    resumed mid-epoch then restarts that epoch's order, as Lightning does by default.)
+    """
+
+    _yielded = 0
+    _resumed_batches = 0
+
+    def __iter__(self) -> Iterator:
+        self._yielded, self._resumed_batches = self._resumed_batches, 0
+        return _CountingIterator(super().__iter__(), self)
+
+    def state_dict(self) -> dict[str, int]:
+        epoch, batches = self.sampler.epoch, self._yielded
+        if batches >= len(self):  # the epoch is complete: resume at the next one
+            epoch, batches = epoch + 1, 0
+        return {"epoch": epoch, "batches": batches}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.set_epoch(state["epoch"])
+        if isinstance(self.sampler, EpochSampler):  # not when Lightning wrapped it for DDP
+            self.sampler.skip(state["batches"] * self.batch_size)
+            self._resumed_batches = state["batches"]
+
+
+class _CountingIterator:
+    """Counts the batches a loader's iterator hands out."""
+
+    def __init__(self, it: Iterator, loader: ResumableLoader) -> None:
+        self.it, self.loader = it, loader
+
+    def __iter__(self) -> _CountingIterator:
+        return self
+
+    def __next__(self) -> object:
+        batch = next(self.it)
+        self.loader._yielded += 1
+        return batch
+
+    def __len__(self) -> int:
+        return len(self.it)
+
+
+def make_loader(ds: Dataset, collate: Callable, batch_size: int, shuffle: bool, seed: int,
+                num_workers: int = 0) -> ResumableLoader:
+    """A loader whose order depends only on (seed, epoch) and that resumes mid-epoch."""
     gen = torch.Generator()
-    gen.manual_seed(seed)
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=collate,
-                      generator=gen, num_workers=num_workers, drop_last=False)
+    gen.manual_seed(seed)  # worker seeds only; the order comes from the sampler
+    return ResumableLoader(ds, batch_size=batch_size, sampler=EpochSampler(ds, seed, shuffle),
+                           collate_fn=collate, generator=gen, num_workers=num_workers,
+                           drop_last=False)

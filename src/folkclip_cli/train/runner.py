@@ -41,9 +41,7 @@ def _loggers(cfg, out: Path) -> list:  # noqa: ANN001
                                            artifact_location=str((out / "mlruns").resolve())))
     elif kind == "wandb":
         result.append(loggers.WandbLogger(project="folkclip", save_dir=str(out)))
-    elif kind not in ("csv", "none"):
-        raise FolkclipError(f"tracking.logger must be tensorboard, mlflow, wandb, csv or none, "
-                            f"got {kind!r}")
+    # "csv" and "none": the CSV logger only (the config allows no other value)
     params = flat_params(cfg)
     for logger in result:
         logger.log_hyperparams(params)  # the resolved config as the run's parameters
@@ -102,9 +100,10 @@ def fit(cfg: TrainConfig, out: Path, module: L.LightningModule, train_loader: Da
         val_loader: DataLoader, *, mode: str, callbacks: list | None = None,
         resume: bool = False) -> L.Trainer:
     """Fit ``module`` with the Trainer every task shares: the configured loggers, best and
-    last checkpoints and early stopping on ``trainer.monitor`` (``mode`` ``max`` or
-    ``min``), plus task ``callbacks``. On the first process the best checkpoint's
-    weights are loaded back into ``module``.
+    last checkpoints (``last.ckpt`` also every ``trainer.checkpoint_every_n_steps``
+    steps), early stopping on ``trainer.monitor`` (``mode`` ``max`` or ``min``), the
+    generator states needed for an exact resume, plus task ``callbacks``. On the first
+    process the best checkpoint's weights are loaded back into ``module``.
 
     Returns:
         The Lightning Trainer.
@@ -113,22 +112,27 @@ def fit(cfg: TrainConfig, out: Path, module: L.LightningModule, train_loader: Da
     import torch
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
+    from folkclip_cli.train.resume import RandomState, StepCheckpoint
+
     tr = cfg.trainer
     ckpt = ModelCheckpoint(dirpath=str(out / "checkpoints"), filename="best",
                            monitor=tr.monitor, mode=mode, save_last=True)
     stop = EarlyStopping(monitor=tr.monitor, mode=mode, check_on_train_epoch_end=False,
                          patience=tr.early_stopping_patience)
+    last = out / "checkpoints" / "last.ckpt"
+    extra = [RandomState()]
+    if tr.checkpoint_every_n_steps:
+        extra.append(StepCheckpoint(last, tr.checkpoint_every_n_steps))
     trainer = L.Trainer(
         max_epochs=tr.max_epochs, max_steps=tr.max_steps, accelerator=tr.accelerator,
         devices=tr.devices, num_nodes=tr.num_nodes, strategy=tr.strategy,
         precision=tr.precision, gradient_clip_val=tr.grad_clip or None,
-        logger=_loggers(cfg, out), callbacks=[ckpt, stop, *(callbacks or [])],
+        logger=_loggers(cfg, out), callbacks=[ckpt, stop, *extra, *(callbacks or [])],
         default_root_dir=str(out), log_every_n_steps=tr.log_every_n_steps,
         enable_progress_bar=tr.progress_bar, enable_model_summary=False,
         num_sanity_val_steps=0, deterministic=True)
-    last = out / "checkpoints" / "last.ckpt"
-    if resume and not last.exists():
-        raise FolkclipError(f"--resume: no checkpoint at {last}")
+    if resume:
+        check_checkpoint(last)
     metrics_csv = out / "logs" / "metrics.csv"
     before = metrics_csv.read_text() if resume and metrics_csv.exists() else ""
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resume else None)
@@ -139,6 +143,28 @@ def fit(cfg: TrainConfig, out: Path, module: L.LightningModule, train_loader: Da
         state = torch.load(best, map_location="cpu", weights_only=False)["state_dict"]
         module.load_state_dict(state)
     return trainer
+
+
+def check_checkpoint(path: Path) -> None:
+    """Refuse to resume from a missing or damaged checkpoint, with a one-line message.
+
+    Raises:
+        FolkclipError: When ``path`` is missing, truncated or not a training checkpoint.
+    """
+    import pickle
+
+    import torch
+
+    if not path.exists():
+        raise FolkclipError(f"--resume: no checkpoint at {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        reason = " ".join(str(err).split())[:200] or type(err).__name__
+        raise FolkclipError(f"--resume: {path} cannot be read ({reason}); delete it to start "
+                            "the run again") from None
+    if not isinstance(ckpt, dict) or not {"global_step", "state_dict", "loops"} <= set(ckpt):
+        raise FolkclipError(f"--resume: {path} is not a training checkpoint")
 
 
 def merge_metrics_csv(before: str, path: Path) -> None:
