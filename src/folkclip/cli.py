@@ -1,6 +1,6 @@
 """The ``folkclip`` command line: ``folkclip data inspect|check-leakage|tokens``,
 ``folkclip train``, ``evaluate``, ``map``, ``generate``, ``ablate``, ``sweep``,
-``compare`` and ``report``.
+``compare``, ``report`` and ``serve``.
 
 Every command is reachable as ``main([...])``; errors in the input become a one-line
 message on stderr and exit status 2, never a traceback.
@@ -62,6 +62,8 @@ PROGRAMS = (
      "add_arguments", "main_from_args"),
     ("report", "one self-contained HTML report of a run or ablation", "folkclip_train.report",
      "add_arguments", "main_from_args"),
+    ("serve", "browse a tune index in a local web page (needs the 'serve' extra)",
+     "folkclip_train.serve.cli", "add_arguments", "main_from_args"),
 )
 
 
