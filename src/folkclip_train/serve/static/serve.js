@@ -36,9 +36,14 @@
   }
 
   // ------------------------------------------------------------ notation and sound
-  function notate(target, abc) {
+  function notate(target, abc, compact) {
     target.textContent = '';
-    var objs = ABCJS.renderAbc(target, abc, {responsive: 'resize', add_classes: true});
+    var opts = {responsive: 'resize', add_classes: true};
+    if (compact) {  // a card: title shown above; no history, notes or source lines
+      abc = abc.replace(/^[TBDFHNSZ]:.*(\r?\n|$)/mg, '');
+      opts = {add_classes: true, scale: 0.75, staffwidth: 820, paddingtop: 0, paddingbottom: 0};
+    }
+    var objs = ABCJS.renderAbc(target, abc, opts);
     return objs && objs.length ? objs[0] : null;
   }
 
@@ -104,7 +109,7 @@
     if (withNotation && hit.abc) {
       var n = el('div', 'notation');
       c.appendChild(n);
-      c.appendChild(playButton(notate(n, hit.abc)));
+      c.appendChild(playButton(notate(n, hit.abc, true)));
     }
     return c;
   }
