@@ -219,3 +219,44 @@ def test_nothing_is_written_to_disk(index, tiny_index, tmp_path, monkeypatch):
         c.get("/soundfont/acoustic_grand_piano-mp3/A4.mp3")
     assert _snapshot(tiny_index, tmp_path, package / "serve", package / "templates") == before
     assert not os.listdir(tmp_path)
+
+
+# ---------------------------------------------------------------- the command
+def test_serve_command_refuses_bad_input(tmp_path, capsys):
+    from folkclip.cli import main
+
+    assert main(["serve", str(tmp_path)]) == 2
+    assert "not a folkclip index" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", str(tmp_path), "--port", "70000"])
+    assert exc.value.code == 2 and "not a port number" in capsys.readouterr().err
+
+
+def test_serve_command_listens_on_loopback(tiny_index):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "folkclip.cli", "serve", str(tiny_index),
+                             "--port", str(port)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] /
+                                                                 "src")})
+    try:
+        deadline, info = time.monotonic() + 120, None
+        while info is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                info = httpx.get(f"http://127.0.0.1:{port}/api/info", timeout=2).json()
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        assert info is not None and info["tunes"] > 0
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}/" in out
+
