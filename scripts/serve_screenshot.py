@@ -6,7 +6,7 @@
 Serves INDEX on a free 127.0.0.1 port, opens the page in headless Chromium (which can
 resolve no other host), types the query into the search box, waits for the notation,
 and saves a PNG. With ``--pane mine`` the first search hit's ABC is pasted into "Your
-tune" instead, to show suggestions; ``--pane map`` shows the map.
+tune" instead (or tune ``--tune-id``), to show suggestions; ``--pane map`` shows the map.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("index")
     p.add_argument("--query", default="the humours of")
     p.add_argument("--pane", choices=("search", "mine", "map"), default="search")
+    p.add_argument("--tune-id", type=int, default=None,
+                   help="with --pane mine: paste this indexed tune (default: the first hit)")
     p.add_argument("--out", default="docs/figures/serve.png")
     p.add_argument("--width", type=int, default=1280)
     p.add_argument("--height", type=int, default=900)
@@ -68,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             driver.find_element(By.CSS_SELECTOR, "button[data-pane=map]").click()
             wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "svg.map circle"))
         elif args.pane == "mine":
-            abc = index.tune(index.search(args.query, k=1)[0]["tune_id"])["abc"]
+            tid = args.tune_id if args.tune_id is not None else \
+                index.search(args.query, k=1)[0]["tune_id"]
+            abc = index.tune(tid)["abc"]
             driver.find_element(By.CSS_SELECTOR, "button[data-pane=mine]").click()
             driver.execute_script("document.getElementById('abc').value = arguments[0];", abc)
             driver.find_element(By.ID, "lookup").click()
