@@ -87,24 +87,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def _one(client: object, kind: str, payload: str, lat: list, errors: list) -> None:
-    start = time.perf_counter()
+async def _one(client: object, kind: str, payload: str) -> str | None:
+    """Send one request; return what went wrong, or None."""
     try:
         if kind == "search":
             r = await client.get("/api/search", params={"q": payload, "k": 10,  # type: ignore[attr-defined]
                                                         "abc": "false"})
         else:
             r = await client.post("/api/suggest", json={"abc": payload, "k": 10})  # type: ignore[attr-defined]
-        if r.status_code != 200:
-            errors.append(f"{kind}: HTTP {r.status_code}")
     except Exception as err:  # noqa: BLE001 - every failure is counted, none stops the run
-        errors.append(f"{kind}: {type(err).__name__}")
-    lat.append((kind, time.perf_counter() - start))
+        return f"{kind}: {type(err).__name__}"
+    return None if r.status_code == 200 else f"{kind}: HTTP {r.status_code}"
 
 
 async def drive(url: str, titles: list[str], tunes: list[str], rate: float, duration: float,
                 max_in_flight: int, seed: int = 0) -> dict:
-    """Send ``rate * duration`` requests on an open-loop schedule; return the figures."""
+    """Send ``rate * duration`` requests on an open-loop schedule; return the figures.
+
+    A request's latency runs from the moment it was due to leave, so time spent waiting
+    for a free connection counts (no coordinated omission). A request not answered
+    ``TIMEOUT_S`` after it was due is an error; the run ends by ``duration + TIMEOUT_S``.
+    """
     import httpx
 
     rng = np.random.default_rng(seed)
@@ -114,20 +117,26 @@ async def drive(url: str, titles: list[str], tunes: list[str], rate: float, dura
     gate = asyncio.Semaphore(max_in_flight)
     limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
     async with httpx.AsyncClient(base_url=url, timeout=TIMEOUT_S, limits=limits) as client:
-        async def job(kind: str, payload: str) -> None:
-            async with gate:
-                await _one(client, kind, payload, lat, errors)
+        async def job(kind: str, payload: str, due: float) -> None:
+            try:
+                async with asyncio.timeout_at(asyncio.get_running_loop().time() + TIMEOUT_S):
+                    async with gate:
+                        err = await _one(client, kind, payload)
+            except TimeoutError:
+                err = f"{kind}: not answered within {TIMEOUT_S:g} s"
+            if err:
+                errors.append(err)
+            lat.append((kind, time.perf_counter() - due))
 
         tasks = []
         t0 = time.perf_counter()
         for i in range(n):
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if rng.random() < 0.5:
-                tasks.append(asyncio.create_task(job("search", titles[rng.integers(len(titles))])))
-            else:
-                tasks.append(asyncio.create_task(job("suggest", tunes[rng.integers(len(tunes))])))
+            due = t0 + i / rate
+            if due > time.perf_counter():
+                await asyncio.sleep(due - time.perf_counter())
+            kind = "search" if rng.random() < 0.5 else "suggest"
+            pool = titles if kind == "search" else tunes
+            tasks.append(asyncio.create_task(job(kind, pool[rng.integers(len(pool))], due)))
         sent = time.perf_counter() - t0
         await asyncio.gather(*tasks)
         total = time.perf_counter() - t0
@@ -156,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of traffic")
     p.add_argument("--max-in-flight", type=int, default=256)
     p.add_argument("--work", default="/tmp/folkclip-serve-load", help="index folders")
+    p.add_argument("--threads", type=int, default=1, help="the server's --threads")
     p.add_argument("--out", default=None, help="JSON file for the figures")
     args = p.parse_args(argv)
     if not (0 < args.rate <= 1000 and 0 < args.duration <= 600 and 0 < args.tunes <= 2_000_000):
@@ -176,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "folkclip.cli", "serve", str(big),
-                               "--host", "127.0.0.1", "--port", str(port)], env=os.environ)
+                               "--host", "127.0.0.1", "--port", str(port), "--threads",
+                               str(args.threads)], env=os.environ)
     try:
         import httpx
 
@@ -195,9 +206,12 @@ def main(argv: list[str] | None = None) -> int:
                                     args.max_in_flight))
     finally:
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
     figures.update(tunes=info["tunes"], source=args.source, run=args.run,
-                   cpus=os.cpu_count())
+                   cpus=os.cpu_count(), load_average=os.getloadavg(), threads=args.threads)
     print(json.dumps(figures, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -194,6 +195,32 @@ def test_request_time_is_bounded(index):
         r = c.get("/api/search", params={"q": "reel"})
         release.set()
     assert r.status_code == 503 and "within" in r.json()["detail"]
+
+
+def test_overload_is_refused_at_once(index):
+    import threading
+
+    release = threading.Event()
+
+    class Slow:
+        def __len__(self) -> int:
+            return len(index)
+
+        def search(self, text: str, k: int = 10) -> list:
+            release.wait(5)
+            return []
+
+    app = create_app(Slow(), max_pending=1)
+    with TestClient(app) as c:
+        first = threading.Thread(target=lambda: c.get("/api/search", params={"q": "a"}))
+        first.start()
+        time.sleep(0.3)  # the first query now holds the only place
+        r = c.get("/api/search", params={"q": "b"})
+        release.set()
+        first.join(10)
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert "busy" in r.json()["detail"]
+        assert c.get("/api/search", params={"q": "c"}).status_code == 200  # free again
 
 
 def _snapshot(*folders: Path) -> dict:

@@ -102,6 +102,10 @@ class UnknownTune(LookupError):
     """A tune id that the index does not hold (answered with 404)."""
 
 
+class Busy(RuntimeError):
+    """Too many queries already wait for the index (answered with 503)."""
+
+
 def _plain(x: Any) -> Any:
     """JSON-ready copies of index results (numpy numbers become Python numbers)."""
     if isinstance(x, dict):
@@ -133,7 +137,8 @@ def _too_large(request: Request, exc: RequestValidationError) -> JSONResponse | 
 
 
 def create_app(index: Any, *, allow_origins: tuple[str, ...] = (),
-               timeout_s: float = L.REQUEST_TIMEOUT_S) -> FastAPI:
+               timeout_s: float = L.REQUEST_TIMEOUT_S, max_pending: int = L.MAX_PENDING
+               ) -> FastAPI:
     """The app over a loaded :class:`folkclip.index.TuneIndex`.
 
     Args:
@@ -141,6 +146,7 @@ def create_app(index: Any, *, allow_origins: tuple[str, ...] = (),
             ``map_coordinates`` methods and ``len``).
         allow_origins: Origins allowed by CORS; none (the default) keeps CORS closed.
         timeout_s: Longest time one request may take (then 503).
+        max_pending: Queries that may wait for the index at once (more: 503 at once).
 
     Returns:
         The FastAPI application.
@@ -157,10 +163,18 @@ def create_app(index: Any, *, allow_origins: tuple[str, ...] = (),
     # one worker thread: the index (torch, SQLite) is used by one request at a time
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="folkclip-index")
 
+    pending = [0]  # queries waiting for or running on the index (event-loop thread only)
+
     async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(pool, lambda: _plain(fn(*args, **kwargs)))
-        return await asyncio.wait_for(job, timeout_s)
+        if pending[0] >= max_pending:
+            raise Busy()
+        pending[0] += 1
+        try:
+            loop = asyncio.get_running_loop()
+            job = loop.run_in_executor(pool, lambda: _plain(fn(*args, **kwargs)))
+            return await asyncio.wait_for(job, timeout_s)
+        finally:
+            pending[0] -= 1
 
     @app.exception_handler(RequestValidationError)
     async def validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -182,6 +196,11 @@ def create_app(index: Any, *, allow_origins: tuple[str, ...] = (),
     @app.exception_handler(asyncio.TimeoutError)
     async def slow(request: Request, exc: asyncio.TimeoutError) -> JSONResponse:
         return JSONResponse({"detail": f"not answered within {timeout_s:g} s"}, 503)
+
+    @app.exception_handler(Busy)
+    async def busy(request: Request, exc: Busy) -> JSONResponse:
+        return JSONResponse({"detail": f"busy: {max_pending} queries are waiting"}, 503,
+                            headers={"Retry-After": "1"})
 
     _add_api(app, index, call)
     _add_pages(app, index)

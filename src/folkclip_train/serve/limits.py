@@ -16,6 +16,9 @@ MAX_K = 100
 MAX_USER_TITLES = 200
 # Every request must finish in this time (then 503); the index answers in milliseconds.
 REQUEST_TIMEOUT_S = 10.0
+# Queries waiting for the index at once; beyond this a request is refused at once (503 with
+# Retry-After) instead of queueing towards the timeout, so an overloaded server fails fast.
+MAX_PENDING = 64
 # Points the map view draws; larger indexes are thinned evenly (an SVG of 100k points
 # would make the page unusable).
 MAX_MAP_POINTS = 20_000
