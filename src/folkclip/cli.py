@@ -1,6 +1,6 @@
 """The ``folkclip`` command line: ``folkclip data inspect|check-leakage|tokens``,
 ``folkclip train``, ``evaluate``, ``map``, ``generate``, ``ablate``, ``sweep``,
-``compare``, ``report`` and ``serve``.
+``compare``, ``report``, ``index``, ``search``, ``suggest``, ``similar`` and ``serve``.
 
 Every command is reachable as ``main([...])``; errors in the input become a one-line
 message on stderr and exit status 2, never a traceback.
@@ -62,6 +62,14 @@ PROGRAMS = (
      "add_arguments", "main_from_args"),
     ("report", "one self-contained HTML report of a run or ablation", "folkclip_train.report",
      "add_arguments", "main_from_args"),
+    ("index", "embed a collection into a searchable tune index", "folkclip_train.index_cli",
+     "add_index_arguments", "index_from_args"),
+    ("search", "tunes of an index that fit a title or text", "folkclip_train.index_cli",
+     "add_search_arguments", "search_from_args"),
+    ("suggest", "titles for a tune (ABC file) from an index", "folkclip_train.index_cli",
+     "add_suggest_arguments", "suggest_from_args"),
+    ("similar", "tunes of an index closest to a tune", "folkclip_train.index_cli",
+     "add_similar_arguments", "similar_from_args"),
     ("serve", "browse a tune index in a local web page (needs the 'serve' extra)",
      "folkclip_train.serve.cli", "add_arguments", "main_from_args"),
 )
@@ -141,7 +149,12 @@ def cmd_check_leakage(args: argparse.Namespace) -> int:
 
     from folkclip.sources import read_sources
     from folkclip.splits import (
-        assign_splits, crossing_groups, group_ids, identity_of, melody_vectors, near_duplicates,
+        assign_splits,
+        crossing_groups,
+        group_ids,
+        identity_of,
+        melody_vectors,
+        near_duplicates,
     )
 
     corpus = read_sources(args.sources)
@@ -161,7 +174,7 @@ def cmd_check_leakage(args: argparse.Namespace) -> int:
             dupes.append({"split": held, "tune": f"{a.source}:{a.ref}",
                           "train_tune": f"{b.source}:{b.ref}", "similarity": round(sim, 4)})
     report = {
-        "tunes": len(idents), "groups": int(len(set(groups.tolist()))),
+        "tunes": len(idents), "groups": len(set(groups.tolist())),
         "split_sizes": dict(Counter(splits)), "crossing_groups": len(crossing),
         "near_duplicates": len(dupes), "near_duplicate_pairs": dupes,
         "threshold": args.threshold, "seed": args.seed,

@@ -36,7 +36,7 @@ def resolve_model(model_or_run_dir: object) -> tuple[object, str | None]:
 
 
 def prepare(fm: object, run: str | None, sources: list[str], out: Path,
-            progress: bool = True) -> dict:
+            progress: bool = True, chunk: int = CHUNK) -> dict:
     """Step 1, or the manifest of a build already prepared with the same model and sources.
 
     Raises:
@@ -66,7 +66,7 @@ def prepare(fm: object, run: str | None, sources: list[str], out: Path,
         "format": store.FORMAT_VERSION, "state": "prepared",
         "model": {"run": run, **identity}, "tokenizer": fm.tokenizer_config.to_dict(),  # type: ignore[attr-defined]
         "max_events": fm.max_events, "sources": sources, "n_tunes": len(tc),  # type: ignore[attr-defined]
-        "n_titles": len(bank), "chunk": CHUNK, "problems": len(corpus.errors),
+        "n_titles": len(bank), "chunk": chunk, "problems": len(corpus.errors),
     }
     store.write_manifest(out, manifest)
     return manifest
@@ -91,18 +91,19 @@ def write_chunk(out: Path, c: int, vectors: np.ndarray) -> None:
     """Write one chunk of tune vectors atomically (a stopped build never leaves half a part)."""
     path = chunk_path(out, c)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npy")
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")  # processes may share a chunk
     np.save(tmp, vectors.astype(np.float32))
     os.replace(tmp, path)
 
 
 def embed_chunk(fm: object, tc: object, ids: np.ndarray, manifest: dict, out: Path, c: int,
-                batch_size: int = 256) -> int:
+                batch_size: int = 256, device: object = "cpu") -> int:
     """Embed chunk ``c``'s tunes with the tune tower and write them; return their number."""
     from folkclip.evaluation import embed_tunes
 
     indices = chunk_indices(manifest, c)
-    vecs = embed_tunes(fm.model, tc, indices, batch_size, fm.max_events, ids)  # type: ignore[attr-defined]
+    vecs = embed_tunes(fm.model, tc, indices, batch_size, fm.max_events, ids,  # type: ignore[attr-defined]
+                       device=device)
     write_chunk(out, c, vecs)
     return len(indices)
 
@@ -159,6 +160,9 @@ def finalize(fm: object, out: Path, manifest: dict, batch_size: int = 256,
     store.write_manifest(out, manifest)
     for c in range(n_chunks):
         chunk_path(out, c).unlink(missing_ok=True)
+    for tmp in (out / "parts").glob("*.tmp.npy"):  # left by a stopped process
+        tmp.unlink()
+    (out / "parts").rmdir()
     return manifest
 
 

@@ -54,7 +54,8 @@ class TuneIndex:
 
     @classmethod
     def build(cls, model_or_run_dir: object, sources: list[str] | str, out_dir: str | Path, *,
-              batch_size: int = 256, progress: bool = True, kind: str = "auto") -> TuneIndex:
+              batch_size: int = 256, progress: bool = True, kind: str = "auto",
+              chunk_size: int = _build.CHUNK) -> TuneIndex:
         """Embed every tune and title of ``sources`` and save an index folder (resumable).
 
         Args:
@@ -65,6 +66,7 @@ class TuneIndex:
             progress: Show progress bars.
             kind: Vector index: ``auto`` (exact up to the measured break-even, HNSW
                 beyond), ``flat``, ``hnsw`` or ``numpy``.
+            chunk_size: Tunes per resumable part.
 
         Raises:
             FolkclipError: For unreadable sources, or ``out_dir`` holding another build.
@@ -72,7 +74,7 @@ class TuneIndex:
         fm, run = _build.resolve_model(model_or_run_dir)
         sources = [sources] if isinstance(sources, str) else list(sources)
         out = Path(out_dir)
-        manifest = _build.prepare(fm, run, sources, out, progress)
+        manifest = _build.prepare(fm, run, sources, out, progress, chunk_size)
         if manifest["state"] != "complete":
             rate = _build.embed_missing(fm, out, manifest, batch_size, progress)
             if rate:
