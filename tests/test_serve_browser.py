@@ -176,3 +176,14 @@ def test_map_hover_and_click(browser, server, index, tmp_path):
     dot.click()
     _wait(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#tune-view h2").text == title,
           "click opens the tune")
+
+
+def test_api_docs_render_offline(browser, server, tmp_path):
+    browser.get(server + "/docs")
+    ops = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock"),
+                "swagger-ui lists the API's operations")
+    spans = [o.find_element(By.CSS_SELECTOR, ".opblock-summary-path") for o in ops]
+    paths = {e.get_attribute("data-path") or e.text.replace("\u200b", "") for e in spans}
+    assert {"/api/search", "/api/suggest", "/api/similar", "/api/map"} <= paths
+    browser.save_screenshot(str(tmp_path / "docs.png"))
+    _only_local_requests(browser, server)
