@@ -79,3 +79,16 @@ def ablation(tmp_path_factory):
     assert main(["ablate", "--remove", "rhythm,key+meter", "--seeds", "1", "--out", str(out),
                  *TINY_TRAIN]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_index(tmp_path_factory):
+    """A real tune index of the `tiny` collection, built with a tiny model trained for 4 steps."""
+    pytest.importorskip("lightning")
+    from folkclip_cli.main import main
+    from folkclip.index import TuneIndex
+
+    root = tmp_path_factory.mktemp("serve")
+    assert main(["train", "--out", str(root / "run"), *TINY_TRAIN]) == 0
+    TuneIndex.build(root / "run", ["tiny"], root / "index", progress=False)
+    return root / "index"

@@ -1,6 +1,6 @@
 """The ``folkclip`` command line: ``folkclip data inspect|check-leakage|tokens``,
 ``folkclip train``, ``evaluate``, ``map``, ``generate``, ``ablate``, ``sweep``,
-``compare`` and ``report``.
+``compare``, ``report``, ``index``, ``search``, ``suggest``, ``similar`` and ``serve``.
 
 Every command is reachable as ``main([...])``; errors in the input become a one-line
 message on stderr and exit status 2, never a traceback. Anything else that escapes a
@@ -16,6 +16,8 @@ from types import ModuleType
 
 from folkclip.errors import FolkclipError
 from folkclip_cli import data, generate
+from folkclip_cli.index import command as index
+from folkclip_cli.serve import cli as serve
 from folkclip_cli.study import compare, evaluate, maps, report, sweep
 from folkclip_cli.train import command
 
@@ -42,6 +44,16 @@ PROGRAMS = (
      "main_from_args"),
     ("report", "one self-contained HTML report of a run or ablation", report, "add_arguments",
      "main_from_args"),
+    ("index", "embed a collection into a searchable tune index", index,
+     "add_index_arguments", "index_from_args"),
+    ("search", "tunes of an index that fit a title or text", index, "add_search_arguments",
+     "search_from_args"),
+    ("suggest", "titles for a tune (ABC file) from an index", index, "add_suggest_arguments",
+     "suggest_from_args"),
+    ("similar", "tunes of an index closest to a tune", index, "add_similar_arguments",
+     "similar_from_args"),
+    ("serve", "browse a tune index in a local web page (needs the 'serve' extra)", serve,
+     "add_arguments", "main_from_args"),
 )
 
 

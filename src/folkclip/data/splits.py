@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -102,6 +103,12 @@ def crossing_groups(identities: Sequence[TuneIdentity], splits: Sequence[str]) -
     return sorted(g for g, sides in seen.items() if len(sides) > 1)
 
 
+def interval_ngrams(pitches: Sequence[int], n: int = 4) -> list[tuple[int, ...]]:
+    """The pitch-interval n-grams of one melody, in order (transposition-free)."""
+    steps = [b - a for a, b in pairwise(pitches)]
+    return [tuple(steps[j:j + n]) for j in range(len(steps) - n + 1)]
+
+
 def melody_vectors(pitch_seqs: Sequence[Sequence[int]], dim: int = 4096, n: int = 4) -> np.ndarray:
     """Hashed bag of pitch-interval n-grams per melody, L2-normalised (transposition-free).
 
@@ -110,9 +117,8 @@ def melody_vectors(pitch_seqs: Sequence[Sequence[int]], dim: int = 4096, n: int 
     """
     out = np.zeros((len(pitch_seqs), dim), dtype=np.float32)
     for i, seq in enumerate(pitch_seqs):
-        steps = [b - a for a, b in zip(seq, seq[1:])]
-        for j in range(len(steps) - n + 1):
-            out[i, hash(tuple(steps[j:j + n])) % dim] += 1.0
+        for gram in interval_ngrams(seq, n):
+            out[i, hash(gram) % dim] += 1.0
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.maximum(norms, 1e-9)
 

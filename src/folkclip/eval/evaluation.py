@@ -60,6 +60,45 @@ class EvalSet:
 
 
 @torch.no_grad()
+def embed_tunes(model: torch.nn.Module, tc: TokenizedCorpus, indices: Sequence[int],
+                batch_size: int = 128, max_events: int = 256, ids: np.ndarray | None = None,
+                device: str | torch.device = "cpu") -> np.ndarray:
+    """Embed the tunes ``indices`` of ``tc`` with the tune tower (any tune, titled or not).
+
+    Returns:
+        (N, D) L2-normalised float32 tune embeddings.
+    """
+    was_training = model.training
+    model.eval()
+    patches = "patches" in model.melody_inputs
+    out = []
+    for s in range(0, len(indices), batch_size):
+        batch = tune_batch(tc, indices[s:s + batch_size], max_events, patches=patches, ids=ids)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        out.append(model.encode_tunes(batch).float().cpu())  # (B, D)
+    model.train(was_training)
+    return torch.cat(out).numpy()
+
+
+@torch.no_grad()
+def embed_titles(model: torch.nn.Module, titles: Sequence[str], batch_size: int = 128,
+                 device: str | torch.device = "cpu") -> np.ndarray:
+    """Embed title strings with the title tower.
+
+    Returns:
+        (M, D) L2-normalised float32 title embeddings.
+    """
+    was_training = model.training
+    model.eval()
+    out = []
+    for s in range(0, len(titles), batch_size):
+        tb = model.tokenize_titles(list(titles[s:s + batch_size]))
+        tb = {k: v.to(device) for k, v in tb.items()}
+        out.append(model.encode_titles(tb).float().cpu())  # (B, D)
+    model.train(was_training)
+    return torch.cat(out).numpy()
+
+
 def embed(model: torch.nn.Module, tc: TokenizedCorpus, es: EvalSet, batch_size: int = 128,
           max_events: int = 256, ids: np.ndarray | None = None,
           device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
@@ -68,20 +107,8 @@ def embed(model: torch.nn.Module, tc: TokenizedCorpus, es: EvalSet, batch_size: 
     Returns:
         tune embeddings (N, D) and title embeddings (M, D), L2-normalised float32.
     """
-    was_training = model.training
-    model.eval()
-    patches = "patches" in model.melody_inputs
-    tune_out, title_out = [], []
-    for s in range(0, len(es.tunes), batch_size):
-        batch = tune_batch(tc, es.tunes[s:s + batch_size], max_events, patches=patches, ids=ids)
-        batch = {k: v.to(device) for k, v in batch.items()}
-        tune_out.append(model.encode_tunes(batch).float().cpu())
-    for s in range(0, len(es.titles), batch_size):
-        tb = model.tokenize_titles(es.titles[s:s + batch_size])
-        tb = {k: v.to(device) for k, v in tb.items()}
-        title_out.append(model.encode_titles(tb).float().cpu())
-    model.train(was_training)
-    return torch.cat(tune_out).numpy(), torch.cat(title_out).numpy()
+    return (embed_tunes(model, tc, es.tunes, batch_size, max_events, ids, device),
+            embed_titles(model, es.titles, batch_size, device))
 
 
 def score(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray, n_boot: int = 1000,
@@ -148,10 +175,8 @@ def write_trec(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray, path: P
                                      ("t2u", sims.T, es.title_tunes, "tune")):
             for q in range(s.shape[0]):
                 order = np.lexsort((np.arange(s.shape[1]), -s[q]))
-                for r, d in enumerate(order, 1):
-                    run.write(f"{prefix}:{q} Q0 {cand}:{d} {r} {s.shape[1] - r + 1} {run_name}\n")
-                for d in rel[q]:
-                    qr.write(f"{prefix}:{q} 0 {cand}:{d} 1\n")
+                run.writelines(f"{prefix}:{q} Q0 {cand}:{d} {r} {s.shape[1] - r + 1} {run_name}\n" for r, d in enumerate(order, 1))
+                qr.writelines(f"{prefix}:{q} 0 {cand}:{d} 1\n" for d in rel[q])
     return path, qrels
 
 

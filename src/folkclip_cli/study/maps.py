@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import html
 import json
 import math
 from collections import Counter
@@ -278,86 +277,39 @@ def _plot_png(xy: np.ndarray, codes: np.ndarray, names: list[str], colors: list[
 
 
 # ---------------------------------------------------------------- the HTML page
-_CSS = """body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
-.maps{display:flex;flex-wrap:wrap;gap:2em}.map h2{font-size:16px;margin:.3em 0}
-svg{border:1px solid #ddd;background:#fff}circle{fill-opacity:.8;cursor:pointer}
-circle:hover{stroke:#000;stroke-width:1}.hid{display:none}
-.legend{list-style:none;padding:0;margin:.5em 0;max-width:560px;columns:3;font-size:12px}
-.legend li{cursor:pointer;user-select:none}.legend li.off{opacity:.35;text-decoration:line-through}
-.sw{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:4px}
-table{border-collapse:collapse;font-size:13px}td,th{padding:2px 10px;text-align:right}
-td:first-child{text-align:left}#tip{position:absolute;display:none;pointer-events:none;
-background:#fffbe8;border:1px solid #999;padding:4px 6px;font-size:12px;white-space:pre}"""
-
-_JS = """(function(){var tip=document.getElementById('tip');
-document.querySelectorAll('svg.map circle').forEach(function(c){var t=c.querySelector('title');
-if(t){c.setAttribute('data-tip',t.textContent);t.remove();}});
-document.querySelectorAll('svg.map').forEach(function(s){
-s.addEventListener('mousemove',function(e){var c=e.target;if(c.tagName!=='circle'){
-tip.style.display='none';return;}tip.textContent=c.getAttribute('data-tip');
-tip.style.display='block';tip.style.left=(e.pageX+12)+'px';tip.style.top=(e.pageY+12)+'px';});
-s.addEventListener('mouseleave',function(){tip.style.display='none';});});
-document.querySelectorAll('.legend li').forEach(function(li){li.addEventListener('click',
-function(){var off=li.classList.toggle('off'),m=li.parentNode.getAttribute('data-map');
-document.querySelectorAll('#'+m+' circle[data-g="'+li.getAttribute('data-g')+'"]')
-.forEach(function(c){c.classList.toggle('hid',off);});});});})();"""
-
-
-def _svg(map_id: str, xy: np.ndarray, info: list[dict[str, str]], codes: np.ndarray,
-         colors: list[str], size: int = 560, pad: int = 12) -> str:
+def _points(xy: np.ndarray, info: list[dict[str, str]], codes: np.ndarray,
+            colors: list[str], size: int, pad: int = 12) -> list[dict]:
+    """SVG circles (grey groups first, underneath) with their hover text."""
     lo, hi = xy.min(0), xy.max(0)  # (2,)
     span = np.where(hi - lo > 0, hi - lo, 1.0)
     pos = pad + (xy - lo) / span * (size - 2 * pad)  # (N, 2)
-    order = sorted(range(len(xy)), key=lambda i: -int(codes[i]))  # grey groups underneath
-    parts = [(f'<svg class="map" id="{map_id}" width="{size}" height="{size}" '
-              f'viewBox="0 0 {size} {size}" role="img">')]
-    for i in order:
-        row, g = info[i], int(codes[i])
-        tip = f"{row['title']}\ntype: {row['type']}\nkey: {row['key']}\nmeter: {row['meter']}"
-        parts.append(f'<circle cx="{pos[i, 0]:.1f}" cy="{size - pos[i, 1]:.1f}" r="3.5" '
-                     f'fill="{colors[g]}" data-g="{g}"><title>{html.escape(tip)}</title>'
-                     "</circle>")
-    parts.append("</svg>")
-    return "".join(parts)
+    order = sorted(range(len(xy)), key=lambda i: -int(codes[i]))
+    return [{"x": f"{pos[i, 0]:.1f}", "y": f"{size - pos[i, 1]:.1f}", "g": int(codes[i]),
+             "color": colors[int(codes[i])],
+             "tip": f"{info[i]['title']}\ntype: {info[i]['type']}\nkey: {info[i]['key']}"
+                    f"\nmeter: {info[i]['meter']}"} for i in order]
 
 
-def _legend(map_id: str, codes: np.ndarray, names: list[str], colors: list[str]) -> str:
-    n = np.bincount(codes, minlength=len(names))
-    items = "".join(f'<li data-g="{g}"><span class="sw" style="background:{colors[g]}"></span>'
-                    f"{html.escape(name)} ({int(n[g])})</li>" for g, name in enumerate(names))
-    return f'<ul class="legend" data-map="{map_id}">{items}</ul>'
+def _html(maps: dict, metrics: dict, size: int = 560) -> str:
+    """The interactive map page (template ``map.html``)."""
+    from folkclip_cli.pages import render
 
-
-def _html(maps: dict, metrics: dict) -> str:
     def fmt(v: object) -> str:
         return "–" if v is None else f"{v:.3f}"
 
-    rows = []
-    for label, pre in (("tunes", ""), ("titles", "titles/")):
-        for what in ("silhouette_type", "knn_type_accuracy"):
-            rows.append(f"<tr><td>{label}: {what.replace('_', ' ')}</td>"
-                        f"<td>{fmt(metrics[pre + what])}</td>"
-                        f"<td>{fmt(metrics[pre + 'random_init_' + what])}</td></tr>")
-    rows.append(f"<tr><td>majority type share (trivial k-NN accuracy)</td>"
-                f"<td>{fmt(metrics['majority_type_share'])}</td><td></td></tr>")
-    esc = html.escape
-    head = (f"{esc(metrics['split'])} of {esc(', '.join(metrics['sources']))}: "
-            f"{metrics['n_tunes']} tunes of {metrics['n_types']} known types "
-            f"(+{metrics['n_tunes_untyped']} untyped, drawn but not scored); "
-            f"{esc(metrics['method'])}, coloured by {esc(metrics['color'])}")
-    body = []
+    rows = [[f"{label}: {what.replace('_', ' ')}", fmt(metrics[pre + what]),
+             fmt(metrics[pre + "random_init_" + what])]
+            for label, pre in (("tunes", ""), ("titles", "titles/"))
+            for what in ("silhouette_type", "knn_type_accuracy")]
+    rows.append(["majority type share (trivial k-NN accuracy)",
+                 fmt(metrics["majority_type_share"]), ""])
+    views = []
     for name, (xy, info, codes, names, colors) in maps.items():
-        body.append(f'<div class="map"><h2>{name} ({len(info)})</h2>'
-                    f"{_legend(name, codes, names, colors)}{_svg(name, xy, info, codes, colors)}"
-                    "</div>")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f"<title>folkclip map: {esc(metrics['run'])}</title><style>{_CSS}</style></head>"
-            f"<body><h1>Embedding map of {esc(metrics['run'])}</h1><p>{head}</p>"
-            "<table><tr><th></th><th>trained</th><th>random init</th></tr>"
-            f"{''.join(rows)}</table><p>Metrics in the full embedding space (cosine, "
-            f"{metrics['knn_k']}-NN leave-one-out); hover a point for details, click a "
-            f"legend entry to hide its group.</p><div class=\"maps\">{''.join(body)}</div>"
-            f'<div id="tip"></div><script>{_JS}</script></body></html>\n')
+        n = np.bincount(codes, minlength=len(names))
+        views.append({"name": name, "points": _points(xy, info, codes, colors, size),
+                      "groups": [{"name": v, "color": colors[g], "count": int(n[g])}
+                                 for g, v in enumerate(names)]})
+    return render("map.html", metrics=metrics, rows=rows, maps=views, size=size)
 
 
 def main_from_args(args: argparse.Namespace) -> int:

@@ -13,46 +13,30 @@ and the report of its first run. Images are inlined; the page needs no network.
 from __future__ import annotations
 
 import argparse
-import base64
 import csv
-import html
 from pathlib import Path
 
 from folkclip.errors import FolkclipError
 from folkclip.eval.evaluation import METRIC_KEYS
 from folkclip.io.runfiles import read_json
+from folkclip_cli.pages import macro, png_data_uri, render
 
 SUMMARY_STEMS = ("ablation", "sweep", "compare")
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;
-padding:3px 8px;font-size:13px;text-align:right}th{background:#f3f3f3}td:first-child,
-th:first-child{text-align:left}pre{background:#f7f7f7;padding:.6em;overflow-x:auto;
-font-size:12px}img{max-width:100%}h2{border-bottom:1px solid #ddd;padding-bottom:2px}
-.grid{display:flex;flex-wrap:wrap;gap:1em}.grid>div{flex:1 1 480px}.muted{color:#777}"""
-
-
-def _esc(x: object) -> str:
-    return html.escape(str(x))
-
-
-def _img(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _table(header: list[str], rows: list[list[object]]) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _num(x: object) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
 
 
-def markdown_to_html(text: str) -> str:
-    """The pipe tables of a Markdown text as HTML tables, other lines as paragraphs."""
-    out, rows = [], []
+def markdown_blocks(text: str) -> list[dict]:
+    """The pipe tables of a Markdown text and its other lines, as blocks for the template.
+
+    Returns:
+        ``{"kind": "table", "header": [...], "rows": [[...]]}`` per table and
+        ``{"kind": "p", "text": ...}`` per other non-empty line, in order.
+    """
+    out: list[dict] = []
+    rows: list[list[str]] = []
     for line in text.splitlines() + [""]:
         if line.startswith("|"):
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -60,15 +44,21 @@ def markdown_to_html(text: str) -> str:
                 rows.append(cells)
             continue
         if rows:
-            out.append(_table(rows[0], rows[1:]))
+            out.append({"kind": "table", "header": rows[0], "rows": rows[1:]})
             rows = []
         if line.strip():
-            out.append(f"<p class=muted>{_esc(line)}</p>")
-    return "\n".join(out)
+            out.append({"kind": "p", "text": line})
+    return out
+
+
+def markdown_to_html(text: str) -> str:
+    """The pipe tables of a Markdown text as HTML tables, other lines as paragraphs."""
+    return str(macro("macros.html", "markdown")(markdown_blocks(text))).strip()
 
 
 # ------------------------------------------------------------------ run sections
-def metrics_section(m: dict) -> str:
+def metrics_section(m: dict) -> dict:
+    """The test metrics table (with CIs) and the per-type breakdown, as template data."""
     rows = []
     for key in METRIC_KEYS:
         row: list[object] = [key]
@@ -84,10 +74,8 @@ def metrics_section(m: dict) -> str:
                 for t, r in sorted(m.get("per_type", {}).items(), key=lambda kv: -kv[1]["n_tunes"])]
     head = ["type", "tunes", "titles"] + [f"{d} {k}" for d in ("tune→title", "title→tune")
                                           for k in ("MRR", "nDCG@10", "R@10")]
-    return (f"<h2>Test metrics</h2><p>{m['n_tunes']} tunes, {m['n_titles']} distinct titles; "
-            "95% bootstrap CIs over queries in brackets.</p>"
-            + _table(["metric", "tune → title", "title → tune"], rows)
-            + "<h3>Per tune type</h3>" + _table(head, per_type))
+    return {"n_tunes": m["n_tunes"], "n_titles": m["n_titles"], "rows": rows,
+            "per_type_head": head, "per_type": per_type}
 
 
 def curves_png(run: Path, out: Path) -> Path | None:
@@ -98,7 +86,7 @@ def curves_png(run: Path, out: Path) -> Path | None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    rows = list(csv.DictReader(open(path)))
+    rows = list(csv.DictReader(path.read_text().splitlines()))
     series: dict[str, list[tuple[int, float]]] = {}
     for r in rows:
         for k, v in r.items():
@@ -122,34 +110,33 @@ def curves_png(run: Path, out: Path) -> Path | None:
     return out
 
 
-def tracking_section(run: Path) -> str:
+def tracking_section(run: Path) -> dict | None:
+    """Rank trajectories of the tracked validation tunes, as template data."""
     pred = run / "predictions"
     steps = sorted(pred.glob("step_*.csv"))
     if not steps:
-        return ""
-    parts = ["<h2>Predictions during training</h2>"]
-    if (pred / "rank_trajectory.png").exists():
-        parts.append(_img(pred / "rank_trajectory.png", "rank trajectories"))
+        return None
+    traj = pred / "rank_trajectory.png"
     ranks: dict[str, dict[str, str]] = {}
     for f in steps:
-        for r in csv.DictReader(open(f)):
+        for r in csv.DictReader(f.read_text().splitlines()):
             ranks.setdefault(r["tune"], {})[r["step"]] = r["true_rank"]
     names = [f.stem.split("_")[1].lstrip("0") or "0" for f in steps]
-    rows = [[t, *(by.get(s, "") for s in names)] for t, by in ranks.items()]
-    last = list(csv.DictReader(open(steps[-1])))
-    parts.append("<p>Rank of the true title among all validation titles, per recorded "
-                 "step:</p>" + _table(["tune", *(f"step {s}" for s in names)], rows))
-    parts.append(f"<p>Top titles at step {names[-1]}:</p>" + _table(
-        ["tune", "true rank", "1st", "2nd", "3rd"],
-        [[r["tune"], r["true_rank"], r["top1"], r["top2"], r["top3"]] for r in last]))
-    return "\n".join(parts)
+    last = list(csv.DictReader(steps[-1].read_text().splitlines()))
+    return {"trajectory": png_data_uri(traj) if traj.exists() else None,
+            "steps": [f"step {s}" for s in names],
+            "rows": [[t, *(by.get(s, "") for s in names)] for t, by in ranks.items()],
+            "last_step": names[-1],
+            "last": [[r["tune"], r["true_rank"], r["top1"], r["top2"], r["top3"]]
+                     for r in last]}
 
 
-def maps_section(run: Path, make: bool) -> str:
+def maps_section(run: Path, make: bool) -> dict | None:
+    """The run's embedding maps (made when missing and ``make``), as template data."""
     folder = run / "map"
     if not (folder / "map_metrics.json").exists():
         if not make:
-            return ""
+            return None
         from folkclip_cli.study.maps import make_maps
 
         make_maps(run, folder)
@@ -159,14 +146,12 @@ def maps_section(run: Path, make: bool) -> str:
              else ""] for k in keys]
     rows += [[f"titles/{k}", _num(m.get(f"titles/{k}")), _num(m.get(f"titles/random_init_{k}"))]
              for k in keys[:2]]
-    imgs = "".join(f"<div>{_img(p, p.stem)}</div>" for p in sorted(folder.glob("*.png")))
-    return (f"<h2>Embedding maps ({_esc(m.get('method'))}, {_esc(m.get('split'))} split)</h2>"
-            f"<div class=grid>{imgs}</div>"
-            + _table(["measure (by tune type)", "trained", "random init"], rows)
-            + f"<p class=muted>Interactive version: {_esc(folder / 'map.html')}</p>")
+    return {"method": m.get("method"), "split": m.get("split"), "rows": rows,
+            "images": [(p.stem, png_data_uri(p)) for p in sorted(folder.glob("*.png"))],
+            "page": str(folder / "map.html")}
 
 
-def examples_section(run: Path, n: int) -> str:
+def examples_section(run: Path, n: int) -> dict:
     """The ``n`` best and worst predicted test tunes (rank of the true title)."""
     import numpy as np
 
@@ -182,50 +167,44 @@ def examples_section(run: Path, n: int) -> str:
     ranks = np.array(rankings(es, tune_emb, title_emb)["first_rank"])
     by_rank = np.argsort(ranks, kind="stable")
 
-    def card(q: int) -> str:
+    def card(q: int) -> dict:
         meta = tc.meta[es.tunes[q]]
-        top = ", ".join(_esc(es.titles[t]) for t in order[q][:3])
-        return (f"<h4>{_esc(meta['title'])} <span class=muted>({_esc(meta['type'])}, "
-                f"{_esc(meta['key'])} {_esc(meta['mode'])}, {_esc(meta['meter'])}) — true title "
-                f"ranked {ranks[q]} of {len(es.titles)}</span></h4><p>top titles: {top}</p>"
-                f"<pre>{_esc(meta['abc'].strip())}</pre>")
+        return {"title": meta["title"], "type": meta["type"], "key": meta["key"],
+                "mode": meta["mode"], "meter": meta["meter"], "rank": int(ranks[q]),
+                "top": [es.titles[t] for t in order[q][:3]], "abc": meta["abc"].strip()}
 
-    return ("<h2>Best predicted test tunes</h2>" + "".join(card(q) for q in by_rank[:n])
-            + "<h2>Worst predicted test tunes</h2>" + "".join(card(q) for q in by_rank[::-1][:n]))
+    return {"n_titles": len(es.titles), "best": [card(q) for q in by_rank[:n]],
+            "worst": [card(q) for q in by_rank[::-1][:n]]}
 
 
-def run_report(run: Path, scratch: Path, make_maps: bool = True, examples: int = 5) -> str:
-    """The HTML body for one run folder."""
-    m = read_json(run / "eval_test.json")
-    parts = [metrics_section(m)]
+def run_report(run: Path, scratch: Path, make_maps: bool = True, examples: int = 5) -> dict:
+    """The template data for one run folder."""
     curves = curves_png(run, scratch / f"{run.name}_curves.png")
-    if curves:
-        parts.append("<h2>Training curves</h2>" + _img(curves, "training curves"))
-    parts += [tracking_section(run), maps_section(run, make_maps)]
-    if examples:
-        parts.append(examples_section(run, examples))
-    parts.append(f"<h2>Config</h2><pre>{_esc((run / 'config.yaml').read_text())}</pre>")
-    return "\n".join(p for p in parts if p)
+    return {"metrics": metrics_section(read_json(run / "eval_test.json")),
+            "curves": png_data_uri(curves) if curves else None,
+            "tracking": tracking_section(run), "maps": maps_section(run, make_maps),
+            "examples": examples_section(run, examples) if examples else None,
+            "config": (run / "config.yaml").read_text()}
 
 
 def summary_report(folder: Path, stem: str, scratch: Path, make_maps: bool,
-                   examples: int) -> str:
-    """The HTML body for an ablation/sweep/compare folder."""
-    parts = [markdown_to_html((folder / f"{stem}.md").read_text())]
-    if (folder / f"{stem}.png").exists():
-        parts.append(_img(folder / f"{stem}.png", stem))
-    rows = list(csv.DictReader(open(folder / f"{stem}.csv")))
+                   examples: int) -> dict:
+    """The template data for an ablation/sweep/compare folder."""
+    plot = folder / f"{stem}.png"
+    rows = list(csv.DictReader((folder / f"{stem}.csv").read_text().splitlines()))
     first = next(iter(rows[0])) if rows else "run"
     keys = [k for k in ("tune_to_title/mrr", "tune_to_title/ndcg@10", "title_to_tune/mrr",
                         "title_to_tune/ndcg@10") if rows and k in rows[0]]
-    parts.append("<h2>Every run</h2>" + _table(
-        [first, "seed", *keys, "run"],
-        [[r[first], r["seed"], *(f"{float(r[k]):.3f}" for k in keys), r["run"]] for r in rows]))
+    out = {"markdown": markdown_blocks((folder / f"{stem}.md").read_text()), "stem": stem,
+           "plot": png_data_uri(plot) if plot.exists() else None,
+           "header": [first, "seed", *keys, "run"],
+           "rows": [[r[first], r["seed"], *(f"{float(r[k]):.3f}" for k in keys), r["run"]]
+                    for r in rows],
+           "first_run": None, "run": None}
     if rows and (Path(rows[0]["run"]) / "eval_test.json").exists():
         run = Path(rows[0]["run"])
-        parts.append(f"<h1>First run: {_esc(run)}</h1>"
-                     + run_report(run, scratch, make_maps, examples))
-    return "\n".join(parts)
+        out.update(first_run=str(run), run=run_report(run, scratch, make_maps, examples))
+    return out
 
 
 def build_report(path: str | Path, out: str | Path | None = None, make_maps: bool = True,
@@ -244,13 +223,12 @@ def build_report(path: str | Path, out: str | Path | None = None, make_maps: boo
                             "written by folkclip ablate/sweep/compare")
     target = Path(out) if out else folder / "report.html"
     with tempfile.TemporaryDirectory() as tmp:
-        body = (summary_report(folder, stem, Path(tmp), make_maps, examples) if stem
-                else run_report(folder, Path(tmp), make_maps, examples))
+        summary = summary_report(folder, stem, Path(tmp), make_maps, examples) if stem else None
+        run = None if stem else run_report(folder, Path(tmp), make_maps, examples)
     title = f"folkclip {stem or 'run'} report: {folder}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(f"<!DOCTYPE html><html><head><meta charset=utf-8><title>{_esc(title)}"
-                      f"</title><style>{_CSS}</style></head><body><h1>{_esc(title)}</h1>"
-                      f"{body}</body></html>\n")
+    target.write_text(render("report.html", title=title, summary=summary, run=run),
+                      encoding="utf-8")
     return target
 
 

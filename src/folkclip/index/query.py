@@ -1,0 +1,88 @@
+"""Reading a query tune (ABC text) for the index: parse, tokenize, embed, profile.
+
+Malformed ABC raises :class:`AbcQueryError`, which carries the reader's own problems
+(line, reason) so that a command line or web page can show them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from folkclip.errors import FolkclipError, Problem
+
+MAX_QUERY_CHARS = 100_000  # one tune; a whole tunebook is not a query
+
+
+class AbcQueryError(FolkclipError):
+    """The ABC text given as a query could not be read.
+
+    Attributes:
+        problems: The reader's problems, each ``{"line", "reason", "tune", "severity"}``.
+    """
+
+    def __init__(self, message: str, problems: list[Problem]) -> None:
+        detail = "; ".join(f"line {p.line}: {p.reason}" for p in problems[:3])
+        super().__init__(f"{message}: {detail}" if detail else message)
+        self.problems = [{"line": p.line, "reason": p.reason, "tune": p.tune,
+                          "severity": p.severity} for p in problems]
+
+
+@dataclass
+class QueryTune:
+    """A query tune read and embedded.
+
+    Attributes:
+        vector: (D,) L2-normalised tune embedding.
+        document: Its interval n-gram document (see :mod:`folkclip.index.profiles`).
+        title: Its title as written (``""`` without ``T:``).
+        abc: The ABC text.
+        warnings: Things the reader read past, as in :attr:`AbcQueryError.problems`.
+    """
+
+    vector: np.ndarray
+    document: str
+    title: str
+    abc: str
+    warnings: list[dict]
+
+
+def read_query(abc: str, fm: object, source: str = "<query>") -> QueryTune:
+    """Parse the first tune of ``abc`` and embed it with ``fm``'s tune tower.
+
+    Args:
+        abc: ABC text of one tune (``X:`` and ``T:`` may be left out; ``K:`` is needed).
+        fm: A :class:`~folkclip.export.FolkclipModel`.
+        source: Name used in problem reports.
+
+    Raises:
+        AbcQueryError: When no tune can be read (with the reader's problems).
+    """
+    from folkclip.abc.parser import parse_tunebook
+    from folkclip.data.dataset import tokenize_corpus
+    from folkclip.eval.evaluation import embed_tunes
+    from folkclip.index.profiles import ngram_document, pitches_of
+    from folkclip.io.sources import Corpus
+
+    if len(abc) > MAX_QUERY_CHARS:
+        raise AbcQueryError(f"the query holds {len(abc)} characters, more than the "
+                            f"{MAX_QUERY_CHARS} one tune may have",
+                            [Problem(source, "-", 0, "too long")])
+    if not abc.strip():
+        raise AbcQueryError("the query is empty", [Problem(source, "-", 0, "empty text")])
+    tunes, problems = parse_tunebook(abc, source)
+    if not tunes:
+        raise AbcQueryError("the ABC query could not be read", problems)
+    tune = tunes[0]
+    notes = [n for n in tune.notes if n.pitch is not None]
+    if not notes:
+        raise AbcQueryError("the ABC query has no notes",
+                            [Problem(source, tune.ref, tune.line, "no notes in the tune body")])
+    tc = tokenize_corpus(Corpus([tune]), fm.tokenizer_config)  # type: ignore[attr-defined]
+    ids = tc.remap(fm.vocab)  # type: ignore[attr-defined]
+    vec = embed_tunes(fm.model, tc, [0], max_events=fm.max_events,  # type: ignore[attr-defined]
+                      ids=ids)[0]
+    warnings = [{"line": p.line, "reason": p.reason, "tune": p.tune, "severity": p.severity}
+                for p in problems if p.severity == "warning" and p.tune == tune.ref]
+    return QueryTune(vec, ngram_document(pitches_of(tune)), tune.title, abc, warnings)

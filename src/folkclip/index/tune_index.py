@@ -1,0 +1,262 @@
+"""The tune index: search tunes by title, suggest titles for a tune, find similar tunes.
+
+    idx = TuneIndex.build("runs/default", ["default"], "index/default")
+    idx = TuneIndex.load("index/default")
+    idx.search("the blackbird", k=10)
+    idx.suggest(abc_text, k=10)
+    idx.similar(tune_id=12, k=10)
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from folkclip.errors import FolkclipError
+from folkclip.index import build as _build
+from folkclip.index import similar as _similar
+from folkclip.index import store
+from folkclip.index.profiles import NEAR_DUPLICATE, Profiles
+from folkclip.index.query import QueryTune, read_query
+from folkclip.index.vectors import VectorIndex
+from folkclip.abc.titles import title_key
+
+NEAR_DUPLICATE_CANDIDATES = 20  # most similar tunes checked for a near-duplicate melody
+
+
+class UnknownTuneError(FolkclipError, KeyError):
+    """No tune with this id in the index."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown tune"
+
+
+class TuneIndex:
+    """An index folder opened with its model (see :mod:`folkclip.index.store`).
+
+    Attributes:
+        folder: The index folder.
+        manifest: Its manifest (format, model identity, sizes, recall@10 ...).
+        model: The :class:`~folkclip.export.FolkclipModel` that wrote it.
+    """
+
+    def __init__(self, folder: Path, manifest: dict, model: object, backend: str = "auto"
+                 ) -> None:
+        self.folder, self.manifest, self.model = folder, manifest, model
+        self.tunes = VectorIndex.load(folder, manifest["vectors"]["tunes"], backend)
+        self.titles = VectorIndex.load(folder, manifest["vectors"]["titles"], backend)
+        self.profiles = Profiles.load(folder)
+        self.meta = store.Metadata(folder)
+        self.title_names = self.meta.title_names()
+        self._lock = threading.Lock()  # sqlite reads and torch encoding, one at a time
+
+    @classmethod
+    def build(cls, model_or_run_dir: object, sources: list[str] | str, out_dir: str | Path, *,
+              batch_size: int = 256, progress: bool = True, kind: str = "auto",
+              chunk_size: int = _build.CHUNK) -> TuneIndex:
+        """Embed every tune and title of ``sources`` and save an index folder (resumable).
+
+        Args:
+            model_or_run_dir: A run folder (or its ``model/``) or a loaded model.
+            sources: Source names or paths, as for ``folkclip data inspect``.
+            out_dir: The index folder; a stopped build there resumes.
+            batch_size: Tunes per forward pass.
+            progress: Show progress bars.
+            kind: Vector index: ``auto`` (exact up to the measured break-even, HNSW
+                beyond), ``flat``, ``hnsw`` or ``numpy``.
+            chunk_size: Tunes per resumable part.
+
+        Raises:
+            FolkclipError: For unreadable sources, or ``out_dir`` holding another build.
+        """
+        fm, run = _build.resolve_model(model_or_run_dir)
+        sources = [sources] if isinstance(sources, str) else list(sources)
+        out = Path(out_dir)
+        manifest = _build.prepare(fm, run, sources, out, progress, chunk_size)
+        if manifest["state"] != "complete":
+            rate = _build.embed_missing(fm, out, manifest, batch_size, progress)
+            if rate:
+                manifest["tunes_per_s"] = round(rate, 1)
+            manifest = _build.finalize(fm, out, manifest, batch_size, progress, kind)
+        return cls(out, manifest, fm)
+
+    @classmethod
+    def load(cls, out_dir: str | Path, model: object = None, backend: str = "auto"
+             ) -> TuneIndex:
+        """Open an index folder.
+
+        Args:
+            out_dir: The index folder.
+            model: The model that built it; loaded from the recorded run folder if ``None``.
+            backend: ``auto``, or ``numpy`` for exact numpy search without FAISS.
+
+        Raises:
+            FolkclipError: For a missing or unfinished index, or a model that did not build it.
+        """
+        folder = Path(out_dir)
+        manifest = store.read_manifest(folder)
+        if manifest is None:
+            raise FolkclipError(f"{folder} is not a folkclip index (no {store.MANIFEST})")
+        if manifest["state"] != "complete":
+            raise FolkclipError(f"the index in {folder} is unfinished; run `folkclip index` "
+                                "again to complete it")
+        if model is None:
+            run = manifest["model"]["run"]
+            if not run or not Path(run).exists():
+                raise FolkclipError(f"the index's model run {run!r} is not there; pass the model")
+            model, _ = _build.resolve_model(run)
+        ident = store.model_identity(model)
+        want = manifest["model"]
+        if (ident["config_hash"], ident["weights_hash"]) != (want["config_hash"],
+                                                             want["weights_hash"]):
+            raise FolkclipError(
+                f"the model (config {ident['config_hash']}, weights {ident['weights_hash']}) "
+                f"is not the one that built {folder} (config {want['config_hash']}, weights "
+                f"{want['weights_hash']}, run {want['run']})")
+        return cls(folder, manifest, model, backend)
+
+    def __len__(self) -> int:
+        return len(self.tunes)
+
+    def _results(self, pairs: list[tuple[int, float]]) -> list[dict]:
+        with self._lock:
+            meta = self.meta.tunes([i for i, _ in pairs])
+        keys = ("tune_id", "title", "type", "key", "meter", "source", "x")
+        return [dict({k: meta[i][k] for k in keys}, score=round(s, 6)) for i, s in pairs]
+
+    def search(self, text: str, k: int = 10) -> list[dict]:
+        """Tunes whose melody fits a title or free text, best first.
+
+        Returns:
+            ``{"tune_id", "title", "score", "type", "key", "meter", "source", "x"}`` per tune.
+        """
+        with self._lock:
+            q = self.model.embed_titles([text])  # type: ignore[attr-defined]  # (1, D)
+        scores, ids = self.tunes.search(q, k)
+        return self._results([(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0])
+
+    def tune(self, tune_id: str | int) -> dict:
+        """One tune's metadata and ABC text.
+
+        Raises:
+            UnknownTuneError: When no tune has this id.
+        """
+        tid = self._tune_id(tune_id)
+        with self._lock:
+            row = self.meta.tune(tid)
+        return row  # type: ignore[return-value]
+
+    def _tune_id(self, tune_id: str | int) -> int:
+        try:
+            tid = int(tune_id)
+        except (TypeError, ValueError):
+            raise UnknownTuneError(f"no tune {tune_id!r} in the index (ids are numbers)") from None
+        if not 0 <= tid < len(self):
+            raise UnknownTuneError(f"no tune {tid} in the index (ids 0-{len(self) - 1})")
+        return tid
+
+    def read(self, abc: str) -> QueryTune:
+        """Read and embed a query tune (raises :class:`AbcQueryError` for bad ABC)."""
+        with self._lock:
+            return read_query(abc, self.model)
+
+    def similar(self, abc: str | None = None, tune_id: str | int | None = None, k: int = 10,
+                mode: str = _similar.DEFAULT_MODE) -> list[dict]:
+        """The tunes closest to a tune given as ABC text or by id, excluding itself.
+
+        Args:
+            abc: ABC text of the query tune (tunes with exactly this text are left out).
+            tune_id: Or an indexed tune's id.
+            k: Number of results.
+            mode: ``combined`` (default), ``embedding`` or ``tfidf`` (see
+                :mod:`folkclip.index.similar`).
+
+        Returns:
+            Result dicts as :meth:`search` gives.
+        """
+        pairs = self._similar_pairs(abc, tune_id, k, mode)
+        return self._results(pairs)
+
+    def _similar_pairs(self, abc: str | None, tune_id: str | int | None, k: int,
+                       mode: str) -> list[tuple[int, float]]:
+        if mode not in _similar.MODES:
+            raise FolkclipError(f"mode must be one of {_similar.MODES}, got {mode!r}")
+        if (abc is None) == (tune_id is None):
+            raise FolkclipError("give either abc or tune_id")
+        if tune_id is not None:
+            tid = self._tune_id(tune_id)
+            vec = self.tunes.vectors[tid]
+            cols, _, weights = self.profiles.row(tid)
+            exclude = {tid}
+        else:
+            q = self.read(abc)  # type: ignore[arg-type]
+            vec = q.vector
+            cols, _, weights = self.profiles.query(q.document)
+            with self._lock:
+                exclude = set(self.meta.ids_with_abc(abc))  # type: ignore[arg-type]
+        return _similar.top_similar(self.tunes, self.profiles, vec, cols, weights, k,
+                                    exclude, mode)
+
+    def near_duplicates(self, q: QueryTune) -> list[tuple[int, float]]:
+        """Indexed tunes whose interval 4-gram count profile has cosine >= 0.9 with
+        the query's (the leakage check's near-duplicate), most similar first."""
+        cols, counts, weights = self.profiles.query(q.document)
+        cand = _similar.top_similar(self.tunes, self.profiles, q.vector, cols, weights,
+                                    NEAR_DUPLICATE_CANDIDATES, set())
+        rows = np.array([i for i, _ in cand], dtype=np.int64)
+        cos = self.profiles.count_cosine(rows, cols, counts)
+        dup = [(int(r), float(c)) for r, c in zip(rows, cos) if c >= NEAR_DUPLICATE]
+        return sorted(dup, key=lambda rc: (-rc[1], rc[0]))
+
+    def suggest(self, abc: str, k: int = 10, titles: list[str] | None = None) -> list[dict]:
+        """Titles for a tune: the index's title bank (and ``titles``) ranked by the model.
+
+        Titles carried by a near-duplicate of the query (:meth:`near_duplicates`) come
+        first, flagged ``near_duplicate`` with that tune's id: "this is probably that
+        tune", told apart from "a name that fits".
+
+        Returns:
+            ``{"title", "score", "near_duplicate", "tune_id", "from"}`` per title
+            (``from``: ``index`` or ``user``), at most ``k``.
+        """
+        q = self.read(abc)
+        dups = self.near_duplicates(q)
+        with self._lock:
+            dup_titles = self.meta.titles_of([t for t, _ in dups])
+        owner: dict[int, int] = {}
+        for t, _ in dups:
+            for title in dup_titles[t]:
+                owner.setdefault(title, t)
+        scores, ids = self.titles.search(q.vector, k)
+        bank = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+        for title in owner:
+            bank.setdefault(title, float(self.titles.vectors[title] @ q.vector))
+        out = [{"title": self.title_names[t], "score": round(s, 6), "near_duplicate": t in owner,
+                "tune_id": owner.get(t), "from": "index"} for t, s in bank.items()]
+        out += self._user_titles(q, titles or [], {title_key(r["title"]) for r in out})
+        out.sort(key=lambda r: (not r["near_duplicate"], -r["score"], r["title"]))
+        return out[:k]
+
+    def _user_titles(self, q: QueryTune, titles: list[str], seen: set[str]) -> list[dict]:
+        fresh = list(dict.fromkeys(t for t in titles if t.strip() and title_key(t) not in seen))
+        if not fresh:
+            return []
+        with self._lock:
+            emb = self.model.embed_titles(fresh)  # type: ignore[attr-defined]  # (U, D)
+        return [{"title": t, "score": round(float(s), 6), "near_duplicate": False,
+                 "tune_id": None, "from": "user"} for t, s in zip(fresh, emb @ q.vector)]
+
+    def map_coordinates(self) -> list[dict]:
+        """The stored 2-D PCA projection of the tune vectors.
+
+        Returns:
+            ``{"tune_id", "x", "y", "type", "title"}`` per tune, in id order.
+        """
+        xy = np.load(self.folder / "map.npy")  # (N, 2)
+        with self._lock:
+            rows = self.meta.con.execute("SELECT id, type, title FROM tunes ORDER BY id")
+            return [{"tune_id": i, "x": round(float(xy[i, 0]), 5),
+                     "y": round(float(xy[i, 1]), 5), "type": t, "title": title}
+                    for i, t, title in rows]

@@ -1,0 +1,166 @@
+"""Inner-product search over L2-normalised vectors: exact (numpy or FAISS flat) or
+approximate (FAISS HNSW), with recall@k of the approximate index against exact search.
+
+:class:`VectorIndex` keeps the vectors as a float32 array and, when FAISS is installed,
+a FAISS index beside them. Collections up to :data:`EXACT_UP_TO` vectors use exact
+search (``IndexFlatIP``); larger ones an HNSW graph (``IndexHNSWFlat``), the choice
+measured by ``benchmarks/search.py``. Without FAISS every search is exact numpy and
+gives the same results as FAISS flat.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from folkclip.errors import FolkclipError
+
+# Break-even measured by benchmarks/search.py: FAISS flat answers within the latency goal
+# (p50 <= 5 ms on one core) up to about this many 256-d vectors; beyond it HNSW wins.
+EXACT_UP_TO = 20_000
+HNSW_M = 32  # graph degree: memory 4 * 2 * M bytes per vector beside the vectors
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 96  # recall@10 >= 0.95 at 1M in benchmarks/search.py
+KINDS = ("numpy", "flat", "hnsw")
+
+
+def have_faiss() -> bool:
+    """Whether the ``faiss`` module (``faiss-cpu``, the ``index`` extra) can be imported."""
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def exact_topk(vectors: np.ndarray, queries: np.ndarray, k: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` by inner product in numpy; ties broken by the lower id.
+
+    Args:
+        vectors: (N, D) float32.
+        queries: (Q, D) float32.
+        k: Results per query (at most N).
+
+    Returns:
+        scores (Q, k) float32 and ids (Q, k) int64, best first.
+    """
+    k = min(k, len(vectors))
+    if k == 0:
+        return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
+    sims = queries @ vectors.T  # (Q, N)
+    part = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < sims.shape[1] else \
+        np.tile(np.arange(sims.shape[1]), (len(queries), 1))
+    out_ids = np.empty((len(queries), k), np.int64)
+    out_scores = np.empty((len(queries), k), np.float32)
+    for q in range(len(queries)):
+        cand = part[q]
+        order = np.lexsort((cand, -sims[q, cand]))
+        out_ids[q] = cand[order]
+        out_scores[q] = sims[q, out_ids[q]]
+    return out_scores, out_ids
+
+
+class VectorIndex:
+    """Top-k inner-product search over a fixed set of vectors.
+
+    Args:
+        vectors: (N, D) float32, L2-normalised.
+        kind: ``numpy`` (exact), ``flat`` (FAISS exact) or ``hnsw`` (FAISS approximate).
+        faiss_index: A ready FAISS index over ``vectors`` (built when ``None``).
+    """
+
+    def __init__(self, vectors: np.ndarray, kind: str = "numpy", faiss_index: object = None,
+                 ) -> None:
+        if kind not in KINDS:
+            raise FolkclipError(f"vector index kind must be one of {KINDS}, got {kind!r}")
+        self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if kind != "numpy" and not have_faiss():
+            kind = "numpy"  # same results as flat; an approximate index degrades to exact
+        self.kind = kind
+        self._faiss = faiss_index
+        if kind != "numpy" and faiss_index is None:
+            self._faiss = _build_faiss(self.vectors, kind)
+        if self._faiss is not None and kind == "hnsw":
+            self._faiss.hnsw.efSearch = HNSW_EF_SEARCH
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, kind: str = "auto") -> VectorIndex:
+        """Build the index ``kind`` (``auto``: flat up to :data:`EXACT_UP_TO`, else hnsw)."""
+        if kind == "auto":
+            kind = "flat" if len(vectors) <= EXACT_UP_TO else "hnsw"
+        return cls(vectors, kind)
+
+    def __len__(self) -> int:
+        return len(self.vectors)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` by inner product.
+
+        Args:
+            queries: (Q, D) or (D,) float32.
+            k: Results per query.
+
+        Returns:
+            scores (Q, k) and ids (Q, k), best first (fewer columns when N < k).
+        """
+        q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        k = min(k, len(self.vectors))
+        if self._faiss is None or k == 0:
+            return exact_topk(self.vectors, q, k)
+        scores, ids = self._faiss.search(q, k)
+        return scores.astype(np.float32), ids.astype(np.int64)
+
+    def recall_at(self, queries: np.ndarray, k: int = 10) -> float:
+        """Mean recall@``k`` of this index against exact search for ``queries`` (1.0 if exact)."""
+        if self.kind != "hnsw" or len(queries) == 0:
+            return 1.0
+        _, approx = self.search(queries, k)
+        _, exact = exact_topk(self.vectors, np.atleast_2d(queries).astype(np.float32), k)
+        hits = [len(set(a.tolist()) & set(e.tolist())) for a, e in zip(approx, exact)]
+        return float(np.mean(hits) / exact.shape[1])
+
+    def save(self, folder: Path, name: str) -> dict:
+        """Write ``name.npy`` (and ``name.faiss`` for hnsw); return what :meth:`load` needs."""
+        np.save(folder / f"{name}.npy", self.vectors)
+        if self.kind == "hnsw":
+            import faiss
+
+            faiss.write_index(self._faiss, str(folder / f"{name}.faiss"))
+        return {"file": f"{name}.npy", "kind": self.kind, "n": len(self.vectors),
+                "dim": int(self.vectors.shape[1]) if self.vectors.ndim == 2 else 0}
+
+    @classmethod
+    def load(cls, folder: Path, info: dict, backend: str = "auto") -> VectorIndex:
+        """Read an index written by :meth:`save`.
+
+        Args:
+            folder: The index folder.
+            info: The dict :meth:`save` returned.
+            backend: ``auto`` (as built, numpy without FAISS), or ``numpy`` to force exact
+                numpy search.
+        """
+        vectors = np.load(folder / info["file"], mmap_mode=None)
+        kind = info["kind"] if backend == "auto" else backend
+        if kind == "hnsw" and have_faiss() and (folder / (Path(info["file"]).stem + ".faiss")
+                                                ).exists():
+            import faiss
+
+            return cls(vectors, "hnsw", faiss.read_index(
+                str(folder / (Path(info["file"]).stem + ".faiss"))))
+        return cls(vectors, kind if kind != "hnsw" else "flat")
+
+
+def _build_faiss(vectors: np.ndarray, kind: str) -> object:
+    import faiss
+
+    dim = vectors.shape[1]
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    if len(vectors):
+        index.add(vectors)
+    return index

@@ -1,0 +1,1 @@
+"""folkclip index / search / suggest / similar: build and query a tune index."""

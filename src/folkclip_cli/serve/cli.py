@@ -1,0 +1,92 @@
+"""``folkclip serve``: browse a tune index in a local web page.
+
+    folkclip serve INDEX [--host 127.0.0.1] [--port 8000] [--allow-origin URL ...]
+                         [--threads 1]
+
+Opens the index written by ``folkclip index`` and serves the page and its JSON API
+(``/docs``) with uvicorn on the loopback address unless ``--host`` says otherwise.
+Queries are answered one at a time, each with ``--threads`` torch/FAISS threads: one
+query is too small to gain from more, and on a busy machine extra threads only wait
+(search took 48 ms with 2 threads and 4 ms with 1 on a loaded 2-core machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from folkclip.errors import FolkclipError
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
+    return port
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("index", help="an index folder written by folkclip index")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="URL",
+                   help="let pages from this origin call the API (CORS is closed by default)")
+    p.add_argument("--threads", type=int, default=1, choices=range(1, 65), metavar="N",
+                   help="torch and FAISS threads per query (default 1)")
+
+
+def _set_threads(n: int) -> None:
+    """Threads of torch's and FAISS's kernels for this process."""
+    import importlib.util
+
+    import torch
+
+    torch.set_num_threads(n)
+    if importlib.util.find_spec("faiss") is not None:
+        import faiss
+
+        faiss.omp_set_num_threads(n)
+
+
+def main_from_args(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from folkclip_cli.serve.app import create_app
+    except ModuleNotFoundError as err:
+        raise FolkclipError(f"folkclip serve needs {err.name!r}: "
+                            "pip install 'folkclip[serve]'") from None
+    from folkclip.index import TuneIndex
+
+    _set_threads(args.threads)
+    index = TuneIndex.load(args.index)
+    app = create_app(index, allow_origins=tuple(args.allow_origin))
+    if args.host not in LOOPBACK:
+        print(f"warning: listening on {args.host}: other machines can reach this server",
+              file=sys.stderr)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"serving {len(index)} tunes at http://{host}:{args.port}/ "
+          "(API docs at /docs; Ctrl-C stops)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                timeout_graceful_shutdown=2)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``folkclip serve``.
+
+    Args:
+        argv: Arguments after ``serve`` (``sys.argv[1:]`` when ``None``).
+
+    Returns:
+        The exit status.
+    """
+    p = argparse.ArgumentParser(prog="folkclip serve", description=__doc__.split("\n")[0])
+    add_arguments(p)
+    return main_from_args(p.parse_args(argv))

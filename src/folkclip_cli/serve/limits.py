@@ -1,0 +1,26 @@
+"""The serve program's limits, in one place, each with its reason."""
+
+from __future__ import annotations
+
+# A tune in ABC is rarely over 5 KB; a whole tunebook pasted by mistake is refused with 413
+# instead of being parsed.
+MAX_ABC_CHARS = 32_768
+# Whole request bodies: the ABC text plus JSON quoting and a title list. Bodies over this
+# are refused (413) before they are read to the end.
+MAX_BODY_BYTES = 2 * MAX_ABC_CHARS + 32_768
+# A title or free-text query; the title tower reads far fewer tokens than this.
+MAX_QUERY_CHARS = 300
+# Results per query: a page shows tens; more only costs time.
+MAX_K = 100
+# Extra candidate titles a user may add to a suggestion request.
+MAX_USER_TITLES = 200
+# Every request must finish in this time (then 503); the index answers in milliseconds.
+REQUEST_TIMEOUT_S = 10.0
+# Queries waiting for the index at once; beyond this a request is refused at once (503 with
+# Retry-After) instead of queueing towards the timeout, so an overloaded server fails fast.
+MAX_PENDING = 64
+# Points the map view draws; larger indexes are thinned evenly (an SVG of 100k points
+# would make the page unusable).
+MAX_MAP_POINTS = 20_000
+# Tune ids are SQLite row ids.
+MAX_TUNE_ID = 2**53

@@ -1,0 +1,291 @@
+"""The tune index: build/load round trip, each query against a brute-force reference,
+model identity, bad ABC, numpy vs FAISS, the command line and a 2-process build."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+torch = pytest.importorskip("torch")
+
+from folkclip_cli.main import main
+from folkclip.errors import FolkclipError
+from folkclip.index import AbcQueryError, TuneIndex, UnknownTuneError
+from folkclip.index import vectors as vx
+
+NOTES = "CDEFGABcdefgab"
+
+
+def _melody(rng: np.random.Generator, bars: int = 8) -> list[str]:
+    return ["".join(NOTES[i] for i in rng.integers(0, len(NOTES), 8)) for _ in range(bars)]
+
+
+def _tune(x: int, title: str, bars: list[str], key: str = "G") -> str:
+    return f"X:{x}\nT:{title}\nR:reel\nM:4/4\nL:1/8\nK:{key}\n" + "|".join(bars) + "|]\n"
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory) -> Path:
+    """Two books of random reels; three tunes appear in both (slightly varied)."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path_factory.mktemp("books")
+    melodies = [_melody(rng) for _ in range(14)]
+    book1 = [_tune(i + 1, f"Reel Number {i + 1}", m) for i, m in enumerate(melodies)]
+    book2 = []
+    for j, i in enumerate((0, 3, 7)):
+        varied = list(melodies[i])
+        varied[-1] = "".join(NOTES[k] for k in rng.integers(0, len(NOTES), 8))
+        book2.append(_tune(j + 1, f"Reel Number {i + 1}", varied, key="A"))
+    book2 += [_tune(10 + j, f"Other Tune {j}", _melody(rng)) for j in range(5)]
+    (folder / "book1.abc").write_text("\n".join(book1))
+    (folder / "book2.abc").write_text("\n".join(book2))
+    return folder
+
+
+def _export(run: Path, sources: list[str], seed: int) -> Path:
+    from folkclip.data.dataset import load_tokenized
+    from folkclip.export import export_model
+    from folkclip.models import create_model
+    from folkclip.data.tokenize import TokenizerConfig
+
+    torch.manual_seed(seed)
+    tok = TokenizerConfig()
+    tc = load_tokenized(sources, tok, use_cache=False)
+    model = create_model("gru", {f: len(v) for f, v in tc.vocab.items()}, embed_dim=16,
+                         **{"melody.dim": 16, "title.dim": 16})
+    export_model(model, model.config, tc.vocab, tok, 128, run / "model")
+    return run
+
+
+@pytest.fixture(scope="module")
+def built(collection, tmp_path_factory) -> tuple[TuneIndex, Path, Path]:
+    base = tmp_path_factory.mktemp("index")
+    run = _export(base / "run", [str(collection)], seed=0)
+    idx = TuneIndex.build(run, [str(collection)], base / "idx", progress=False, chunk_size=8)
+    return idx, run, base / "idx"
+
+
+def _reference_vectors(idx: TuneIndex, collection: Path) -> np.ndarray:
+    """Tune vectors computed again from scratch, tune by tune (no batching, no chunks)."""
+    from folkclip.data.dataset import load_tokenized
+    from folkclip.eval.evaluation import embed_tunes
+
+    fm = idx.model
+    tc = load_tokenized([str(collection)], fm.tokenizer_config, use_cache=False)
+    ids = fm.corpus_ids(tc)
+    return np.concatenate([embed_tunes(fm.model, tc, [i], 1, fm.max_events, ids)
+                           for i in range(len(tc))])
+
+
+def test_round_trip(built, collection):
+    idx, _, folder = built
+    assert len(idx) == 22 and idx.manifest["state"] == "complete"
+    assert not (folder / "parts").exists()
+    again = TuneIndex.load(folder)
+    assert len(again) == len(idx)
+    assert again.search("reel number 4", 5) == idx.search("reel number 4", 5)
+    t = again.tune(3)
+    assert t["title"] == "Reel Number 4" and t["abc"].startswith("X:4") and t["meter"] == "4/4"
+    assert t["source"].endswith("book1.abc") and t["x"] == "4"
+    coords = again.map_coordinates()
+    assert [c["tune_id"] for c in coords] == list(range(22))
+    assert {"x", "y", "type", "title"} <= set(coords[0])
+    with pytest.raises(UnknownTuneError):
+        again.tune(22)
+    with pytest.raises(KeyError):
+        again.tune("abc")
+
+
+def test_vectors_match_a_tune_by_tune_reference(built, collection):
+    idx, _, _ = built
+    ref = _reference_vectors(idx, collection)
+    np.testing.assert_allclose(idx.tunes.vectors, ref, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(ref, axis=1), 1, atol=1e-5)
+
+
+def test_search_against_brute_force(built):
+    idx, _, _ = built
+    q = idx.model.embed_titles(["Other Tune 2"])[0]
+    scores = idx.tunes.vectors @ q
+    want = np.lexsort((np.arange(len(scores)), -scores))[:7]
+    got = idx.search("Other Tune 2", 7)
+    assert [r["tune_id"] for r in got] == want.tolist()
+    np.testing.assert_allclose([r["score"] for r in got], scores[want], atol=1e-5)
+    assert set(got[0]) == {"tune_id", "title", "score", "type", "key", "meter", "source", "x"}
+
+
+def _tfidf_reference(collection: Path) -> np.ndarray:
+    """TF-IDF of interval 4-grams written independently (sklearn on tuple strings)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from folkclip.io.sources import read_sources
+
+    docs = []
+    for tune in read_sources([str(collection)]).tunes:
+        p = [n.pitch for n in tune.notes if n.pitch is not None]
+        steps = np.diff(p).tolist()
+        docs.append([str(tuple(steps[j:j + 4])) for j in range(len(steps) - 3)])
+    return TfidfVectorizer(analyzer=lambda d: d).fit_transform(docs).toarray()
+
+
+@pytest.mark.parametrize("mode", ["embedding", "tfidf", "combined"])
+def test_similar_against_brute_force(built, collection, mode):
+    from folkclip.index.similar import EMBEDDING_WEIGHT
+
+    idx, _, _ = built
+    tf = _tfidf_reference(collection)
+    emb = idx.tunes.vectors
+    for q in (0, 3, 15):
+        full = {"embedding": emb @ emb[q], "tfidf": tf @ tf[q]}
+        full["combined"] = EMBEDDING_WEIGHT * full["embedding"] + (1 - EMBEDDING_WEIGHT) * \
+            full["tfidf"]
+        s = full[mode]
+        order = [i for i in np.lexsort((np.arange(len(s)), -s)) if i != q][:5]
+        got = idx.similar(tune_id=q, k=5, mode=mode)
+        assert [r["tune_id"] for r in got] == order
+        np.testing.assert_allclose([r["score"] for r in got], s[order], atol=1e-5)
+    # the same tune given as ABC text: itself left out, the same neighbours
+    by_abc = idx.similar(abc=idx.tune(15)["abc"], k=5, mode=mode)
+    assert [r["tune_id"] for r in by_abc] == [r["tune_id"] for r in
+                                              idx.similar(tune_id=15, k=5, mode=mode)]
+
+
+def test_versions_are_found_by_tfidf(built):
+    idx, _, _ = built
+    # tune 0 of book1 has a varied version in book2 (tune 14): shares 7 of 8 bars
+    assert idx.similar(tune_id=0, k=1, mode="tfidf")[0]["tune_id"] == 14
+
+
+def test_suggest_against_brute_force_and_near_duplicates(built):
+    idx, _, _ = built
+    abc = idx.tune(3)["abc"].replace("T:Reel Number 4\n", "")  # no title given
+    q = idx.read(abc).vector
+    got = idx.suggest(abc, k=6, titles=["My Own Name", "reel number 4"])
+    first = got[0]
+    assert first["near_duplicate"] and first["title"] == "Reel Number 4"
+    assert first["tune_id"] in (3, 15)  # the tune itself, or its version in book2
+    rest = [r for r in got if not r["near_duplicate"]]
+    bank = idx.titles.vectors @ q
+    user = float(idx.model.embed_titles(["My Own Name"])[0] @ q)
+    ref = sorted([(float(s), t) for t, s in zip(idx.title_names, bank)
+                  if t != "Reel Number 4"] + [(user, "My Own Name")], key=lambda p: -p[0])
+    assert [r["title"] for r in rest] == [t for _, t in ref[:len(rest)]]
+    assert all(r["tune_id"] is None for r in rest)
+    assert sum(r["title"].lower() == "reel number 4" for r in got) == 1  # user dup merged
+
+
+@pytest.mark.parametrize("bad", ["", "X:1\nT:No key here\nabc|\n", "X:1\nT:Bad key\nK:Q#\nab|\n",
+                                 "just some words"])
+def test_malformed_abc_is_a_clear_error(built, bad):
+    idx, _, _ = built
+    for call in (lambda: idx.suggest(bad), lambda: idx.similar(abc=bad)):
+        with pytest.raises(AbcQueryError) as err:
+            call()
+        assert err.value.problems and {"line", "reason"} <= set(err.value.problems[0])
+        assert isinstance(err.value, FolkclipError)
+
+
+def test_mismatched_model_is_refused(built, collection, tmp_path):
+    import folkclip
+
+    _, _, folder = built
+    other = folkclip.load(_export(tmp_path / "other", [str(collection)], seed=1))
+    with pytest.raises(FolkclipError, match="not the one that built"):
+        TuneIndex.load(folder, model=other)
+    with pytest.raises(FolkclipError, match="another model"):
+        TuneIndex.build(other, [str(collection)], folder, progress=False)
+
+
+def test_build_resumes_from_written_chunks(built, collection, tmp_path):
+    from folkclip.index import build as ib
+
+    idx, run, _ = built
+    out = tmp_path / "resumed"
+    manifest = ib.prepare(idx.model, str(run), [str(collection)], out, False, chunk=8)
+    from folkclip.data.dataset import load as load_tokens
+
+    tc = load_tokens(out / "tokens")
+    ib.embed_chunk(idx.model, tc, idx.model.corpus_ids(tc), manifest, out, 1)
+    assert ib.missing_chunks(out, manifest) == [0, 2]  # stopped after one chunk
+    with pytest.raises(FolkclipError, match="unfinished"):
+        TuneIndex.load(out)
+    resumed = TuneIndex.build(run, [str(collection)], out, progress=False)
+    np.testing.assert_allclose(resumed.tunes.vectors, idx.tunes.vectors, atol=1e-6)
+
+
+def test_numpy_and_faiss_paths_agree(built, monkeypatch):
+    pytest.importorskip("faiss")
+    idx, _, folder = built
+    exact = TuneIndex.load(folder, backend="numpy")
+    assert exact.tunes.kind == "numpy" and idx.tunes.kind == "flat"
+    for text in ("reel number 1", "other tune", "zzz"):
+        assert exact.search(text, 10) == idx.search(text, 10)
+    abc = idx.tune(5)["abc"]
+    assert exact.suggest(abc, 8) == idx.suggest(abc, 8)
+    monkeypatch.setattr(vx, "have_faiss", lambda: False)  # as if faiss-cpu were not installed
+    nofaiss = TuneIndex.load(folder)
+    assert nofaiss.tunes.kind == "numpy" and nofaiss.search("reel", 10) == idx.search("reel", 10)
+
+
+def test_vector_backends_agree_on_random_vectors():
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(0)
+    v = rng.standard_normal((3000, 32)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    q = v[:50] + 0.1 * rng.standard_normal((50, 32)).astype(np.float32)
+    s_np, i_np = vx.VectorIndex(v, "numpy").search(q, 10)
+    s_fl, i_fl = vx.VectorIndex(v, "flat").search(q, 10)
+    np.testing.assert_array_equal(i_np, i_fl)
+    np.testing.assert_allclose(s_np, s_fl, atol=1e-5)
+    hnsw = vx.VectorIndex(v, "hnsw")
+    assert hnsw.recall_at(q, 10) >= 0.95
+    assert vx.VectorIndex.build(v[:10]).kind == "flat"
+
+
+def test_cli_json_smoke(built, collection, tmp_path, capsys):
+    idx, run, _ = built
+    out = tmp_path / "cli-idx"
+    assert main(["index", str(run), "--data", str(collection), "--out", str(out),
+                 "--no-progress", "--json"]) == 0
+    manifest = json.loads(capsys.readouterr().out)
+    assert manifest["n_tunes"] == 22 and manifest["recall_at_10"]["tunes"] == 1.0
+    assert main(["search", str(out), "Reel Number 2", "-k", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == idx.search("Reel Number 2", 3)
+    abc = tmp_path / "q.abc"
+    abc.write_text(idx.tune(2)["abc"])
+    assert main(["suggest", str(out), str(abc), "--json", "-k", "4"]) == 0
+    assert json.loads(capsys.readouterr().out) == idx.suggest(abc.read_text(), 4)
+    assert main(["similar", str(out), "--id", "2", "--json", "-k", "4"]) == 0
+    assert json.loads(capsys.readouterr().out) == idx.similar(tune_id=2, k=4)
+    assert main(["similar", str(out), str(abc), "-k", "4"]) == 0
+    assert "Reel Number" in capsys.readouterr().out
+    abc.write_text("X:1\nT:broken\nK:Zz\nabc|\n")
+    assert main(["suggest", str(out), str(abc)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("folkclip: error: the ABC query could not be read: line 3")
+    assert "Traceback" not in err and err.count("\n") == 1
+    assert main(["search", str(tmp_path / "nowhere"), "x"]) == 2
+    assert "not a folkclip index" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_two_process_predict_build(built, collection, tmp_path):
+    pytest.importorskip("lightning")
+    idx, run, _ = built
+    out = tmp_path / "ddp-idx"
+    cmd = [sys.executable, "-m", "folkclip_cli.main", "index", str(run), "--data", str(collection),
+           "--out", str(out), "--devices", "2", "--chunk-size", "4", "--no-progress", "--json"]
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src}
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two = TuneIndex.load(out)
+    np.testing.assert_allclose(two.tunes.vectors, idx.tunes.vectors, atol=1e-5)
+    assert two.search("reel number 3", 5) == idx.search("reel number 3", 5)
