@@ -19,7 +19,7 @@ import numpy as np
 
 from folkclip.errors import FolkclipError
 from folkclip.sources import Corpus, fingerprint, read_sources, source_files
-from folkclip.splits import TuneIdentity, assign_splits
+from folkclip.splits import TuneIdentity, assign_splits, group_ids
 from folkclip.titles import title_key
 from folkclip.tokenize import FIELDS, Tokenizer, TokenizerConfig
 
@@ -66,6 +66,11 @@ class TokenizedCorpus:
         return [TuneIdentity(f"{m['collection']}/{m['tune_id']}" if m["tune_id"] else None,
                              tuple(t for t in [m["title"], *m["alt_titles"]] if t))
                 for m in self.meta]
+
+    def groups(self) -> np.ndarray:
+        """(N,) identity group of each tune: tunes linked by a shared ``tune_id`` or any
+        shared main/alternative title key share a value (the grouping of :meth:`split`)."""
+        return group_ids(self.identities())
 
     def split(self, seed: int = 0, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
               ) -> dict[str, np.ndarray]:

@@ -58,11 +58,14 @@ class ContrastiveModule(L.LightningModule):
         out = self.model(batch)
         tune, title = self._gather(out["tune_emb"]), self._gather(out["title_emb"])
         ids = self._gather(batch["title_ids"])
+        groups = self._gather(batch["group_ids"]) if "group_ids" in batch else None
         self._global_batch = int(ids.shape[0])  # negatives come from all processes
         lc = self.cfg.loss
         if lc.kind == "hinge":
-            return hinge_loss(tune, title, ids, margin=lc.margin, hardest=lc.hardest)
-        return clip_loss(tune, title, out["logit_scale"], ids, same_title=lc.same_title)
+            return hinge_loss(tune, title, ids, margin=lc.margin, hardest=lc.hardest,
+                              group_ids=groups)
+        return clip_loss(tune, title, out["logit_scale"], ids, same_title=lc.same_title,
+                         group_ids=groups)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         losses = self._loss(batch)
