@@ -283,9 +283,26 @@ def test_lm_run_folder(lm_run):
     ppl = json.loads((lm_run / "perplexity.json").read_text())
     for key in ("lm/token_ppl", "lm/duration_ppl", "unigram/token_ppl", "bigram/token_ppl"):
         assert ppl[key] > 1.0, key
-    assert ppl["split"] == "validation" and ppl["n_targets"] > 0
-    assert math.log(ppl["lm/token_ppl"]) + math.log(ppl["lm/duration_ppl"]) \
+    assert ppl["split"] == "test" and ppl["n_targets"] > 0  # not the selection split
+    val = ppl["validation"]
+    assert math.log(val["lm/token_ppl"]) + math.log(val["lm/duration_ppl"]) \
         == pytest.approx(min(loss for _, loss in losses), rel=1e-4)  # the best checkpoint
+
+
+def test_lm_and_baseline_perplexities_are_on_the_test_split(lm_run):
+    from folkclip.dataset import load_tokenized
+    from folkclip_train.lm_module import baseline_perplexities
+
+    tc = load_tokenized(["tiny"], TokenizerConfig())
+    splits = tc.split(0, (0.8, 0.1, 0.1))
+    ppl = json.loads((lm_run / "perplexity.json").read_text())
+    model = load_lm(lm_run / "model")
+    got = corpus_perplexity(model.model, tc, splits["test"], max_events=64)
+    assert ppl["n_tunes"] == len(splits["test"]) and ppl["n_targets"] == got["n_targets"]
+    assert ppl["lm/token_ppl"] == pytest.approx(got["token_ppl"], rel=1e-5)
+    base = baseline_perplexities(tc, splits["train"], splits["test"], 64)
+    assert ppl["bigram/token_ppl"] == pytest.approx(base["bigram/token_ppl"])
+    assert ppl["unigram/token_ppl"] == pytest.approx(base["unigram/token_ppl"])
 
 
 def test_lm_run_uses_every_tune_and_the_leakage_safe_split(lm_run):
