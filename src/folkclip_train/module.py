@@ -90,7 +90,7 @@ class ContrastiveModule(L.LightningModule):
         metrics = score(self.val_set, tune_emb, title_emb, n_boot=0)
         self.last_metrics = metrics
         logged = {f"val/{k}": v for k, v in metrics.items()
-                  if isinstance(v, float) and ("mrr" in k or "ndcg@10" in k or "recall@10" in k)}
+                  if isinstance(v, float) and ("mrr" in k or "@10" in k)}
         mean = 0.5 * (metrics["tune_to_title/mrr"] + metrics["title_to_tune/mrr"])
         self.log_dict(logged, prog_bar=False, sync_dist=False)
         self.log("val/mrr_mean", mean, prog_bar=True)

@@ -225,7 +225,8 @@ def summary_line(metrics: dict) -> str:
         return "no evaluation"
     return (f"{metrics['n_tunes']} tunes / {metrics['n_titles']} titles | tune→title MRR "
             f"{metrics['tune_to_title/mrr']:.3f} nDCG@10 {metrics['tune_to_title/ndcg@10']:.3f} "
-            f"R@10 {metrics['tune_to_title/recall@10']:.3f} | title→tune MRR "
+            f"recall@10 {metrics['tune_to_title/recall@10']:.3f} "
+            f"hit@10 {metrics.get('tune_to_title/hit@10', float('nan')):.3f} | title→tune MRR "
             f"{metrics['title_to_tune/mrr']:.3f} nDCG@10 {metrics['title_to_tune/ndcg@10']:.3f}")
 
 
