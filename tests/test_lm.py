@@ -520,3 +520,38 @@ def test_contrastive_training_from_an_lm_run(lm_run, tmp_path, capsys):
                  f"model.melody.init_from={lm_run}", "--set", "data.transpose=false"])
     assert code == 2  # the data must be tokenized as the LM's was
     assert "trained with transpose=True" in capsys.readouterr().err
+
+
+def test_transfer_export_is_self_contained(lm_run, tmp_path):
+    """Bias 7 of issue 11: loading a transferred model must not re-read the LM run."""
+    import folkclip
+    from folkclip.cli import main
+    from folkclip.dataset import load_tokenized
+    from folkclip.evaluation import EvalSet, embed
+
+    lm_copy = tmp_path / "lm"
+    shutil.copytree(lm_run, lm_copy)
+    out = tmp_path / "transfer"
+    assert main(["train", "--config", str(ROOT / "configs" / "lm-transfer.yaml"), "--out",
+                 str(out), "--data", "tiny", "--set", f"model.melody.init_from={lm_copy}",
+                 "--set", "trainer.max_steps=2", "--set", "trainer.batch_size=16",
+                 "--set", "model.title.dim=16", "--set", "model.embed_dim=8",
+                 "--set", "tracking.probe_size=2", "--set", "trainer.progress_bar=false",
+                 "--set", "tracking.logger=csv", "--set", "trainer.threads=1"]) == 0
+
+    def embeddings() -> tuple[np.ndarray, np.ndarray]:
+        fm = folkclip.load(out)
+        tc = load_tokenized(["tiny"], fm.tokenizer_config)
+        tunes, _ = embed(fm.model, tc, EvalSet(tc, range(12)), max_events=fm.max_events,
+                         ids=fm.corpus_ids(tc))
+        return tunes, fm.embed_titles(["The Kesh", "Cooley's"])
+
+    before = embeddings()
+    exported = json.loads((out / "model" / "model.json").read_text())
+    assert exported["model"]["melody"]["init_from"] is None
+    assert exported["init_from"]["path"] == str(lm_copy)
+    assert exported["init_from"]["lm"]["dim"] == 16  # the LM's config travels with it
+    shutil.rmtree(lm_copy)
+    after = embeddings()
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])
