@@ -23,7 +23,7 @@ from folkclip.splits import TuneIdentity, assign_splits, group_ids
 from folkclip.titles import title_key
 from folkclip.tokenize import FIELDS, Tokenizer, TokenizerConfig
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: removal switches also remove the bar structure (issue 11)
 PAD, UNK = "<pad>", "<unk>"
 
 
