@@ -108,3 +108,41 @@ def test_check_removal_command_on_tiny(capsys):
     assert r["majority_share"] < r["removed"]["accuracy"] < r["kept"]["accuracy"]
     assert residual_cell(out["results"]).startswith("meter ")
     assert main(["data", "check-removal", "tiny", "--remove", ","]) == 2
+
+
+def test_residual_column_of_an_ablation_table(monkeypatch):
+    import folkclip.removal_probe as rp
+
+    calls = []
+
+    def fake_check(sources, element, **kw):  # the probe itself is tested above
+        calls.append(element)
+        return {"removed": {"accuracy": 0.5}, "kept": {"accuracy": 0.9}, "majority_share": 0.25}
+
+    monkeypatch.setattr(rp, "check_removal", fake_check)
+    col = rp.residual_column(["full", "rhythm", "type+meter", "pitch", "meter"], "tiny")
+    assert col["full"] == col["pitch"] == "—"
+    assert col["rhythm"] == "rhythm 0.50 (kept 0.90, majority 0.25)"
+    assert col["type+meter"].startswith("type 0.50") and "; meter 0.50" in col["type+meter"]
+    assert calls == ["rhythm", "type", "meter"]  # each element probed once
+
+
+def test_ablate_residual_files(monkeypatch, tmp_path):
+    pytest.importorskip("lightning")
+    from types import SimpleNamespace
+
+    import folkclip.removal_probe as rp
+    from folkclip_train.sweep import write_residual
+
+    seen = []
+
+    def fake_check(sources, element, base=None, **kw):
+        seen.append((sources, element, base.remove))
+        return {"removed": {"accuracy": 0.5}, "kept": {"accuracy": 0.9}, "majority_share": 0.25}
+
+    monkeypatch.setattr(rp, "check_removal", fake_check)
+    data = SimpleNamespace(transpose=True, remove=["ornaments"], sources=["tiny"])
+    write_residual(tmp_path, ["full", "meter"], data)
+    assert json.loads((tmp_path / "residual.json").read_text())["meter"].startswith("meter 0.50")
+    assert "| meter | meter 0.50" in (tmp_path / "residual.md").read_text()
+    assert seen == [(["tiny"], "meter", ("ornaments",))]  # from the config's own removals

@@ -217,3 +217,25 @@ def residual_cell(results: dict) -> str:
         return "—"
     return "; ".join(f"{e} {r['removed']['accuracy']:.2f} (kept {r['kept']['accuracy']:.2f}, "
                      f"majority {r['majority_share']:.2f})" for e, r in results.items())
+
+
+def residual_column(labels: Sequence[str], sources: list[str] | str,
+                    base: TokenizerConfig | None = None, **kwargs) -> dict[str, str]:
+    """The residual-information column of an ablation table, one cell per row label.
+
+    A label is an ablation element as ``folkclip ablate --remove`` takes it (``rhythm``,
+    ``type+meter``, ``first_bars=8``, or ``full``); each switch of it with a probe target
+    is probed once (results are shared between rows) from ``base``.
+
+    Returns:
+        ``{label: residual_cell(...)}`` (``—`` for rows with nothing to probe).
+    """
+    cache: dict[str, dict] = {}
+    out = {}
+    for label in labels:
+        elements = [e for e in label.split("+") if e in PROBE_TARGETS]
+        for e in elements:
+            if e not in cache:
+                cache[e] = check_removal(sources, e, base=base, **kwargs)
+        out[label] = residual_cell({e: cache[e] for e in elements})
+    return out

@@ -229,6 +229,9 @@ def add_ablate_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated elements: switches (key, meter, type, rhythm, pitch, "
                         "...), a+b combinations, first_bars=N")
     p.add_argument("--out", default="runs/ablation")
+    p.add_argument("--residual", action="store_true",
+                   help="also probe how much of each removed element the tokens still carry "
+                        "(folkclip data check-removal) into OUT/residual.{json,md}")
     _common_arguments(p)
 
 
@@ -269,7 +272,27 @@ def ablate_from_args(args: argparse.Namespace) -> int:
     out = Path(args.out)
     runs = plan(variants, args.seeds, out)
     execute(runs, args.config, base, args.jobs, quiet=not args.progress)
-    return _finish(runs, out, "ablation", "full", "remove")
+    code = _finish(runs, out, "ablation", "full", "remove")
+    if getattr(args, "residual", False):
+        write_residual(out, [v.label for v in variants], cfg.data)
+    return code
+
+
+def write_residual(out: Path, labels: list[str], data: object) -> Path:
+    """Write the residual-information column of the ablation rows ``labels`` (see
+    :func:`folkclip.removal_probe.residual_column`) to ``out/residual.{json,md}``."""
+    from folkclip.removal_probe import residual_column
+    from folkclip.tokenize import TokenizerConfig
+
+    base = TokenizerConfig(transpose=data.transpose, remove=tuple(data.remove))  # type: ignore[attr-defined]
+    column = residual_column(labels, list(data.sources), base)  # type: ignore[attr-defined]
+    (out / "residual.json").write_text(json.dumps(column, indent=1))
+    lines = ["| remove | residual information (probe accuracy removed; kept, majority) |",
+             "|---|---|", *(f"| {k} | {v} |" for k, v in column.items())]
+    path = out / "residual.md"
+    path.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return path
 
 
 def sweep_from_args(args: argparse.Namespace) -> int:
