@@ -154,7 +154,7 @@ def summarise(results: list[RunResult], reference: str | None = None,
         for s in out:
             for key in keys:
                 s.delta[key] = s.mean[key] - ref.mean[key]
-                diffs = [r.metrics[key] - ref_runs[r.seed].metrics[key]
+                diffs = [r.metrics.get(key, math.nan) - ref_runs[r.seed].metrics.get(key, math.nan)
                          for r in groups[s.label] if r.seed in ref_runs]
                 _, lo, hi = mean_ci(diffs) if len(diffs) > 1 else (0, math.nan, math.nan)
                 s.delta_ci[key] = (lo, hi)
