@@ -1,4 +1,5 @@
-"""``folkclip data inspect|check-leakage|tokens``: read, inspect and check collections."""
+"""``folkclip data inspect|check-leakage|check-removal|tokens``: read, inspect and check
+collections."""
 
 from __future__ import annotations
 
@@ -25,6 +26,19 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    help="cosine similarity of interval 4-gram profiles for a near-duplicate")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check_leakage)
+
+    p = dsub.add_parser("check-removal", help="probe how much of a removed element the "
+                        "tokens still carry (needs scikit-learn)")
+    p.add_argument("sources", nargs="+")
+    p.add_argument("--remove", required=True,
+                   help="elements to probe, comma-separated: meter, mode, key, type, rhythm")
+    p.add_argument("--folds", type=int, default=5, help="grouped cross-validation folds")
+    p.add_argument("--ngram", type=int, default=2, help="longest token n-gram per field")
+    p.add_argument("--max-tunes", type=int, default=0, help="probe a random subset (0: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-transpose", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_check_removal)
 
     p = dsub.add_parser("tokens", help="print the tokens of one tune")
     p.add_argument("sources", nargs="+")
@@ -76,6 +90,31 @@ def cmd_check_leakage(args: argparse.Namespace) -> int:
         for d in dupes[:10]:
             print(f"  {d['split']}: {d['tune']} ~ train {d['train_tune']} ({d['similarity']})")
     return 1 if crossing else 0
+
+
+def cmd_check_removal(args: argparse.Namespace) -> int:
+    from folkclip.data.removal_probe import residual_cell, residual_information
+    from folkclip.data.tokenize import TokenizerConfig
+
+    elements = [e.strip() for e in args.remove.replace("+", ",").split(",") if e.strip()]
+    if not elements:
+        raise FolkclipError("--remove names no element")
+    results = residual_information(
+        args.sources, elements, base=TokenizerConfig(transpose=not args.no_transpose),
+        folds=args.folds, ngram=args.ngram, max_tunes=args.max_tunes, seed=args.seed)
+    skipped = [e for e in elements if e not in results]
+    if args.json:
+        print(json.dumps({"results": results, "not_probed": skipped}, indent=1))
+        return 0
+    for e, r in results.items():
+        print(f"{e}: {r['n_tunes']} tunes, {r['n_classes']} classes, {r['folds']}-fold grouped "
+              f"CV | probe accuracy removed {r['removed']['accuracy']:.3f}, kept "
+              f"{r['kept']['accuracy']:.3f} | majority share {r['majority_share']:.3f} "
+              f"({r['majority_label']})")
+    print("residual information: " + residual_cell(results))
+    if skipped:
+        print("no probe target for: " + ", ".join(skipped))
+    return 0
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:

@@ -20,11 +20,11 @@ import numpy as np
 from folkclip.abc.parser import READER_VERSION
 from folkclip.errors import FolkclipError, Problem
 from folkclip.io.sources import Corpus, fingerprint, read_sources, source_files
-from folkclip.data.splits import TuneIdentity, assign_splits
+from folkclip.data.splits import TuneIdentity, assign_splits, group_ids
 from folkclip.abc.titles import title_key
 from folkclip.data.tokenize import FIELDS, TOKENIZER_VERSION, Tokenizer, TokenizerConfig
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: removal switches also remove the bar structure (issue 11)
 PAD, UNK = "<pad>", "<unk>"
 
 
@@ -67,6 +67,11 @@ class TokenizedCorpus:
         return [TuneIdentity(f"{m['collection']}/{m['tune_id']}" if m["tune_id"] else None,
                              tuple(t for t in [m["title"], *m["alt_titles"]] if t))
                 for m in self.meta]
+
+    def groups(self) -> np.ndarray:
+        """(N,) identity group of each tune: tunes linked by a shared ``tune_id`` or any
+        shared main/alternative title key share a value (the grouping of :meth:`split`)."""
+        return group_ids(self.identities())
 
     def split(self, seed: int = 0, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
               ) -> dict[str, np.ndarray]:

@@ -18,11 +18,13 @@ from folkclip.data.dataset import TokenizedCorpus
 from folkclip.eval.metrics import bootstrap_ci, per_query_metrics, rank_positions
 from folkclip.abc.titles import title_key
 
-METRIC_KEYS = ("mrr", "dcg", "ndcg", "ndcg@10", "recall@1", "recall@5", "recall@10", "map",
-               "median_rank", "mean_rank")
+# recall@k: fraction of a query's relevant items in the top k; hit@k: whether any is (the
+# "R@k" of CLIP-style papers). They differ for queries with several relevant items.
+METRIC_KEYS = ("mrr", "dcg", "ndcg", "ndcg@10", "recall@1", "recall@5", "recall@10", "hit@1",
+               "hit@5", "hit@10", "map", "median_rank", "mean_rank")
 _PER_QUERY = {"mrr": "rr", "dcg": "dcg", "ndcg": "ndcg", "ndcg@10": "ndcg@10",
               "recall@1": "recall@1", "recall@5": "recall@5", "recall@10": "recall@10",
-              "map": "ap"}
+              "hit@1": "hit@1", "hit@5": "hit@5", "hit@10": "hit@10", "map": "ap"}
 
 
 class EvalSet:
@@ -117,7 +119,7 @@ def score(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray, n_boot: int 
     for t in sorted(set(es.types)):
         sel, tsel = types == t, title_types == t
         row = {"n_tunes": int(sel.sum()), "n_titles": int(tsel.sum())}
-        for key in ("mrr", "ndcg@10", "recall@10"):
+        for key in ("mrr", "ndcg@10", "recall@10", "hit@10"):
             row[f"tune_to_title/{key}"] = float(np.nanmean(t2t[_PER_QUERY[key]][sel]))
             vals = per_q["title_to_tune"][_PER_QUERY[key]][tsel]
             row[f"title_to_tune/{key}"] = float(np.nanmean(vals)) if len(vals) else float("nan")
@@ -161,5 +163,6 @@ def summary_line(metrics: dict) -> str:
         return "no evaluation"
     return (f"{metrics['n_tunes']} tunes / {metrics['n_titles']} titles | tune→title MRR "
             f"{metrics['tune_to_title/mrr']:.3f} nDCG@10 {metrics['tune_to_title/ndcg@10']:.3f} "
-            f"R@10 {metrics['tune_to_title/recall@10']:.3f} | title→tune MRR "
+            f"recall@10 {metrics['tune_to_title/recall@10']:.3f} "
+            f"hit@10 {metrics.get('tune_to_title/hit@10', float('nan')):.3f} | title→tune MRR "
             f"{metrics['title_to_tune/mrr']:.3f} nDCG@10 {metrics['title_to_tune/ndcg@10']:.3f}")

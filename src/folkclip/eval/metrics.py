@@ -130,6 +130,18 @@ def recall_at_k(
     return float(np.count_nonzero(r <= k) / n)
 
 
+def hit_at_k(ranks: np.ndarray | Sequence[int], k: int, n_relevant: int | None = None) -> float:
+    """1 if any relevant item is ranked within the top ``k``, else 0; NaN if none exist.
+
+    This is the "R@k" of CLIP/MuLan/CLaMP papers (a hit rate); :func:`recall_at_k` is
+    the fraction of the relevant items found, which is at most ``k / n_relevant``.
+    """
+    r, n = _prep(ranks, n_relevant)
+    if n == 0:
+        return float("nan")
+    return float(r.size > 0 and r[0] <= k)
+
+
 def average_precision(
     ranks: np.ndarray | Sequence[int], n_relevant: int | None = None
 ) -> float:
@@ -148,17 +160,17 @@ def per_query_metrics(
     Args:
         scores: ``(Q, C)`` similarity matrix, higher is better.
         relevant: ``Q`` collections of relevant candidate indices.
-        ks: cut-offs for ``recall@k`` keys.
+        ks: cut-offs for ``recall@k`` and ``hit@k`` keys.
 
     Returns:
         Float arrays of shape ``(Q,)`` under ``rr``, ``dcg``, ``ndcg``, ``ndcg@10``,
-        ``recall@k`` for each ``k``, ``ap`` and ``first_rank``. Queries with no relevant
+        ``recall@k`` and ``hit@k`` for each ``k``, ``ap`` and ``first_rank``. Queries with no relevant
         candidate hold NaN everywhere (``dcg`` included).
     """
     ks = tuple(int(k) for k in ks)
     all_ranks = rank_positions(scores, relevant)
-    keys = ["rr", "dcg", "ndcg", f"ndcg@{_NDCG_CUTOFF}", *(f"recall@{k}" for k in ks), "ap",
-            "first_rank"]
+    keys = ["rr", "dcg", "ndcg", f"ndcg@{_NDCG_CUTOFF}", *(f"recall@{k}" for k in ks),
+            *(f"hit@{k}" for k in ks), "ap", "first_rank"]
     out = {key: np.full(len(all_ranks), np.nan) for key in keys}
     for i, r in enumerate(all_ranks):
         if r.size == 0:
@@ -169,6 +181,7 @@ def per_query_metrics(
         out[f"ndcg@{_NDCG_CUTOFF}"][i] = ndcg(r, k=_NDCG_CUTOFF)
         for k in ks:
             out[f"recall@{k}"][i] = recall_at_k(r, k)
+            out[f"hit@{k}"][i] = hit_at_k(r, k)
         out["ap"][i] = average_precision(r)
         out["first_rank"][i] = r[0]
     return out
@@ -180,7 +193,7 @@ def retrieval_metrics(
     """Mean metrics over the queries that have at least one relevant candidate.
 
     Returns:
-        ``mrr``, ``dcg``, ``ndcg``, ``ndcg@10``, ``recall@k`` (each ``k``), ``map``
+        ``mrr``, ``dcg``, ``ndcg``, ``ndcg@10``, ``recall@k`` and ``hit@k`` (each ``k``), ``map``
         (means of the per-query values), ``median_rank`` and ``mean_rank`` (median and
         mean of the first relevant rank) and ``n_queries`` (int, queries counted). All
         metrics are NaN when ``n_queries == 0``.
@@ -195,7 +208,7 @@ def retrieval_metrics(
     out = {"mrr": agg("rr"), "dcg": agg("dcg"), "ndcg": agg("ndcg")}
     out[f"ndcg@{_NDCG_CUTOFF}"] = agg(f"ndcg@{_NDCG_CUTOFF}")
     for key in per:
-        if key.startswith("recall@"):
+        if key.startswith(("recall@", "hit@")):
             out[key] = agg(key)
     out.update(map=agg("ap"), median_rank=agg("first_rank", np.median),
                mean_rank=agg("first_rank"), n_queries=n)

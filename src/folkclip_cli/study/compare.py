@@ -23,8 +23,11 @@ from pathlib import Path
 
 from folkclip.errors import FolkclipError
 
-TABLE_KEYS = ("tune_to_title/mrr", "tune_to_title/ndcg@10", "title_to_tune/mrr",
-              "title_to_tune/ndcg@10")
+# recall@k (share of the relevant items in the top k) and hit@k (any of them; the "R@k" of
+# CLIP-style papers) are both shown: a tune has several titles, a title several tunes.
+TABLE_KEYS = ("tune_to_title/mrr", "tune_to_title/ndcg@10", "tune_to_title/recall@10",
+              "tune_to_title/hit@10", "title_to_tune/mrr", "title_to_tune/ndcg@10",
+              "title_to_tune/recall@10", "title_to_tune/hit@10")
 # Two-sided 95% Student t quantiles by degrees of freedom (1..30); beyond that, normal.
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
          2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
@@ -150,7 +153,7 @@ def summarise(results: list[RunResult], reference: str | None = None,
         for s in out:
             for key in keys:
                 s.delta[key] = s.mean[key] - ref.mean[key]
-                diffs = [r.metrics[key] - ref_runs[r.seed].metrics[key]
+                diffs = [r.metrics.get(key, math.nan) - ref_runs[r.seed].metrics.get(key, math.nan)
                          for r in groups[s.label] if r.seed in ref_runs]
                 _, lo, hi = mean_ci(diffs) if len(diffs) > 1 else (0, math.nan, math.nan)
                 s.delta_ci[key] = (lo, hi)

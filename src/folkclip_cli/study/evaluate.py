@@ -1,10 +1,13 @@
 """``folkclip evaluate``: retrieval metrics of a trained run, both directions.
 
     folkclip evaluate RUN_DIR [--data SOURCE ...] [--split test|validation|all] [--json]
-                      [--rankings FILE] [--random]
+                      [--rankings FILE] [--random] [--include-seen] [--overlap-threshold X]
 
 Without ``--data`` the run's own sources and split are used; with ``--data`` the whole
-other collection is the evaluation set (``--split all``). ``--random`` scores random
+other collection is the evaluation set (``--split all``), less the tunes the model has
+in effect seen: those sharing a title with the run's training split, or whose melody
+is a near-duplicate of a training tune's (:mod:`folkclip.eval.overlap`). The overlap is
+reported either way; ``--include-seen`` scores every tune. ``--random`` scores random
 embeddings of the same sets (the chance baseline).
 """
 
@@ -32,6 +35,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rankings", default=None, help="write TREC run + qrels files here")
     p.add_argument("--random", action="store_true", help="score random embeddings instead")
     p.add_argument("--seed", type=int, default=0, help="seed for --random and bootstrap")
+    p.add_argument("--include-seen", action="store_true",
+                   help="with --data: also score tunes seen in training (title or melody)")
+    p.add_argument("--overlap-threshold", type=float, default=0.9,
+                   help="cosine of interval 4-gram profiles that makes a near-duplicate")
 
 
 @dataclass
@@ -79,14 +86,41 @@ def load_eval(run_dir: str | Path, data: list[str] | None = None,
     return EvalContext(run, cfg, fm, tc, es, sources, split)
 
 
+def training_overlap(ctx: EvalContext, threshold: float = 0.9):  # noqa: ANN201 (Overlap)
+    """Which tunes of ``ctx``'s evaluation set the run's training split has seen (by
+    title identity or near-duplicate melody); both corpora are read with pitches kept.
+
+    Raises:
+        FolkclipError: When the sources cannot be read.
+    """
+    from folkclip.data.dataset import load_tokenized
+    from folkclip.eval.overlap import training_overlap as overlap_of
+    from folkclip.data.tokenize import TokenizerConfig
+
+    data = ctx.config["data"]
+    full = TokenizerConfig()  # pitches kept: the melody profile needs them
+    training = load_tokenized(list(data["sources"]), full)
+    train = training.split(data["split_seed"], tuple(data["fractions"]))["train"]
+    evaluated = load_tokenized(ctx.sources, full)
+    return overlap_of(evaluated, ctx.evalset.tunes, training, train, threshold)
+
+
 def evaluate(args: argparse.Namespace) -> dict:
     import numpy as np
 
-    from folkclip.eval.evaluation import embed, score, write_trec
+    from folkclip.eval.evaluation import EvalSet, embed, score, write_trec
 
     ctx = load_eval(args.run_dir, args.data, args.split)
     fm, tc, es, run, sources, split = (ctx.model, ctx.corpus, ctx.evalset, ctx.run,
                                        ctx.sources, ctx.split)
+    overlap = None
+    if args.data:  # another collection: leave out what training has seen
+        overlap = training_overlap(ctx, getattr(args, "overlap_threshold", 0.9))
+        if not getattr(args, "include_seen", False):
+            if not overlap.unseen_indices():
+                raise FolkclipError("every tune of the evaluation set was seen in training; "
+                                    "use --include-seen to score them anyway")
+            es = EvalSet(tc, overlap.unseen_indices())
     if args.random:
         rng = np.random.default_rng(args.seed)
         dim = fm.model.config.embed_dim
@@ -100,6 +134,9 @@ def evaluate(args: argparse.Namespace) -> dict:
     metrics = score(es, tune_emb, title_emb, seed=args.seed)
     metrics.update({"split": split, "sources": sources, "run": str(run),
                     "model": "random" if args.random else "trained"})
+    if overlap is not None:
+        metrics["overlap"] = {**overlap.summary(), "evaluated": "all" if getattr(
+            args, "include_seen", False) else "unseen"}
     if args.rankings:
         run_file, qrels = write_trec(es, tune_emb, title_emb, Path(args.rankings))
         metrics["rankings"] = {"run": str(run_file), "qrels": str(qrels)}
@@ -113,6 +150,13 @@ def main_from_args(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(metrics, indent=1))
     else:
+        if "overlap" in metrics:
+            o = metrics["overlap"]
+            print(f"overlap with the training split: {o['seen']} of {o['n_tunes']} tunes seen "
+                  f"(title {o['seen_title']}, near-duplicate melody {o['seen_melody']}, "
+                  f"both {o['seen_both']}); scoring "
+                  + ("all of them (--include-seen)" if o["evaluated"] == "all" else
+                     f"the {o['unseen']} unseen (--include-seen for all)"))
         print(f"{metrics['split']} of {', '.join(metrics['sources'])}: " + summary_line(metrics))
         ci = metrics["ci95"]
         for k in ("tune_to_title/mrr", "title_to_tune/mrr"):

@@ -80,10 +80,11 @@ def metrics_section(m: dict) -> str:
         rows.append(row)
     per_type = [[t, r["n_tunes"], r["n_titles"],
                  *(_num(r[f"{d}/{k}"]) for d in ("tune_to_title", "title_to_tune")
-                   for k in ("mrr", "ndcg@10", "recall@10"))]
+                   for k in ("mrr", "ndcg@10", "recall@10", "hit@10"))]
                 for t, r in sorted(m.get("per_type", {}).items(), key=lambda kv: -kv[1]["n_tunes"])]
     head = ["type", "tunes", "titles"] + [f"{d} {k}" for d in ("tune→title", "title→tune")
-                                          for k in ("MRR", "nDCG@10", "R@10")]
+                                          for k in ("MRR", "nDCG@10", "recall@10",
+                                                    "hit@10")]
     return (f"<h2>Test metrics</h2><p>{m['n_tunes']} tunes, {m['n_titles']} distinct titles; "
             "95% bootstrap CIs over queries in brackets.</p>"
             + _table(["metric", "tune → title", "title → tune"], rows)

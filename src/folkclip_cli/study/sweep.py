@@ -12,8 +12,11 @@ or ``first_bars=N``), each removal added to the config's own ``data.remove``. ``
 trains the variants given as config overrides (e.g. scratch vs transferred encoders).
 Runs land in ``OUT/<label>/seed<k>`` with ``seed=k``; the split (``data.split_seed``) is
 the same for all. Finished runs are skipped and interrupted ones resumed, so the same
-command continues an ablation. With ``--jobs N`` runs execute as N subprocesses, one
-GPU each when GPUs are present (round robin), else with the CPU threads shared out.
+command continues an ablation. With ``--jobs N`` runs execute as N subprocesses: when
+CUDA GPUs are present and the config's ``trainer.accelerator`` is ``auto``, ``gpu`` or
+``cuda``, each subprocess trains on one GPU (``accelerator=gpu``, ``devices=1``, its GPU
+picked round robin through ``CUDA_VISIBLE_DEVICES``); otherwise the runs stay on the CPU
+with the CPU threads shared out.
 The summary is written to ``OUT/ablation.{csv,md,json,png}`` (``sweep.*`` for sweeps).
 """
 
@@ -116,16 +119,22 @@ def _train_in_process(run: PlannedRun, config: str | None, base: list[str], resu
     train_run(cfg, run.out, resume=resume)
 
 
-def _train_subprocess(run: PlannedRun, config: str | None, base: list[str], resume: bool,
-                      env: dict[str, str], threads: int) -> None:
+def subprocess_command(run: PlannedRun, config: str | None, base: list[str], resume: bool,
+                       extra: list[str]) -> list[str]:
+    """The ``folkclip train`` command line of ``run`` (``extra``: job overrides, last)."""
     cmd = [sys.executable, "-m", "folkclip_cli.main", "train", "--out", str(run.out)]
     if config:
         cmd += ["--config", config]
-    for o in [*base, *run.overrides, "trainer.progress_bar=false",
-              *([f"trainer.threads={threads}"] if threads else [])]:
+    for o in [*base, *run.overrides, "trainer.progress_bar=false", *extra]:
         cmd += ["--set", o]
     if resume:
         cmd.append("--resume")
+    return cmd
+
+
+def _train_subprocess(run: PlannedRun, config: str | None, base: list[str], resume: bool,
+                      env: dict[str, str], extra: list[str]) -> None:
+    cmd = subprocess_command(run, config, base, resume, extra)
     with open(run.out / "train.log", "a") as log:
         code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, **env})
@@ -133,10 +142,35 @@ def _train_subprocess(run: PlannedRun, config: str | None, base: list[str], resu
         raise FolkclipError(f"training {run.out} failed (exit {code}); see {run.out}/train.log")
 
 
+GPU_ACCELERATORS = ("auto", "gpu", "cuda")  # config accelerators a GPU job may take over
+
+
+def job_settings(slot: int, jobs: int, gpus: int, accelerator: str,
+                 cpus: int) -> tuple[dict[str, str], list[str]]:
+    """Environment and config overrides of the subprocess in ``slot`` of ``jobs``.
+
+    Args:
+        slot: The job slot (0..jobs-1) the run executes in.
+        jobs: Parallel subprocesses.
+        gpus: CUDA devices visible to the sweep.
+        accelerator: The runs' configured ``trainer.accelerator``.
+        cpus: CPU cores of the machine.
+
+    Returns:
+        ``(env, overrides)``: with GPUs and a GPU-capable accelerator, one GPU per job
+        (``CUDA_VISIBLE_DEVICES``, ``trainer.accelerator=gpu``, ``trainer.devices=1``);
+        otherwise CPU training with ``cpus // jobs`` threads each.
+    """
+    if gpus > 0 and accelerator in GPU_ACCELERATORS:
+        return ({"CUDA_VISIBLE_DEVICES": str(slot % gpus)},
+                ["trainer.accelerator=gpu", "trainer.devices=1"])
+    return {"CUDA_VISIBLE_DEVICES": ""}, [f"trainer.threads={max(1, cpus // jobs)}"]
+
+
 def execute(runs: list[PlannedRun], config: str | None, base: list[str], jobs: int = 1,
             quiet: bool = True) -> None:
     """Train every run not yet finished, one after another (``jobs`` 1, in this process)
-    or as ``jobs`` parallel subprocesses (one GPU each when present)."""
+    or as ``jobs`` parallel subprocesses (one GPU each, see :func:`job_settings`)."""
     states = [_state(r, config, base) for r in runs]
     todo = [(r, s == "resume") for r, s in zip(runs, states) if s != "done"]
     print(f"{len(runs)} runs: {len(runs) - len(todo)} finished, {len(todo)} to train")
@@ -156,19 +190,21 @@ def execute(runs: list[PlannedRun], config: str | None, base: list[str], jobs: i
         return
     import torch
 
+    from folkclip_cli.train.config import load_config
+
     gpus = torch.cuda.device_count()
     slots: Queue = Queue()
     for j in range(jobs):
         slots.put(j)
-    threads = 0 if gpus else max(1, (os.cpu_count() or 1) // jobs)
     done: list[PlannedRun] = []
 
     def work(item: tuple[PlannedRun, bool]) -> None:
         r, resume = item
         slot = slots.get()
         try:
-            env = {"CUDA_VISIBLE_DEVICES": str(slot % gpus)} if gpus else {}
-            _train_subprocess(r, config, base, resume, env, threads)
+            accelerator = load_config(config, [*base, *r.overrides]).trainer.accelerator
+            env, extra = job_settings(slot, jobs, gpus, accelerator, os.cpu_count() or 1)
+            _train_subprocess(r, config, base, resume, env, extra)
             done.append(r)
             report(len(done), r)
         finally:
@@ -194,6 +230,9 @@ def add_ablate_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated elements: switches (key, meter, type, rhythm, pitch, "
                         "...), a+b combinations, first_bars=N")
     p.add_argument("--out", default="runs/ablation")
+    p.add_argument("--residual", action="store_true",
+                   help="also probe how much of each removed element the tokens still carry "
+                        "(folkclip data check-removal) into OUT/residual.{json,md}")
     _common_arguments(p)
 
 
@@ -234,7 +273,27 @@ def ablate_from_args(args: argparse.Namespace) -> int:
     out = Path(args.out)
     runs = plan(variants, args.seeds, out)
     execute(runs, args.config, base, args.jobs, quiet=not args.progress)
-    return _finish(runs, out, "ablation", "full", "remove")
+    code = _finish(runs, out, "ablation", "full", "remove")
+    if getattr(args, "residual", False):
+        write_residual(out, [v.label for v in variants], cfg.data)
+    return code
+
+
+def write_residual(out: Path, labels: list[str], data: object) -> Path:
+    """Write the residual-information column of the ablation rows ``labels`` (see
+    :func:`folkclip.data.removal_probe.residual_column`) to ``out/residual.{json,md}``."""
+    from folkclip.data.removal_probe import residual_column
+    from folkclip.data.tokenize import TokenizerConfig
+
+    base = TokenizerConfig(transpose=data.transpose, remove=tuple(data.remove))  # type: ignore[attr-defined]
+    column = residual_column(labels, list(data.sources), base)  # type: ignore[attr-defined]
+    (out / "residual.json").write_text(json.dumps(column, indent=1))
+    lines = ["| remove | residual information (probe accuracy removed; kept, majority) |",
+             "|---|---|", *(f"| {k} | {v} |" for k, v in column.items())]
+    path = out / "residual.md"
+    path.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return path
 
 
 def sweep_from_args(args: argparse.Namespace) -> int:
