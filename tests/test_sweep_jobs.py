@@ -8,7 +8,7 @@ pytest.importorskip("lightning")
 
 import torch  # noqa: E402
 
-from folkclip_cli import sweep  # noqa: E402
+from folkclip_cli.study import sweep  # noqa: E402
 
 
 def _captured(tmp_path, monkeypatch, gpus: int, accelerator: str, jobs: int = 2) -> list:
