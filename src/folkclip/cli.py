@@ -28,7 +28,11 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
 
     p = dsub.add_parser("check-leakage", help="prove the split keeps tune groups on one side")
     p.add_argument("sources", nargs="+")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--config", default=None,
+                   help="take data.split_seed, data.fractions and data.folds from this config")
+    p.add_argument("--seed", type=int, default=None, help="split seed (default: config's, 0)")
+    p.add_argument("--folds", type=int, default=None,
+                   help="also check K-fold cross-validation folds (default: config's)")
     p.add_argument("--threshold", type=float, default=0.9,
                    help="cosine similarity of interval 4-gram profiles for a near-duplicate")
     p.add_argument("--json", action="store_true")
@@ -134,18 +138,39 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split_settings(args: argparse.Namespace) -> tuple[int, tuple[float, ...], int]:
+    """(split seed, fractions, folds) for ``check-leakage``: the config's, then flags."""
+    seed, fractions, folds = 0, (0.8, 0.1, 0.1), 0
+    if args.config:
+        from folkclip_train.config import load_config
+
+        dc = load_config(args.config).data
+        seed, fractions, folds = dc.split_seed, tuple(dc.fractions), dc.folds
+    seed = seed if args.seed is None else args.seed
+    return seed, fractions, folds if args.folds is None else args.folds
+
+
 def cmd_check_leakage(args: argparse.Namespace) -> int:
     import numpy as np
 
     from folkclip.sources import read_sources
     from folkclip.splits import (
-        assign_splits, crossing_groups, group_ids, identity_of, melody_vectors, near_duplicates,
+        assign_folds,
+        assign_splits,
+        crossing_groups,
+        group_ids,
+        identity_of,
+        melody_vectors,
+        near_duplicates,
     )
 
+    seed, fractions, folds = _split_settings(args)
     corpus = read_sources(args.sources)
     idents = [identity_of(t) for t in corpus.tunes]
-    splits = assign_splits(idents, seed=args.seed)
+    splits = assign_splits(idents, fractions, seed)
     crossing = crossing_groups(idents, splits)
+    fold_of = assign_folds(idents, folds, seed) if folds else None
+    fold_crossing = crossing_groups(idents, fold_of.tolist()) if folds else []
     groups = group_ids(idents)
     vectors = melody_vectors([[n.pitch for n in t.notes if n.pitch is not None]
                               for t in corpus.tunes])
@@ -159,11 +184,15 @@ def cmd_check_leakage(args: argparse.Namespace) -> int:
             dupes.append({"split": held, "tune": f"{a.source}:{a.ref}",
                           "train_tune": f"{b.source}:{b.ref}", "similarity": round(sim, 4)})
     report = {
-        "tunes": len(idents), "groups": int(len(set(groups.tolist()))),
+        "tunes": len(idents), "groups": len(set(groups.tolist())),
         "split_sizes": dict(Counter(splits)), "crossing_groups": len(crossing),
         "near_duplicates": len(dupes), "near_duplicate_pairs": dupes,
-        "threshold": args.threshold, "seed": args.seed,
+        "threshold": args.threshold, "seed": seed, "fractions": list(fractions),
+        "folds": folds,
     }
+    if folds:
+        report["fold_sizes"] = [int((fold_of == k).sum()) for k in range(folds)]
+        report["groups_crossing_folds"] = len(fold_crossing)
     if args.json:
         print(json.dumps(report, indent=1))
     else:
@@ -171,10 +200,13 @@ def cmd_check_leakage(args: argparse.Namespace) -> int:
               + ", ".join(f"{k} {v}" for k, v in report["split_sizes"].items()))
         print(f"groups crossing splits: {len(crossing)}"
               + (" (no leakage by identity)" if not crossing else " (LEAKAGE)"))
+        if folds:
+            print(f"{folds} folds of " + ", ".join(map(str, report["fold_sizes"]))
+                  + f" tunes; groups crossing folds: {len(fold_crossing)}")
         print(f"near-duplicate melodies across splits (cosine >= {args.threshold}): {len(dupes)}")
         for d in dupes[:10]:
             print(f"  {d['split']}: {d['tune']} ~ train {d['train_tune']} ({d['similarity']})")
-    return 1 if crossing else 0
+    return 1 if crossing or fold_crossing else 0
 
 
 def cmd_tokens(args: argparse.Namespace) -> int:

@@ -1,12 +1,15 @@
 """``folkclip train``: train a two-tower model (or a melody language model) from a config file.
 
     folkclip train --config configs/default.yaml --out runs/demo [--set trainer.max_steps=50]
-                   [--data SOURCE ...] [--resume]
+                   [--data SOURCE ...] [--resume] [--folds K]
 
 The run folder receives ``config.yaml`` (resolved), ``split.json``, ``checkpoints/``
 (best and last), ``logs/`` (CSV metrics per epoch, TensorBoard/MLflow as configured),
 ``predictions/`` (prediction tracking), ``model/`` (exported model, loadable with
-``folkclip.load``) and ``eval_test.json`` / ``eval_validation.json``. With
+``folkclip.load``), ``eval_test.json`` / ``eval_validation.json`` and the per-query results
+``per_query_test.csv`` / ``per_query_validation.csv``. With ``--folds K`` OUT holds one such
+run folder per fold (``fold<k>``, tested on fold k) and the pooled evaluation (see
+:mod:`folkclip_train.crossval`). With
 ``task: melody_lm`` (:mod:`folkclip_train.lm_module`) ``model/`` holds ``lm.json`` and
 ``lm_weights.pt`` instead, and ``perplexity.json`` replaces the evaluations.
 """
@@ -44,9 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--data", nargs="+", default=None, help="data sources (replace data.sources)")
     p.add_argument("--resume", action="store_true", help="continue from checkpoints/last.ckpt")
+    p.add_argument("--folds", type=int, default=0,
+                   help="grouped K-fold cross-validation: OUT/fold<k> run folders and the "
+                        "pooled evaluation in OUT (finished folds are skipped, others resumed)")
 
 
-def _loggers(cfg, out: Path) -> list:  # noqa: ANN001
+def _loggers(cfg, out: Path) -> list:
     from lightning.pytorch import loggers
 
     result: list = [loggers.CSVLogger(str(out), name="logs", version="")]
@@ -92,7 +98,7 @@ def prepare_run(cfg: TrainConfig, out: Path
     tok_cfg = TokenizerConfig(transpose=dc.transpose, remove=tuple(dc.remove),
                               first_bars=dc.first_bars)
     tc = load_tokenized(dc.sources, tok_cfg, progress=cfg.trainer.progress_bar)
-    splits = tc.split(dc.split_seed, tuple(dc.fractions))
+    splits = tc.split(dc.split_seed, tuple(dc.fractions), dc.folds, dc.fold)
     (out / "split.json").write_text(json.dumps(
         {k: [f"{tc.meta[i]['source']}#{tc.meta[i]['number']}" for i in v]
          for k, v in splits.items()}))
@@ -169,10 +175,11 @@ def run(cfg: TrainConfig, out: Path, resume: bool = False) -> dict | None:
 
         return train_melody_lm(cfg, out, resume)
 
-    from folkclip.evaluation import EvalSet, embed, score
+    from folkclip.evaluation import EvalSet, embed, query_results, score_queries
     from folkclip.export import export_model
     from folkclip.models import create_model
     from folkclip.models.lm import corpus_for_melody, resolve_melody_config
+    from folkclip.queries import write_queries
     from folkclip_train.data import PairDataset, make_collate, make_loader
     from folkclip_train.module import ContrastiveModule
     from folkclip_train.tracking import PredictionTracker
@@ -214,7 +221,9 @@ def run(cfg: TrainConfig, out: Path, resume: bool = False) -> dict | None:
         if not es.tunes:
             continue
         tune_emb, title_emb = embed(model, tc, es, max_events=dc.max_events)
-        results[split] = score(es, tune_emb, title_emb)
+        per_q = query_results(es, tune_emb, title_emb)
+        write_queries(per_q, out / f"per_query_{split}.csv")
+        results[split] = score_queries(per_q)
         (out / f"eval_{split}.json").write_text(json.dumps(results[split], indent=1))
     return results.get("test", {})
 
@@ -242,7 +251,12 @@ def train_from_args(args: argparse.Namespace) -> int:
     if args.data:
         cfg.data.sources = list(args.data)
     out = Path(args.out)
-    metrics = run(cfg, out, resume=args.resume)
+    if args.folds:
+        from folkclip_train.crossval import run_cv
+
+        metrics = run_cv(cfg, out, args.folds)
+    else:
+        metrics = run(cfg, out, resume=args.resume)
     if metrics is None:
         return 0
     print(f"run folder: {out}")
@@ -251,5 +265,5 @@ def train_from_args(args: argparse.Namespace) -> int:
 
         print("validation: " + lm_summary_line(metrics))
     else:
-        print("test: " + summary_line(metrics))
+        print(("pooled test of the folds: " if args.folds else "test: ") + summary_line(metrics))
     return 0
