@@ -2,17 +2,19 @@
 seeds on the same split, then summarised like ``folkclip compare``.
 
     folkclip ablate --config FILE --remove key,meter,rhythm,type+meter [--seeds 3]
-                    [--set KEY=VALUE ...] [--out DIR] [--jobs N]
+                    [--folds K] [--set KEY=VALUE ...] [--out DIR] [--jobs N]
     folkclip sweep  --config FILE --variant LABEL KEY=VALUE ... [--variant ...] [--seeds 3]
-                    [--set KEY=VALUE ...] [--out DIR] [--jobs N]
+                    [--folds K] [--set KEY=VALUE ...] [--out DIR] [--jobs N]
 
 ``ablate`` trains the full-information model (label ``full``) and one model per removed
 element (tokenizer switches such as ``key``, ``rhythm``, ``pitch``, combinations ``a+b``,
 or ``first_bars=N``), each removal added to the config's own ``data.remove``. ``sweep``
 trains the variants given as config overrides (e.g. scratch vs transferred encoders).
 Runs land in ``OUT/<label>/seed<k>`` with ``seed=k``; the split (``data.split_seed``) is
-the same for all. Finished runs are skipped and interrupted ones resumed, so the same
-command continues an ablation. With ``--jobs N`` runs execute as N subprocesses, one
+the same for all. With ``--folds K`` each run is a grouped K-fold cross-validation
+(:mod:`folkclip_train.crossval`): every tune of the sources is tested once, and the
+variants are compared query by query on all of them. Finished runs (and folds) are
+skipped and interrupted ones resumed, so the same command continues an ablation. With ``--jobs N`` runs execute as N subprocesses, one
 GPU each when GPUs are present (round robin), else with the CPU threads shared out.
 The summary is written to ``OUT/ablation.{csv,md,json,png}`` (``sweep.*`` for sweeps).
 """
@@ -90,11 +92,13 @@ def plan(variants: list[Variant], seeds: int, out: Path) -> list[PlannedRun]:
 _NEUTRAL = ("trainer.threads=", "trainer.progress_bar=", "trainer.num_workers=")
 
 
-def _state(run: PlannedRun, config: str | None, base: list[str]) -> str:
+def _state(run: PlannedRun, config: str | None, base: list[str], folds: int = 0) -> str:
     """``done``, ``resume`` or ``new``; refuses a folder planned with other overrides."""
     record = run.out / "sweep_run.json"
     wanted = {"config": config, "overrides": [o for o in [*base, *run.overrides]
                                               if not o.startswith(_NEUTRAL)]}
+    if folds:
+        wanted["folds"] = folds
     if record.exists() and json.loads(record.read_text()) != wanted:
         raise FolkclipError(f"{run.out} was trained with other settings "
                             f"({record.read_text().strip()}); use another --out or delete it")
@@ -106,24 +110,30 @@ def _state(run: PlannedRun, config: str | None, base: list[str]) -> str:
 
 
 def _train_in_process(run: PlannedRun, config: str | None, base: list[str], resume: bool,
-                      quiet: bool) -> None:
+                      quiet: bool, folds: int = 0) -> None:
     from folkclip_train.config import load_config
+    from folkclip_train.crossval import run_cv
     from folkclip_train.train import run as train_run
 
     extra = ["trainer.progress_bar=false"] if quiet else []
     cfg = load_config(config, [*base, *run.overrides, *extra])
-    train_run(cfg, run.out, resume=resume)
+    if folds:
+        run_cv(cfg, run.out, folds)  # skips finished folds, resumes interrupted ones
+    else:
+        train_run(cfg, run.out, resume=resume)
 
 
 def _train_subprocess(run: PlannedRun, config: str | None, base: list[str], resume: bool,
-                      env: dict[str, str], threads: int) -> None:
+                      env: dict[str, str], threads: int, folds: int = 0) -> None:
     cmd = [sys.executable, "-m", "folkclip.cli", "train", "--out", str(run.out)]
     if config:
         cmd += ["--config", config]
+    if folds:
+        cmd += ["--folds", str(folds)]
     for o in [*base, *run.overrides, "trainer.progress_bar=false",
               *([f"trainer.threads={threads}"] if threads else [])]:
         cmd += ["--set", o]
-    if resume:
+    if resume and not folds:
         cmd.append("--resume")
     with open(run.out / "train.log", "a") as log:
         code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT,
@@ -133,10 +143,11 @@ def _train_subprocess(run: PlannedRun, config: str | None, base: list[str], resu
 
 
 def execute(runs: list[PlannedRun], config: str | None, base: list[str], jobs: int = 1,
-            quiet: bool = True) -> None:
+            quiet: bool = True, folds: int = 0) -> None:
     """Train every run not yet finished, one after another (``jobs`` 1, in this process)
-    or as ``jobs`` parallel subprocesses (one GPU each when present)."""
-    states = [_state(r, config, base) for r in runs]
+    or as ``jobs`` parallel subprocesses (one GPU each when present); with ``folds`` K,
+    each run is a K-fold cross-validation."""
+    states = [_state(r, config, base, folds) for r in runs]
     todo = [(r, s == "resume") for r, s in zip(runs, states) if s != "done"]
     print(f"{len(runs)} runs: {len(runs) - len(todo)} finished, {len(todo)} to train")
     start = time.time()
@@ -150,7 +161,7 @@ def execute(runs: list[PlannedRun], config: str | None, base: list[str], jobs: i
     if jobs <= 1:
         for k, (r, resume) in enumerate(todo, 1):
             print(f"training {r.out}" + (" (resuming)" if resume else ""), flush=True)
-            _train_in_process(r, config, base, resume, quiet)
+            _train_in_process(r, config, base, resume, quiet, folds)
             report(k, r)
         return
     import torch
@@ -167,7 +178,7 @@ def execute(runs: list[PlannedRun], config: str | None, base: list[str], jobs: i
         slot = slots.get()
         try:
             env = {"CUDA_VISIBLE_DEVICES": str(slot % gpus)} if gpus else {}
-            _train_subprocess(r, config, base, resume, env, threads)
+            _train_subprocess(r, config, base, resume, env, threads, folds)
             done.append(r)
             report(len(done), r)
         finally:
@@ -185,6 +196,8 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
                    help="override for every run (repeatable)")
     p.add_argument("--data", nargs="+", default=None, help="data sources of every run")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (subprocesses)")
+    p.add_argument("--folds", type=int, default=0,
+                   help="grouped K-fold cross-validation per run (every tune tested once)")
     p.add_argument("--progress", action="store_true", help="show each run's progress bar")
 
 
@@ -232,7 +245,7 @@ def ablate_from_args(args: argparse.Namespace) -> int:
     variants = ablation_variants(list(cfg.data.remove), args.remove.split(","))
     out = Path(args.out)
     runs = plan(variants, args.seeds, out)
-    execute(runs, args.config, base, args.jobs, quiet=not args.progress)
+    execute(runs, args.config, base, args.jobs, quiet=not args.progress, folds=args.folds)
     return _finish(runs, out, "ablation", "full", "remove")
 
 
@@ -250,7 +263,7 @@ def sweep_from_args(args: argparse.Namespace) -> int:
         raise FolkclipError("--variant labels must differ")
     out = Path(args.out)
     runs = plan(variants, args.seeds, out)
-    execute(runs, args.config, base, args.jobs, quiet=not args.progress)
+    execute(runs, args.config, base, args.jobs, quiet=not args.progress, folds=args.folds)
     return _finish(runs, out, "sweep", args.reference or variants[0].label, "variant")
 
 
