@@ -62,6 +62,9 @@ def test_paired_difference_matches_scipy_and_is_paired():
         paired_difference([1.0], [1.0, 2.0])
     same = paired_difference([0.3, 0.4], [0.3, 0.4])
     assert same.mean == 0.0 and same.p == 1.0
+    shift = paired_difference([1.0] * 6, [0.0] * 6)  # only 2 of 64 flips reach |mean| 1
+    assert shift.mean == 1.0 and (shift.low, shift.high) == (1.0, 1.0)
+    assert shift.p == pytest.approx(2 / 64)
 
 
 def test_holm_hand_worked():

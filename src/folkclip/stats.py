@@ -93,9 +93,8 @@ def paired_difference(a: Sequence[float], b: Sequence[float], seed: int = 0,
     d = x - y
     if d.size == 0:
         return PairedDifference(math.nan, math.nan, math.nan, math.nan, 0)
-    if np.all(d == d[0]):  # no variation: the CI is a point; no swap changes a zero
-        return PairedDifference(float(d[0]), float(d[0]), float(d[0]),
-                                1.0 if d[0] == 0 else math.nan, int(d.size))
+    if np.all(d == 0):  # no difference at all: no swap changes anything
+        return PairedDifference(0.0, 0.0, 0.0, 1.0, int(d.size))
     low, high = bootstrap_mean_ci(d, n_resamples, seed=seed)
     batch = max(1, (1 << 22) // d.size)
     res = stats.permutation_test((x, y), lambda u, v, axis: np.mean(u - v, axis=axis),
