@@ -9,8 +9,14 @@ from folkclip.dataset import tokenize_corpus
 from folkclip.errors import FolkclipError
 from folkclip.sources import read_sources
 from folkclip.splits import (
-    TuneIdentity, assign_folds, assign_splits, crossing_groups, group_ids, identity_of,
-    melody_vectors, near_duplicates,
+    TuneIdentity,
+    assign_folds,
+    assign_splits,
+    crossing_groups,
+    group_ids,
+    identity_of,
+    melody_vectors,
+    near_duplicates,
 )
 
 
