@@ -49,10 +49,15 @@ def test_paired_difference_matches_scipy_and_is_paired():
     a = base + 0.02 + 0.01 * rng.standard_normal(300)  # small, consistent improvement
     b = base
     d = paired_difference(a, b, seed=5, n_resamples=999)
-    ref = stats.permutation_test((a, b), lambda x, y, axis: np.mean(x - y, axis=axis),
+    ref = stats.permutation_test((a - b,), lambda x, axis: np.mean(x, axis=axis),
                                  permutation_type="samples", vectorized=True,
                                  n_resamples=999, rng=np.random.default_rng(5))
     assert d.p == pytest.approx(ref.pvalue)
+    # the same test as swapping each query's two values (scipy's two-sample form)
+    two = stats.permutation_test((a, b), lambda x, y, axis: np.mean(x - y, axis=axis),
+                                 permutation_type="samples", vectorized=True,
+                                 n_resamples=999, rng=np.random.default_rng(5))
+    assert two.pvalue < 0.01 and two.statistic == pytest.approx(d.mean)
     assert d.mean == pytest.approx(np.mean(a - b))
     assert d.p < 0.01 and 0 < d.low < d.high
     # pairing matters: the interval is far narrower than the spread of either sample

@@ -79,7 +79,8 @@ def paired_difference(a: Sequence[float], b: Sequence[float], seed: int = 0,
 
     The CI is a percentile bootstrap of the mean of ``a - b`` resampling queries (the
     paired bootstrap); the p-value is a two-sided paired permutation test of the mean
-    difference (each query's pair of values swapped or not: ``permutation_type='samples'``).
+    difference (each query's pair of values swapped or not: the signs of the differences
+    flipped, ``scipy.stats.permutation_test`` with ``permutation_type='samples'``).
     Both are seeded, so the same input gives the same numbers.
 
     Raises:
@@ -97,7 +98,9 @@ def paired_difference(a: Sequence[float], b: Sequence[float], seed: int = 0,
         return PairedDifference(0.0, 0.0, 0.0, 1.0, int(d.size))
     low, high = bootstrap_mean_ci(d, n_resamples, seed=seed)
     batch = max(1, (1 << 22) // d.size)
-    res = stats.permutation_test((x, y), lambda u, v, axis: np.mean(u - v, axis=axis),
+    # one sample with permutation_type="samples": the signs of the differences are flipped,
+    # i.e. each query's two values swapped or not (the paired test, and faster)
+    res = stats.permutation_test((d,), lambda u, axis: np.mean(u, axis=axis),
                                  permutation_type="samples", vectorized=True,
                                  n_resamples=n_resamples, rng=np.random.default_rng(seed),
                                  batch=batch)
