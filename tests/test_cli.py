@@ -74,6 +74,9 @@ def test_check_leakage_uses_the_configs_split_and_folds(tmp_path, capsys):
     assert report["split_sizes"] == {k: len(v) for k, v in split.items() if len(v)}
     assert report["seed"] == 3 and report["folds"] == 3
     assert report["groups_crossing_folds"] == 0 and sum(report["fold_sizes"]) == 40
+    # every tune here has the same notes: every pair in two folds is a near-duplicate
+    sizes = report["fold_sizes"]
+    assert report["near_duplicates_across_folds"] == (40 ** 2 - sum(n * n for n in sizes)) // 2
     assert report["fold_sizes"] == [len(tc.split(3, (0.5, 0.2, 0.3), 3, k)["test"])
                                     for k in range(3)]
 

@@ -193,6 +193,9 @@ def cmd_check_leakage(args: argparse.Namespace) -> int:
     if folds:
         report["fold_sizes"] = [int((fold_of == k).sum()) for k in range(folds)]
         report["groups_crossing_folds"] = len(fold_crossing)
+        report["near_duplicates_across_folds"] = sum(
+            1 for i, j, _ in near_duplicates(vectors, vectors, args.threshold)
+            if i < j and fold_of[i] != fold_of[j])
     if args.json:
         print(json.dumps(report, indent=1))
     else:
@@ -202,7 +205,8 @@ def cmd_check_leakage(args: argparse.Namespace) -> int:
               + (" (no leakage by identity)" if not crossing else " (LEAKAGE)"))
         if folds:
             print(f"{folds} folds of " + ", ".join(map(str, report["fold_sizes"]))
-                  + f" tunes; groups crossing folds: {len(fold_crossing)}")
+                  + f" tunes; groups crossing folds: {len(fold_crossing)}; near-duplicate "
+                  f"melodies in different folds: {report['near_duplicates_across_folds']}")
         print(f"near-duplicate melodies across splits (cosine >= {args.threshold}): {len(dupes)}")
         for d in dupes[:10]:
             print(f"  {d['split']}: {d['tune']} ~ train {d['train_tune']} ({d['similarity']})")
