@@ -155,12 +155,7 @@ def cmd_check_leakage(args: argparse.Namespace) -> int:
 
     from folkclip.sources import read_sources
     from folkclip.splits import (
-        assign_folds,
-        assign_splits,
-        crossing_groups,
-        group_ids,
-        identity_of,
-        melody_vectors,
+        assign_folds, assign_splits, crossing_groups, group_ids, identity_of, melody_vectors,
         near_duplicates,
     )
 
@@ -184,7 +179,7 @@ def cmd_check_leakage(args: argparse.Namespace) -> int:
             dupes.append({"split": held, "tune": f"{a.source}:{a.ref}",
                           "train_tune": f"{b.source}:{b.ref}", "similarity": round(sim, 4)})
     report = {
-        "tunes": len(idents), "groups": len(set(groups.tolist())),
+        "tunes": len(idents), "groups": int(len(set(groups.tolist()))),
         "split_sizes": dict(Counter(splits)), "crossing_groups": len(crossing),
         "near_duplicates": len(dupes), "near_duplicate_pairs": dupes,
         "threshold": args.threshold, "seed": seed, "fractions": list(fractions),

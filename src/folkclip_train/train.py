@@ -52,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "pooled evaluation in OUT (finished folds are skipped, others resumed)")
 
 
-def _loggers(cfg, out: Path) -> list:
+def _loggers(cfg, out: Path) -> list:  # noqa: ANN001
     from lightning.pytorch import loggers
 
     result: list = [loggers.CSVLogger(str(out), name="logs", version="")]
