@@ -21,7 +21,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = dsub.add_parser("check-leakage", help="prove the split keeps tune groups on one side")
     p.add_argument("sources", nargs="+")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--config", default=None,
+                   help="take data.split_seed, data.fractions and data.folds from this config")
+    p.add_argument("--seed", type=int, default=None, help="split seed (default: config's, 0)")
+    p.add_argument("--folds", type=int, default=None,
+                   help="also check K-fold cross-validation folds (default: config's)")
     p.add_argument("--threshold", type=float, default=0.9,
                    help="cosine similarity of interval 4-gram profiles for a near-duplicate")
     p.add_argument("--json", action="store_true")
@@ -73,12 +77,26 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _split_settings(args: argparse.Namespace) -> tuple[int, tuple[float, ...], int]:
+    """(split seed, fractions, folds) for ``check-leakage``: the config's, then flags."""
+    seed, fractions, folds = 0, (0.8, 0.1, 0.1), 0
+    if args.config:
+        from folkclip_cli.train.config import load_config
+
+        dc = load_config(args.config).data
+        seed, fractions, folds = dc.split_seed, tuple(dc.fractions), dc.folds
+    seed = seed if args.seed is None else args.seed
+    return seed, fractions, folds if args.folds is None else args.folds
+
+
 def cmd_check_leakage(args: argparse.Namespace) -> int:
     from folkclip.data.report import leakage_report
     from folkclip.io.sources import read_sources
 
-    report = leakage_report(read_sources(args.sources), args.seed, args.threshold)
+    seed, fractions, folds = _split_settings(args)
+    report = leakage_report(read_sources(args.sources), seed, args.threshold, fractions, folds)
     crossing, dupes = report["crossing_groups"], report["near_duplicate_pairs"]
+    fold_crossing = report.get("groups_crossing_folds", 0)
     if args.json:
         print(json.dumps(report, indent=1))
     else:
@@ -86,10 +104,14 @@ def cmd_check_leakage(args: argparse.Namespace) -> int:
               + ", ".join(f"{k} {v}" for k, v in report["split_sizes"].items()))
         print(f"groups crossing splits: {crossing}"
               + (" (no leakage by identity)" if not crossing else " (LEAKAGE)"))
+        if folds:
+            print(f"{folds} folds of " + ", ".join(map(str, report["fold_sizes"]))
+                  + f" tunes; groups crossing folds: {fold_crossing}; near-duplicate "
+                  f"melodies in different folds: {report['near_duplicates_across_folds']}")
         print(f"near-duplicate melodies across splits (cosine >= {args.threshold}): {len(dupes)}")
         for d in dupes[:10]:
             print(f"  {d['split']}: {d['tune']} ~ train {d['train_tune']} ({d['similarity']})")
-    return 1 if crossing else 0
+    return 1 if crossing or fold_crossing else 0
 
 
 def cmd_check_removal(args: argparse.Namespace) -> int:

@@ -218,30 +218,21 @@ def retrieval_metrics(
 def bootstrap_ci(
     values: np.ndarray, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the mean.
+    """Percentile bootstrap confidence interval of the mean
+    (:func:`folkclip.eval.stats.bootstrap_mean_ci`, i.e. ``scipy.stats.bootstrap``).
 
-    NaN entries (queries without relevant items) are dropped first. Resampling is
-    vectorised in blocks and fully determined by ``seed``.
+    NaN entries (queries without relevant items) are dropped first; the resampling is
+    fully determined by ``seed``.
 
     Returns:
         ``(low, high)`` quantiles ``alpha/2`` and ``1 - alpha/2`` of the resampled means;
         ``(nan, nan)`` for no finite values.
     """
-    v = np.asarray(values, dtype=np.float64).reshape(-1)
-    v = v[~np.isnan(v)]
-    if v.size == 0:
-        return float("nan"), float("nan")
+    from folkclip.eval.stats import bootstrap_mean_ci
+
     if not 0.0 < alpha < 1.0 or n_boot < 1:
         raise ValueError("need 0 < alpha < 1 and n_boot >= 1")
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_boot)  # (n_boot,)
-    step = max(1, _CHUNK_ELEMENTS // v.size)
-    for lo in range(0, n_boot, step):
-        b = min(step, n_boot - lo)
-        idx = rng.integers(0, v.size, size=(b, v.size))  # (b, n)
-        means[lo : lo + b] = v[idx].mean(axis=1)
-    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high)
+    return bootstrap_mean_ci(values, n_boot, 1.0 - alpha, seed)
 
 
 def _label_set(labels: set[str] | str | Iterable[str]) -> set[str]:

@@ -2,21 +2,24 @@
 seeds on the same split, then summarised like ``folkclip compare``.
 
     folkclip ablate --config FILE --remove key,meter,rhythm,type+meter [--seeds 3]
-                    [--set KEY=VALUE ...] [--out DIR] [--jobs N]
+                    [--folds K] [--set KEY=VALUE ...] [--out DIR] [--jobs N]
     folkclip sweep  --config FILE --variant LABEL KEY=VALUE ... [--variant ...] [--seeds 3]
-                    [--set KEY=VALUE ...] [--out DIR] [--jobs N]
+                    [--folds K] [--set KEY=VALUE ...] [--out DIR] [--jobs N]
 
 ``ablate`` trains the full-information model (label ``full``) and one model per removed
 element (tokenizer switches such as ``key``, ``rhythm``, ``pitch``, combinations ``a+b``,
 or ``first_bars=N``), each removal added to the config's own ``data.remove``. ``sweep``
 trains the variants given as config overrides (e.g. scratch vs transferred encoders).
 Runs land in ``OUT/<label>/seed<k>`` with ``seed=k``; the split (``data.split_seed``) is
-the same for all. Finished runs are skipped and interrupted ones resumed, so the same
-command continues an ablation. With ``--jobs N`` runs execute as N subprocesses: when
-CUDA GPUs are present and the config's ``trainer.accelerator`` is ``auto``, ``gpu`` or
-``cuda``, each subprocess trains on one GPU (``accelerator=gpu``, ``devices=1``, its GPU
-picked round robin through ``CUDA_VISIBLE_DEVICES``); otherwise the runs stay on the CPU
-with the CPU threads shared out.
+the same for all. With ``--folds K`` each run is a grouped K-fold cross-validation
+(:mod:`folkclip_cli.study.crossval`): every tune of the sources is tested once, and the
+variants are compared query by query on all of them. Finished runs (and folds) are skipped
+and interrupted ones resumed, so the same command continues an ablation. With ``--jobs N``
+runs execute as N subprocesses: when CUDA GPUs are present and the config's
+``trainer.accelerator`` is ``auto``, ``gpu`` or ``cuda``, each subprocess trains on one GPU
+(``accelerator=gpu``, ``devices=1``, its GPU picked round robin through
+``CUDA_VISIBLE_DEVICES``); otherwise the runs stay on the CPU with the CPU threads shared
+out.
 The summary is written to ``OUT/ablation.{csv,md,json,png}`` (``sweep.*`` for sweeps).
 """
 
@@ -94,11 +97,13 @@ def plan(variants: list[Variant], seeds: int, out: Path) -> list[PlannedRun]:
 _NEUTRAL = ("trainer.threads=", "trainer.progress_bar=", "trainer.num_workers=")
 
 
-def _state(run: PlannedRun, config: str | None, base: list[str]) -> str:
+def _state(run: PlannedRun, config: str | None, base: list[str], folds: int = 0) -> str:
     """``done``, ``resume`` or ``new``; refuses a folder planned with other overrides."""
     record = run.out / "sweep_run.json"
     wanted = {"config": config, "overrides": [o for o in [*base, *run.overrides]
                                               if not o.startswith(_NEUTRAL)]}
+    if folds:
+        wanted["folds"] = folds
     if record.exists() and read_json(record) != wanted:
         raise FolkclipError(f"{run.out} was trained with other settings "
                             f"({record.read_text().strip()}); use another --out or delete it")
@@ -110,31 +115,37 @@ def _state(run: PlannedRun, config: str | None, base: list[str]) -> str:
 
 
 def _train_in_process(run: PlannedRun, config: str | None, base: list[str], resume: bool,
-                      quiet: bool) -> None:
-    from folkclip_cli.train.config import load_config
+                      quiet: bool, folds: int = 0) -> None:
+    from folkclip_cli.study.crossval import run_cv
     from folkclip_cli.train.command import run as train_run
+    from folkclip_cli.train.config import load_config
 
     extra = ["trainer.progress_bar=false"] if quiet else []
     cfg = load_config(config, [*base, *run.overrides, *extra])
-    train_run(cfg, run.out, resume=resume)
+    if folds:
+        run_cv(cfg, run.out, folds)  # skips finished folds, resumes interrupted ones
+    else:
+        train_run(cfg, run.out, resume=resume)
 
 
 def subprocess_command(run: PlannedRun, config: str | None, base: list[str], resume: bool,
-                       extra: list[str]) -> list[str]:
+                       extra: list[str], folds: int = 0) -> list[str]:
     """The ``folkclip train`` command line of ``run`` (``extra``: job overrides, last)."""
     cmd = [sys.executable, "-m", "folkclip_cli.main", "train", "--out", str(run.out)]
     if config:
         cmd += ["--config", config]
+    if folds:
+        cmd += ["--folds", str(folds)]
     for o in [*base, *run.overrides, "trainer.progress_bar=false", *extra]:
         cmd += ["--set", o]
-    if resume:
+    if resume and not folds:
         cmd.append("--resume")
     return cmd
 
 
 def _train_subprocess(run: PlannedRun, config: str | None, base: list[str], resume: bool,
-                      env: dict[str, str], extra: list[str]) -> None:
-    cmd = subprocess_command(run, config, base, resume, extra)
+                      env: dict[str, str], extra: list[str], folds: int = 0) -> None:
+    cmd = subprocess_command(run, config, base, resume, extra, folds)
     with open(run.out / "train.log", "a") as log:
         code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, **env})
@@ -168,10 +179,11 @@ def job_settings(slot: int, jobs: int, gpus: int, accelerator: str,
 
 
 def execute(runs: list[PlannedRun], config: str | None, base: list[str], jobs: int = 1,
-            quiet: bool = True) -> None:
+            quiet: bool = True, folds: int = 0) -> None:
     """Train every run not yet finished, one after another (``jobs`` 1, in this process)
-    or as ``jobs`` parallel subprocesses (one GPU each, see :func:`job_settings`)."""
-    states = [_state(r, config, base) for r in runs]
+    or as ``jobs`` parallel subprocesses (one GPU each, see :func:`job_settings`); with
+    ``folds`` K, each run is a K-fold cross-validation."""
+    states = [_state(r, config, base, folds) for r in runs]
     todo = [(r, s == "resume") for r, s in zip(runs, states) if s != "done"]
     print(f"{len(runs)} runs: {len(runs) - len(todo)} finished, {len(todo)} to train")
     start = time.time()
@@ -185,7 +197,7 @@ def execute(runs: list[PlannedRun], config: str | None, base: list[str], jobs: i
     if jobs <= 1:
         for k, (r, resume) in enumerate(todo, 1):
             print(f"training {r.out}" + (" (resuming)" if resume else ""), flush=True)
-            _train_in_process(r, config, base, resume, quiet)
+            _train_in_process(r, config, base, resume, quiet, folds)
             report(k, r)
         return
     import torch
@@ -204,7 +216,7 @@ def execute(runs: list[PlannedRun], config: str | None, base: list[str], jobs: i
         try:
             accelerator = load_config(config, [*base, *r.overrides]).trainer.accelerator
             env, extra = job_settings(slot, jobs, gpus, accelerator, os.cpu_count() or 1)
-            _train_subprocess(r, config, base, resume, env, extra)
+            _train_subprocess(r, config, base, resume, env, extra, folds)
             done.append(r)
             report(len(done), r)
         finally:
@@ -222,6 +234,8 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
                    help="override for every run (repeatable)")
     p.add_argument("--data", nargs="+", default=None, help="data sources of every run")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (subprocesses)")
+    p.add_argument("--folds", type=int, default=0,
+                   help="grouped K-fold cross-validation per run (every tune tested once)")
     p.add_argument("--progress", action="store_true", help="show each run's progress bar")
 
 
@@ -272,7 +286,7 @@ def ablate_from_args(args: argparse.Namespace) -> int:
     variants = ablation_variants(list(cfg.data.remove), args.remove.split(","))
     out = Path(args.out)
     runs = plan(variants, args.seeds, out)
-    execute(runs, args.config, base, args.jobs, quiet=not args.progress)
+    execute(runs, args.config, base, args.jobs, quiet=not args.progress, folds=args.folds)
     code = _finish(runs, out, "ablation", "full", "remove")
     if getattr(args, "residual", False):
         write_residual(out, [v.label for v in variants], cfg.data)
@@ -310,7 +324,7 @@ def sweep_from_args(args: argparse.Namespace) -> int:
         raise FolkclipError("--variant labels must differ")
     out = Path(args.out)
     runs = plan(variants, args.seeds, out)
-    execute(runs, args.config, base, args.jobs, quiet=not args.progress)
+    execute(runs, args.config, base, args.jobs, quiet=not args.progress, folds=args.folds)
     return _finish(runs, out, "sweep", args.reference or variants[0].label, "variant")
 
 

@@ -16,7 +16,8 @@ import lightning as L
 import torch
 
 from folkclip.errors import FolkclipError
-from folkclip.eval.evaluation import EvalSet, embed, score
+from folkclip.eval.evaluation import EvalSet, embed, query_results, score, score_queries
+from folkclip.eval.queries import write_queries
 from folkclip.export import export_model
 from folkclip.models import create_model
 from folkclip.models.lm import corpus_for_melody, resolve_melody_config
@@ -147,6 +148,8 @@ def train_contrastive(cfg: TrainConfig, out: Path, resume: bool = False) -> dict
         if not es.tunes:
             continue
         tune_emb, title_emb = embed(model, tc, es, max_events=dc.max_events)
-        results[split] = score(es, tune_emb, title_emb)
+        per_q = query_results(es, tune_emb, title_emb)
+        write_queries(per_q, out / f"per_query_{split}.csv")
+        results[split] = score_queries(per_q)
         (out / f"eval_{split}.json").write_text(json.dumps(results[split], indent=1))
     return results.get("test", {})
