@@ -162,12 +162,14 @@ def _paired_deltas(out: list[GroupSummary], groups: dict[str, list[RunResult]],
     ref_runs = {r.seed: r for r in groups[reference]}
     for s in out:
         for key in keys:
-            by_seed = [r.metrics[key] - ref_runs[r.seed].metrics[key]
+            by_seed = [r.metrics.get(key, math.nan) - ref_runs[r.seed].metrics.get(key, math.nan)
                        for r in groups[s.label] if r.seed in ref_runs]
-            s.seed_sd[key] = statistics.stdev(by_seed) if len(by_seed) > 1 else math.nan
+            finite = [d for d in by_seed if math.isfinite(d)]  # old runs lack newer metrics
+            s.seed_sd[key] = statistics.stdev(finite) if len(finite) > 1 else math.nan
             direction, metric = key.split("/")
             column = _QUERY_COLUMN.get(metric)
-            if s.label in tables and reference in tables and column:
+            if s.label in tables and reference in tables and column and all(
+                    column in t.get(direction, {}) for t in tables[s.label] + tables[reference]):
                 _, a, b = paired_arrays(query_means(tables[s.label], direction, column),
                                           query_means(tables[reference], direction, column))
                 d = paired_difference(a, b, seed=seed)
