@@ -57,6 +57,30 @@ def test_check_leakage(tmp_path, reel_book, jig_text, capsys):
     assert report["crossing_groups"] == 0 and report["tunes"] == 3
 
 
+def test_check_leakage_uses_the_configs_split_and_folds(tmp_path, capsys):
+    """The split checked is the one training uses: the config's seed, fractions, folds."""
+    from folkclip.data.dataset import tokenize_corpus
+    from folkclip.io.sources import read_sources
+
+    book = tmp_path / "b.abc"
+    book.write_text("".join(f"X:{k}\nT:Tune {k % 9}\nM:4/4\nL:1/8\nK:G\nGABc dedB|\n\n"
+                            for k in range(40)))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("data:\n  split_seed: 3\n  fractions: [0.5, 0.2, 0.3]\n  folds: 3\n")
+    assert main(["data", "check-leakage", str(book), "--config", str(cfg), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    tc = tokenize_corpus(read_sources([str(book)]))
+    split = tc.split(3, (0.5, 0.2, 0.3))
+    assert report["split_sizes"] == {k: len(v) for k, v in split.items() if len(v)}
+    assert report["seed"] == 3 and report["folds"] == 3
+    assert report["groups_crossing_folds"] == 0 and sum(report["fold_sizes"]) == 40
+    # every tune here has the same notes: every pair in two folds is a near-duplicate
+    sizes = report["fold_sizes"]
+    assert report["near_duplicates_across_folds"] == (40 ** 2 - sum(n * n for n in sizes)) // 2
+    assert report["fold_sizes"] == [len(tc.split(3, (0.5, 0.2, 0.3), 3, k)["test"])
+                                    for k in range(3)]
+
+
 def test_tokens_command_prints_events_and_decoded_abc(tmp_path, jig_text, capsys):
     path = tmp_path / "jig.abc"
     path.write_text(jig_text)

@@ -68,6 +68,7 @@ def test_score_matches_metrics_on_a_hand_built_ranking(tc):
     # tune->title: tune 2 has relevant {1, 2}; its first relevant item is at rank 1.
     assert m["tune_to_title/mrr"] == pytest.approx(1.0)
     assert m["tune_to_title/recall@1"] == pytest.approx((1 + 1 + 0.5 + 1) / 4)
+    assert m["tune_to_title/hit@1"] == pytest.approx(1.0)  # tune 2 finds one of its 2 titles
     # title->tune: "The Stick Across the Hearth" (title 2) scores 0 with every tune; its only
     # relevant tune (index 2) loses the tie-break to tunes 0 and 1 -> rank 3.
     direct = retrieval_metrics(tune_emb @ title_emb.T, [np.array(r) for r in es.tune_titles])

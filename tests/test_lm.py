@@ -283,9 +283,26 @@ def test_lm_run_folder(lm_run):
     ppl = json.loads((lm_run / "perplexity.json").read_text())
     for key in ("lm/token_ppl", "lm/duration_ppl", "unigram/token_ppl", "bigram/token_ppl"):
         assert ppl[key] > 1.0, key
-    assert ppl["split"] == "validation" and ppl["n_targets"] > 0
-    assert math.log(ppl["lm/token_ppl"]) + math.log(ppl["lm/duration_ppl"]) \
+    assert ppl["split"] == "test" and ppl["n_targets"] > 0  # not the selection split
+    val = ppl["validation"]
+    assert math.log(val["lm/token_ppl"]) + math.log(val["lm/duration_ppl"]) \
         == pytest.approx(min(loss for _, loss in losses), rel=1e-4)  # the best checkpoint
+
+
+def test_lm_and_baseline_perplexities_are_on_the_test_split(lm_run):
+    from folkclip.data.dataset import load_tokenized
+    from folkclip_cli.train.lm_task import baseline_perplexities
+
+    tc = load_tokenized(["tiny"], TokenizerConfig())
+    splits = tc.split(0, (0.8, 0.1, 0.1))
+    ppl = json.loads((lm_run / "perplexity.json").read_text())
+    model = load_lm(lm_run / "model")
+    got = corpus_perplexity(model.model, tc, splits["test"], max_events=64)
+    assert ppl["n_tunes"] == len(splits["test"]) and ppl["n_targets"] == got["n_targets"]
+    assert ppl["lm/token_ppl"] == pytest.approx(got["token_ppl"], rel=1e-5)
+    base = baseline_perplexities(tc, splits["train"], splits["test"], 64)
+    assert ppl["bigram/token_ppl"] == pytest.approx(base["bigram/token_ppl"])
+    assert ppl["unigram/token_ppl"] == pytest.approx(base["unigram/token_ppl"])
 
 
 def test_lm_run_uses_every_tune_and_the_leakage_safe_split(lm_run):
@@ -503,3 +520,38 @@ def test_contrastive_training_from_an_lm_run(lm_run, tmp_path, capsys):
                  f"model.melody.init_from={lm_run}", "--set", "data.transpose=false"])
     assert code == 2  # the data must be tokenized as the LM's was
     assert "trained with transpose=True" in capsys.readouterr().err
+
+
+def test_transfer_export_is_self_contained(lm_run, tmp_path):
+    """Bias 7 of issue 11: loading a transferred model must not re-read the LM run."""
+    import folkclip
+    from folkclip_cli.main import main
+    from folkclip.data.dataset import load_tokenized
+    from folkclip.eval.evaluation import EvalSet, embed
+
+    lm_copy = tmp_path / "lm"
+    shutil.copytree(lm_run, lm_copy)
+    out = tmp_path / "transfer"
+    assert main(["train", "--config", str(ROOT / "configs" / "lm-transfer.yaml"), "--out",
+                 str(out), "--data", "tiny", "--set", f"model.melody.init_from={lm_copy}",
+                 "--set", "trainer.max_steps=2", "--set", "trainer.batch_size=16",
+                 "--set", "model.title.dim=16", "--set", "model.embed_dim=8",
+                 "--set", "tracking.probe_size=2", "--set", "trainer.progress_bar=false",
+                 "--set", "tracking.logger=csv", "--set", "trainer.threads=1"]) == 0
+
+    def embeddings() -> tuple[np.ndarray, np.ndarray]:
+        fm = folkclip.load(out)
+        tc = load_tokenized(["tiny"], fm.tokenizer_config)
+        tunes, _ = embed(fm.model, tc, EvalSet(tc, range(12)), max_events=fm.max_events,
+                         ids=fm.corpus_ids(tc))
+        return tunes, fm.embed_titles(["The Kesh", "Cooley's"])
+
+    before = embeddings()
+    exported = json.loads((out / "model" / "model.json").read_text())
+    assert exported["model"]["melody"]["init_from"] is None
+    assert exported["init_from"]["path"] == str(lm_copy)
+    assert exported["init_from"]["lm"]["dim"] == 16  # the LM's config travels with it
+    shutil.rmtree(lm_copy)
+    after = embeddings()
+    np.testing.assert_array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[1], after[1])

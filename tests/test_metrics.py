@@ -13,6 +13,7 @@ from folkclip.eval.metrics import (
     average_precision,
     bootstrap_ci,
     dcg,
+    hit_at_k,
     ndcg,
     per_query_metrics,
     rank_positions,
@@ -28,8 +29,8 @@ L5 = 1 / math.log2(5)  # 0.4306765581
 L6 = 1 / math.log2(6)  # 0.3868528072
 
 EXPECTED_KEYS = {
-    "mrr", "dcg", "ndcg", "ndcg@10", "recall@1", "recall@5", "recall@10", "map",
-    "median_rank", "mean_rank", "n_queries",
+    "mrr", "dcg", "ndcg", "ndcg@10", "recall@1", "recall@5", "recall@10", "hit@1", "hit@5",
+    "hit@10", "map", "median_rank", "mean_rank", "n_queries",
 }
 
 
@@ -124,6 +125,9 @@ def test_metrics_two_relevant():
     assert recall_at_k(r, 1) == 0.0
     assert recall_at_k(r, 3) == 0.5
     assert recall_at_k(r, 4) == 1.0
+    # hit: any relevant item in the top k -> 0 at k=1, 1 from k=2 on (recall is 1/2 there)
+    assert hit_at_k(r, 1) == 0.0
+    assert hit_at_k(r, 2) == 1.0 and hit_at_k(r, 3) == 1.0 and hit_at_k(r, 4) == 1.0
     # AP = (1/2 + 2/4) / 2 = 0.5
     assert average_precision(r) == pytest.approx(0.5)
 
@@ -216,7 +220,7 @@ def test_per_query_metrics_aligned_and_nan_for_empty():
     scores, relevant = _small_case()
     p = per_query_metrics(scores, relevant)
     assert set(p) == {"rr", "dcg", "ndcg", "ndcg@10", "recall@1", "recall@5", "recall@10",
-                      "ap", "first_rank"}
+                      "hit@1", "hit@5", "hit@10", "ap", "first_rank"}
     assert all(v.shape == (3,) for v in p.values())
     np.testing.assert_allclose(p["rr"][:2], [0.5, 0.25])
     np.testing.assert_allclose(p["first_rank"][:2], [2, 4])
@@ -269,13 +273,15 @@ def test_against_ranx(seed):
         {f"q{i:03d}": {f"d{j:03d}": float(s) for j, s in enumerate(row)}
          for i, row in enumerate(scores)}
     )
-    names = ["mrr", "ndcg", "ndcg@10", "recall@1", "recall@5", "recall@10", "map"]
+    names = ["mrr", "ndcg", "ndcg@10", "recall@1", "recall@5", "recall@10", "map",
+             "hit_rate@1", "hit_rate@5", "hit_rate@10"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numba type-safety chatter
         ref = ranx.evaluate(qrels, run, names, return_mean=False, make_comparable=False)
     p = per_query_metrics(scores, relevant)
     ours = {"mrr": p["rr"], "ndcg": p["ndcg"], "ndcg@10": p["ndcg@10"], "map": p["ap"],
-            "recall@1": p["recall@1"], "recall@5": p["recall@5"], "recall@10": p["recall@10"]}
+            "recall@1": p["recall@1"], "recall@5": p["recall@5"], "recall@10": p["recall@10"],
+            "hit_rate@1": p["hit@1"], "hit_rate@5": p["hit@5"], "hit_rate@10": p["hit@10"]}
     for name in names:
         np.testing.assert_allclose(ours[name], ref[name], rtol=1e-9, atol=1e-12, err_msg=name)
     m = retrieval_metrics(scores, relevant)
@@ -337,6 +343,7 @@ def test_two_way_metrics_tiny():
     assert m["tune_to_title/n_queries"] == 3
     assert m["tune_to_title/mrr"] == pytest.approx((1 + 0.5 + 1) / 3)
     assert m["tune_to_title/recall@1"] == pytest.approx((1 + 0 + 0.5) / 3)
+    assert m["tune_to_title/hit@1"] == pytest.approx((1 + 0 + 1) / 3)  # t2's B is a hit
     assert m["tune_to_title/map"] == pytest.approx((1 + 0.5 + 1) / 3)
     assert m["tune_to_title/ndcg"] == pytest.approx((1 + L3 + 1) / 3)
     assert m["tune_to_title/median_rank"] == 1.0
@@ -349,6 +356,8 @@ def test_two_way_metrics_tiny():
     assert m["title_to_tune/n_queries"] == 3
     assert m["title_to_tune/mrr"] == pytest.approx((1 + 1 + 0.5) / 3)
     assert m["title_to_tune/recall@1"] == pytest.approx((0.5 + 1 + 0) / 3)
+    assert m["title_to_tune/hit@1"] == pytest.approx((1 + 1 + 0) / 3)  # A: t0 found, t1 not
+    assert m["title_to_tune/recall@5"] == m["title_to_tune/hit@5"] == 1.0
     assert m["title_to_tune/map"] == pytest.approx((1 + 1 + 0.5) / 3)
     assert m["title_to_tune/ndcg"] == pytest.approx((1 + 1 + L3) / 3)
     assert m["title_to_tune/dcg"] == pytest.approx(((1 + L3) + 1 + L3) / 3)

@@ -8,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("lightning")
@@ -15,7 +16,7 @@ pytest.importorskip("lightning")
 from folkclip_cli.main import main  # noqa: E402
 from folkclip.errors import FolkclipError  # noqa: E402
 from folkclip_cli.study.compare import (  # noqa: E402
-    RunResult, markdown_table, mean_ci, summarise, t_quantile,
+    RunResult, collect, markdown_table, summarise,
 )
 from folkclip_cli.study.sweep import ablation_variants, plan  # noqa: E402
 
@@ -43,21 +44,6 @@ def test_plan_gives_every_variant_every_seed(tmp_path):
         ("full", 0), ("full", 1), ("rhythm", 0), ("rhythm", 1)]
     assert runs[3].out == tmp_path / "rhythm" / "seed1"
     assert runs[3].overrides[-1] == "seed=1"
-
-
-def test_t_quantiles_match_scipy():
-    stats = pytest.importorskip("scipy.stats")
-    for df in (1, 2, 4, 9, 30):
-        assert t_quantile(df) == pytest.approx(stats.t.ppf(0.975, df), abs=1e-3)
-
-
-def test_mean_ci_hand_worked():
-    mean, lo, hi = mean_ci([1.0, 2.0, 3.0])  # sd 1, half-width t(2) / sqrt(3)
-    assert mean == 2.0
-    assert hi - mean == pytest.approx(4.303 / math.sqrt(3))
-    assert mean - lo == pytest.approx(hi - mean)
-    one = mean_ci([0.5])
-    assert one[0] == 0.5 and math.isnan(one[1])
 
 
 def _result(label: str, seed: int, mrr: float) -> RunResult:
@@ -137,3 +123,71 @@ def test_sweep_trains_labelled_variants_in_parallel_subprocesses(tmp_path, capsy
     small = json.loads((tmp_path / "small" / "seed0" / "model" / "model.json").read_text())
     assert small["model"]["melody"]["dim"] == 16
     assert main(["sweep", "--variant", "a=b", "--out", str(tmp_path / "x"), *TINY]) == 2
+
+
+def _fake_run(root: Path, label: str, seed: int, rr: dict[str, float]) -> Path:
+    """A finished run folder with scalar and per-query test results (no training)."""
+    from folkclip.eval.queries import write_queries
+
+    run = root / label / f"seed{seed}"
+    run.mkdir(parents=True)
+    ids = sorted(rr)
+    values = np.array([rr[q] for q in ids])
+    table = {d: {"query": np.array(ids, dtype=object), "type": np.array(["reel"] * len(ids),
+                                                                           dtype=object),
+                 "rr": values, "ndcg@10": values / 2} for d in ("tune_to_title",
+                                                                 "title_to_tune")}
+    write_queries(table, run / "per_query_test.csv")
+    metrics = {f"{d}/{k}": float(np.mean(v)) for d in table for k, v in
+               (("mrr", values), ("ndcg@10", values / 2))}
+    (run / "eval_test.json").write_text(json.dumps({**metrics, "n_tunes": len(ids)}))
+    (run / "config.yaml").write_text(f"seed: {seed}\n")
+    return run
+
+
+def test_compare_pairs_per_query_after_averaging_seeds(tmp_path):
+    rng = np.random.default_rng(0)
+    queries = [f"q{k}" for k in range(60)]
+    base = dict(zip(queries, rng.random(60)))
+    for seed in (0, 1):
+        _fake_run(tmp_path, "full", seed, {q: base[q] + 0.01 * seed for q in queries})
+        # "better": +0.05 on every query; "same": the reference's values; "less": fewer queries
+        _fake_run(tmp_path, "better", seed, {q: base[q] + 0.05 + 0.01 * seed for q in queries})
+        _fake_run(tmp_path, "same", seed, {q: base[q] + 0.01 * seed for q in queries})
+    _fake_run(tmp_path, "less", 0, {q: base[q] - 0.1 for q in queries[:40]})
+    results = collect([tmp_path / name for name in ("full", "better", "same", "less")])
+    s = {g.label: g for g in summarise(results, reference="full")}
+    key = "tune_to_title/mrr"
+    assert s["better"].delta[key] == pytest.approx(0.05)
+    assert s["better"].n_queries[key] == 60 and s["less"].n_queries[key] == 40
+    # "less" is paired with the reference's seed mean (base + 0.005) on its 40 queries
+    assert s["less"].delta[key] == pytest.approx(-0.105)
+    lo, hi = s["better"].delta_ci[key]
+    assert lo == pytest.approx(0.05) and hi == pytest.approx(0.05)  # constant difference
+    assert s["same"].delta[key] == 0.0 and s["same"].p[key] == 1.0
+    assert s["less"].p[key] < 0.001
+    # Holm over the three rows: the smallest p times 3 at least
+    assert s["less"].p_holm[key] >= 3 * s["less"].p[key] - 1e-12
+    assert s["better"].seed_sd[key] == pytest.approx(0.0, abs=1e-12)
+    table = markdown_table(list(s.values()), first_column="remove", reference="full")
+    assert "p tune→title MRR (Holm)" in table.splitlines()[0]
+    assert "| better | 2 |" in table and "+0.050" in table
+
+
+def test_cross_validated_sweep_pairs_every_tune(tmp_path, capsys):
+    """sweep --folds 2: two variants, each a 2-fold CV; paired over all tiny tunes."""
+    out = tmp_path / "sweep"
+    args = ["sweep", "--variant", "a", "optim.lr=0.002", "--variant", "b", "optim.lr=0.01",
+            "--seeds", "1", "--folds", "2", "--out", str(out), *TINY,
+            "--set", "trainer.max_steps=2", "--set", "tracking.probe_steps=[2]"]
+    assert main(args) == 0
+    paired = list(csv.DictReader(open(out / "sweep_paired.csv")))
+    row = next(r for r in paired if r["variant"] == "b" and r["metric"] == "tune_to_title/mrr")
+    pooled = json.loads((out / "a" / "seed0" / "eval_test.json").read_text())
+    assert int(row["n_queries"]) == pooled["n_tunes"] > 50  # every titled tiny tune
+    assert float(row["ci_low"]) <= float(row["delta"]) <= float(row["ci_high"])
+    assert 0 <= float(row["p_holm"]) <= 1
+    assert (out / "b" / "seed0" / "fold1" / "eval_test.json").exists()
+    capsys.readouterr()
+    assert main(args) == 0  # finished: nothing retrained
+    assert "2 runs: 2 finished, 0 to train" in capsys.readouterr().out

@@ -89,6 +89,16 @@ def is_note(ev: tuple[str, ...]) -> bool:
     return ev[1] != D  # every note/rest has a duration; header/bar/change rows do not
 
 
+PLAIN_BARS = ("|", "||", "|]", "[|")
+
+
+def without_bar_structure(events: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """What the meter, rhythm and barlines switches leave of the bar structure: no plain
+    bar lines, and notes without bar index and in-bar position."""
+    return [e[:2] + (D, D) + e[4:] if is_note(e) else e for e in events
+            if e[0] not in PLAIN_BARS]
+
+
 # The complete, hand-derived event list of JIG with the default config (transpose on,
 # shift -2: D -> C). Before "K:G" the tonic is C (pc 0); after it, G - 2 = F (pc 5).
 JIG_EVENTS = [
@@ -436,14 +446,16 @@ def test_switch_type_removes_only_type_token():
 
 def test_switch_meter(jig):
     out = toks(JIG, spec("meter"))
-    # meter:6/8 (header), meter:9/8, meter:6/8 vanish; positions become "-".
+    # meter:6/8 (header), meter:9/8, meter:6/8 and unit:1/8 vanish, and with them the bar
+    # structure (plain bar lines, bar indices, positions), all computed from the meter.
     # (Durations are left out of this comparison: see the leak test below.)
-    kept = [e for e in jig if not e[0].startswith("meter:")]
-    assert len(jig) - len(kept) == 3
+    kept = [e for e in jig if not e[0].startswith(("meter:", "unit:"))]
+    assert len(jig) - len(kept) == 4
+    kept = without_bar_structure(kept)
     assert len(out) == len(kept)
     for got, was in zip(out, kept):
-        assert got[2] == D
-        assert got[:1] + got[3:] == was[:1] + was[3:]
+        assert got[2] == got[3] == D
+        assert got[:1] + got[2:] == was[:1] + was[2:]
 
 
 def test_switch_meter_does_not_leak_through_durations():
@@ -456,11 +468,12 @@ def test_switch_meter_does_not_leak_through_durations():
 
 def test_switch_rhythm(jig):
     out = toks(JIG, spec("rhythm"))
-    assert len(out) == len(jig)
-    for got, was in zip(out, jig):
+    kept = without_bar_structure([e for e in jig if not e[0].startswith("unit:")])
+    assert len(out) == len(kept)
+    for got, was in zip(out, kept):
         if is_note(was):
-            assert got[1:3] == ("1", "1") and got[6] == D
-            assert got[:1] + got[3:6] + got[7:] == was[:1] + was[3:6] + was[7:]
+            assert got[1:4] == ("1", "1", D) and got[6] == D
+            assert got[:1] + got[4:6] + got[7:] == was[:1] + was[4:6] + was[7:]
         else:
             assert got == was
     assert sum(1 for e in jig if e[6] == "tie") == 2  # the switch had ties to remove
@@ -547,10 +560,8 @@ def test_switch_repeats_counts(jig):
 @pytest.mark.parametrize("name", list(ALL))
 def test_switch_barlines(name):
     base, out = toks(ALL[name]), toks(ALL[name], spec("barlines"))
-    want = [e[:3] + ((D,) if is_note(e) else (e[3],)) + e[4:] for e in base
-            if e[0] not in ("|", "||", "|]", "[|")]
-    assert out == want
-    assert {e[3] for e in out} == {D}
+    assert out == without_bar_structure(base)
+    assert {e[3] for e in out} == {e[2] for e in out} == {D}
 
 
 def test_switch_barlines_keeps_repeats(jig):
@@ -561,8 +572,8 @@ def test_switch_barlines_keeps_repeats(jig):
 
 def test_switch_barlines_and_repeats_remove_all_bar_tokens(jig):
     out = toks(JIG, spec("barlines,repeats"))
-    assert out == [e[:3] + ((D,) if is_note(e) else (e[3],)) + e[4:] for e in jig
-                   if e[0] not in BAR_TOKENS and not e[0].startswith("[")]
+    assert out == without_bar_structure([e for e in jig if e[0] not in BAR_TOKENS
+                                         and not e[0].startswith("[")])
 
 
 def test_first_bars_jig_keeps_pickup_and_two_bars(jig):
@@ -594,7 +605,8 @@ def test_switches_compose(jig):
     out = toks(JIG, spec("key,rhythm"))
     only_key = toks(JIG, spec("key"))
     # rhythm's changes applied on top of key's output
-    want = [((e[0], "1", "1") + e[3:6] + (D,) + e[7:]) if is_note(e) else e for e in only_key]
+    want = [((e[0], "1", "1", D) + e[4:6] + (D,) + e[7:]) if is_note(e) else e
+            for e in without_bar_structure(only_key) if not e[0].startswith("unit:")]
     assert out == want
     # and key's changes (key tokens gone, degrees from C) on top of rhythm's output
     only_rhythm = toks(JIG, spec("rhythm"))
@@ -606,7 +618,8 @@ def test_switches_compose(jig):
 def test_all_switches_at_once_still_tokenizes(jig):
     out = toks(JIG, TokenizerConfig(remove=SWITCHES))
     assert out[0] == X("<bos>") and out[-1] == X("<eos>")
-    assert [e[0] for e in out[:2]] == ["<bos>", "unit:1/8"]
+    assert is_note(out[1])  # no header token is left
+    assert not any(e[0].startswith(("type:", "meter:", "mode:", "key:", "unit:")) for e in out)
     assert sum(1 for e in out if is_note(e)) == sum(1 for e in jig if is_note(e))
 
 

@@ -46,8 +46,8 @@ def test_evaluate_json_and_trec(run_dir, tmp_path, capsys):
                  str(trec)]) == 0
     m = json.loads(capsys.readouterr().out)
     for d in ("tune_to_title", "title_to_tune"):
-        for k in ("mrr", "dcg", "ndcg", "ndcg@10", "recall@1", "recall@5", "recall@10", "map",
-                  "median_rank"):
+        for k in ("mrr", "dcg", "ndcg", "ndcg@10", "recall@1", "recall@5", "recall@10", "hit@1",
+                  "hit@5", "hit@10", "map", "median_rank"):
             assert f"{d}/{k}" in m
         assert 0 < m[f"{d}/mrr"] <= 1
     assert m["n_tunes"] > 30 and "ci95" in m and "per_type" in m

@@ -3,6 +3,12 @@
 A run folder's ``model/`` holds ``model.json`` (model config, event vocabulary,
 tokenizer config, ``max_events``) and ``weights.pt`` (a plain state dict).
 :func:`load` returns a :class:`FolkclipModel` that embeds ABC tunes and titles.
+
+An export is self-contained: a melody tower that started from other weights
+(``melody.init_from``, e.g. a language-model run) is written with its resolved sizes, its
+vocabulary (the LM's) and all its weights, and ``init_from`` is cleared in the exported
+config; where it came from is kept under ``init_from`` (path, and for an LM run its
+config and tokenizer) for the record only. :func:`load` never reads that path.
 """
 
 from __future__ import annotations
@@ -53,13 +59,31 @@ class FolkclipModel:
 
 def export_model(model: torch.nn.Module, model_config: object, vocab: dict[str, list[str]],
                  tokenizer_config: TokenizerConfig, max_events: int, out_dir: Path) -> Path:
-    """Write ``model.json`` and ``weights.pt`` into ``out_dir``."""
+    """Write ``model.json`` and ``weights.pt`` into ``out_dir`` (self-contained: the
+    melody's ``init_from`` is cleared and recorded as provenance, see the module doc)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    info = {"format": 1, "model": to_dict(model_config), "vocab": vocab,
+    config = to_dict(model_config)
+    info = {"format": 1, "model": config, "vocab": vocab,
             "tokenizer": tokenizer_config.to_dict(), "max_events": max_events}
+    source = config["melody"].get("init_from")
+    if source:
+        config["melody"]["init_from"] = None  # the weights below already hold it
+        info["init_from"] = _provenance(str(source))
     (out_dir / "model.json").write_text(json.dumps(info))
     torch.save(model.state_dict(), out_dir / "weights.pt")
     return out_dir
+
+
+def _provenance(source: str) -> dict:
+    """What the melody tower started from: the path and, for an LM run, its config."""
+    from folkclip.models.lm import lm_export_dir, read_lm_info
+
+    record: dict = {"path": source}
+    if lm_export_dir(source) is not None:
+        lm = read_lm_info(source)
+        record.update(lm=to_dict(lm["lm"]), tokenizer=lm["tokenizer"].to_dict(),
+                      max_events=lm["max_events"])
+    return record
 
 
 def load(path: str | Path) -> FolkclipModel:
@@ -80,6 +104,7 @@ def load(path: str | Path) -> FolkclipModel:
     info = read_json(where)
     require_keys(info, ("model", "vocab", "tokenizer", "max_events"), where)
     try:
+        info["model"].get("melody", {})["init_from"] = None  # weights.pt holds every weight
         cfg = from_dict(ModelConfig, info["model"])
         vocab = {str(f): list(v) for f, v in info["vocab"].items()}
         t = info["tokenizer"]

@@ -20,11 +20,11 @@ import numpy as np
 from folkclip.abc.parser import READER_VERSION
 from folkclip.errors import FolkclipError, Problem
 from folkclip.io.sources import Corpus, fingerprint, read_sources, source_files
-from folkclip.data.splits import TuneIdentity, assign_splits
+from folkclip.data.splits import TuneIdentity, assign_splits, group_ids, make_identity, tune_ref
 from folkclip.abc.titles import title_key
 from folkclip.data.tokenize import FIELDS, TOKENIZER_VERSION, Tokenizer, TokenizerConfig
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: removal switches also remove the bar structure (issue 11)
 PAD, UNK = "<pad>", "<unk>"
 
 
@@ -64,14 +64,31 @@ class TokenizedCorpus:
         return [tuple(v[x] for v, x in zip(vocab, row)) for row in self.tokens(i).tolist()]
 
     def identities(self) -> list[TuneIdentity]:
-        return [TuneIdentity(f"{m['collection']}/{m['tune_id']}" if m["tune_id"] else None,
-                             tuple(t for t in [m["title"], *m["alt_titles"]] if t))
+        """Per tune, its identity (:func:`folkclip.data.splits.make_identity`)."""
+        return [make_identity(m["collection"], m["tune_id"], [m["title"], *m["alt_titles"]],
+                              tune_ref(m["collection"], m["source"], m["number"]))
                 for m in self.meta]
 
-    def split(self, seed: int = 0, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
-              ) -> dict[str, np.ndarray]:
-        """Indices of each split (grouped by tune identity; see :mod:`folkclip.data.splits`)."""
-        sides = np.array(assign_splits(self.identities(), fractions, seed))
+    def groups(self) -> np.ndarray:
+        """(N,) identity group of each tune: tunes linked by a shared ``tune_id`` or any
+        shared main/alternative title key share a value (the grouping of :meth:`split`)."""
+        return group_ids(self.identities())
+
+    def refs(self) -> list[str]:
+        """A stable, unique id per tune (``collection:file#X``, ``~2``... for repeats)."""
+        seen: dict[str, int] = {}
+        out = []
+        for m in self.meta:
+            ref = tune_ref(m["collection"], m["source"], m["number"])
+            seen[ref] = seen.get(ref, 0) + 1
+            out.append(ref if seen[ref] == 1 else f"{ref}~{seen[ref]}")
+        return out
+
+    def split(self, seed: int = 0, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+              folds: int = 0, fold: int = 0) -> dict[str, np.ndarray]:
+        """Indices of each split, grouped by tune identity: with ``folds`` K >= 2, those of
+        cross-validation fold ``fold`` (see :func:`folkclip.data.splits.assign_splits`)."""
+        sides = np.array(assign_splits(self.identities(), fractions, seed, folds, fold))
         return {name: np.nonzero(sides == name)[0] for name in ("train", "validation", "test")}
 
     def bar_patches(self, i: int, patch_size: int = 16, max_bars: int = 64) -> np.ndarray:

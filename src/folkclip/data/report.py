@@ -9,7 +9,8 @@ import numpy as np
 
 from folkclip.abc.titles import title_key
 from folkclip.data.splits import (
-    assign_splits, crossing_groups, group_ids, identity_of, melody_vectors, near_duplicates,
+    assign_folds, assign_splits, crossing_groups, group_ids, identity_of, melody_vectors,
+    near_duplicates,
 )
 from folkclip.io.sources import Corpus
 
@@ -40,13 +41,15 @@ def corpus_summary(corpus: Corpus, sources: list[str]) -> dict:
     }
 
 
-def leakage_report(corpus: Corpus, seed: int = 0, threshold: float = 0.9) -> dict:
+def leakage_report(corpus: Corpus, seed: int = 0, threshold: float = 0.9,
+                   fractions: tuple[float, ...] = (0.8, 0.1, 0.1), folds: int = 0) -> dict:
     """Identity groups, split sizes, groups crossing splits (must be 0) and near-duplicate
     melodies (cosine >= ``threshold`` of interval 4-gram profiles) between the held-out
-    splits and train."""
+    splits and train; with ``folds`` the same for K-fold cross-validation folds."""
     idents = [identity_of(t) for t in corpus.tunes]
-    splits = assign_splits(idents, seed=seed)
+    splits = assign_splits(idents, fractions, seed)
     crossing = crossing_groups(idents, splits)
+    fold_of = assign_folds(idents, folds, seed) if folds else None
     groups = group_ids(idents)
     vectors = melody_vectors([[n.pitch for n in t.notes if n.pitch is not None]
                               for t in corpus.tunes])
@@ -59,9 +62,16 @@ def leakage_report(corpus: Corpus, seed: int = 0, threshold: float = 0.9) -> dic
             a, b = corpus.tunes[idx[i]], corpus.tunes[train[j]]
             dupes.append({"split": held, "tune": f"{a.source}:{a.ref}",
                           "train_tune": f"{b.source}:{b.ref}", "similarity": round(sim, 4)})
-    return {
+    report = {
         "tunes": len(idents), "groups": int(len(set(groups.tolist()))),
         "split_sizes": dict(Counter(splits)), "crossing_groups": len(crossing),
         "near_duplicates": len(dupes), "near_duplicate_pairs": dupes,
-        "threshold": threshold, "seed": seed,
+        "threshold": threshold, "seed": seed, "fractions": list(fractions), "folds": folds,
     }
+    if folds:
+        report["fold_sizes"] = [int((fold_of == k).sum()) for k in range(folds)]
+        report["groups_crossing_folds"] = len(crossing_groups(idents, fold_of.tolist()))
+        report["near_duplicates_across_folds"] = sum(
+            1 for i, j, _ in near_duplicates(vectors, vectors, threshold)
+            if i < j and fold_of[i] != fold_of[j])
+    return report

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import PurePath
 
 import numpy as np
 
@@ -27,14 +28,31 @@ class TuneIdentity:
 
     tune_id: str | None
     titles: tuple[str, ...]
+    ref: str = ""  # where the tune was read (file name#X); names a group with no other key
+
+
+def make_identity(collection: str | None, tune_id: str | None, titles: Sequence[str],
+                  ref: str = "") -> TuneIdentity:
+    """The identity of one tune from its fields: the tune id scoped by collection, and its
+    titles without empty ones and placeholders (``x``, ``untitled``, ...).
+
+    Every path that splits tunes (training, evaluation, ``data check-leakage``) builds
+    identities here, so they all see the same groups.
+    """
+    scoped = f"{collection or ''}/{tune_id}" if tune_id else None
+    return TuneIdentity(scoped, tuple(t for t in titles if t and not is_untitled(t)), ref)
+
+
+def tune_ref(collection: str | None, source: str, number: str) -> str:
+    """A tune's place, independent of where the files lie: ``collection:file#X``."""
+    return f"{collection or ''}:{PurePath(source).name}#{number}"
 
 
 def identity_of(tune: object) -> TuneIdentity:
     """The identity of a :class:`~folkclip.abc.model.Tune` (or anything with the same fields)."""
-    titles = [tune.title, *tune.alt_titles]  # type: ignore[attr-defined]
-    tid = tune.tune_id  # type: ignore[attr-defined]
-    scoped = f"{tune.collection}/{tid}" if tid else None  # type: ignore[attr-defined]
-    return TuneIdentity(scoped, tuple(t for t in titles if t and not is_untitled(t)))
+    t = tune  # a Tune: collection, tune_id, title, alt_titles, source, number
+    return make_identity(t.collection, t.tune_id, [t.title, *t.alt_titles],  # type: ignore
+                         tune_ref(t.collection, t.source, t.number))  # type: ignore
 
 
 def group_ids(identities: Sequence[TuneIdentity]) -> np.ndarray:
@@ -64,34 +82,93 @@ def group_ids(identities: Sequence[TuneIdentity]) -> np.ndarray:
     return np.array([find(i) for i in range(len(identities))], dtype=np.int64)
 
 
-def assign_splits(identities: Sequence[TuneIdentity], fractions: tuple[float, float, float]
-                  = (0.8, 0.1, 0.1), seed: int = 0) -> list[str]:
+def _unit(seed: int, key: str, salt: str = "") -> float:
+    """A uniform number in [0, 1) drawn from ``(seed, salt, key)`` by hashing."""
+    digest = hashlib.sha256(f"{seed}:{salt}{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def group_keys(identities: Sequence[TuneIdentity]) -> tuple[np.ndarray, dict[int, str]]:
+    """Groups and, per group, a key that does not depend on the order of the tunes: the
+    smallest tune id or title key of its members (their ``ref`` when they have neither).
+
+    Returns:
+        (N,) group of each tune, and ``{group: key}``.
+    """
+    groups = group_ids(identities)
+    keys: dict[int, str] = {}
+    for i, g in enumerate(groups.tolist()):
+        ident = identities[i]
+        names = [ident.tune_id] if ident.tune_id else []
+        names += [k for k in (title_key(t) for t in ident.titles) if k]
+        member = min(names) if names else f"ref:{ident.ref or i}"
+        keys[g] = min(keys.get(g, member), member)
+    return groups, keys
+
+
+def assign_splits(identities: Sequence[TuneIdentity], fractions: Sequence[float]
+                  = (0.8, 0.1, 0.1), seed: int = 0, folds: int = 0, fold: int = 0
+                  ) -> list[str]:
     """Give each tune a split name, keeping every group on one side.
+
+    The one function behind every split: training, evaluation, ``data check-leakage``
+    and K-fold cross-validation. Each group draws ``u`` from its key and the seed.
+
+    * ``folds == 0``: ``u`` below ``fractions[0]`` is train, below
+      ``fractions[0] + fractions[1]`` validation, else test.
+    * ``folds == K >= 2``: the group's fold is ``floor(u * K)``; fold ``fold`` is the
+      test side, and the other folds are shared between train and validation in the ratio
+      ``fractions[0] : fractions[1]`` by a second, independent draw (``fractions[2]`` is
+      not used). Over ``fold = 0..K-1`` every tune is tested exactly once.
 
     Args:
         identities: One identity per tune.
         fractions: Shares of train, validation and test (sum to 1).
         seed: Changes the assignment; the same seed always gives the same split.
+        folds: 0 for one split, or the number of cross-validation folds.
+        fold: The held-out fold (``0 <= fold < folds``).
 
     Returns:
         One of ``"train"``, ``"validation"``, ``"test"`` per tune.
+
+    Raises:
+        FolkclipError: For bad fractions, ``folds`` or ``fold``.
     """
+    fractions = tuple(float(f) for f in fractions)
     if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
         raise FolkclipError(f"split fractions must be three non-negative shares summing to 1, "
                             f"got {fractions}")
-    groups = group_ids(identities)
-    keys: dict[int, str] = {}
-    for i, g in enumerate(groups):  # a group's key: its smallest member key (order-free)
-        ident = identities[i]
-        member = min([ident.tune_id or ""] + [title_key(t) for t in ident.titles]) or f"#{i}"
-        keys[g] = min(keys.get(g, member), member)
-    cut1, cut2 = fractions[0], fractions[0] + fractions[1]
+    if folds == 1 or folds < 0 or (folds and not 0 <= fold < folds):
+        raise FolkclipError(f"folds must be 0 or >= 2 and 0 <= fold < folds, got folds={folds},"
+                            f" fold={fold}")
+    groups, keys = group_keys(identities)
     side: dict[int, str] = {}
     for g, key in keys.items():
-        digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-        u = int.from_bytes(digest[:8], "big") / 2**64
-        side[g] = "train" if u < cut1 else "validation" if u < cut2 else "test"
-    return [side[g] for g in groups]
+        u = _unit(seed, key)
+        if folds:
+            if int(u * folds) == fold:
+                side[g] = "test"
+                continue
+            share = fractions[0] / max(fractions[0] + fractions[1], 1e-12)
+            side[g] = "train" if _unit(seed, key, "validation:") < share else "validation"
+        else:
+            cut1, cut2 = fractions[0], fractions[0] + fractions[1]
+            side[g] = "train" if u < cut1 else "validation" if u < cut2 else "test"
+    return [side[int(g)] for g in groups]
+
+
+def assign_folds(identities: Sequence[TuneIdentity], folds: int, seed: int = 0) -> np.ndarray:
+    """The cross-validation fold of each tune: the fold in which :func:`assign_splits`
+    (``folds``, ``seed``) puts it on the test side.
+
+    Returns:
+        (N,) int array of folds in ``0..folds-1``.
+    """
+    result = np.full(len(identities), -1, dtype=np.int64)
+    for k in range(folds):
+        sides = assign_splits(identities, (1.0, 0.0, 0.0), seed, folds, k)
+        result[np.array(sides) == "test"] = k
+    return result
 
 
 def crossing_groups(identities: Sequence[TuneIdentity], splits: Sequence[str]) -> list[int]:

@@ -18,6 +18,17 @@ Each event is a tuple of strings, one per feature in :data:`FIELDS`:
 
 Fields that do not apply to an event hold ``-``. :class:`TokenizerConfig` is plain
 data; ``remove`` lists the information-removal switches (see :data:`SWITCHES`).
+
+A switch removes its element from every field that carries it directly (a value computed
+from it), not only its own token. Bar lines, bar indices, in-bar positions and the bar
+grouping of events (the bar-patch view) are all computed from the true durations and
+the meter, so ``meter``, ``rhythm`` and ``barlines`` each remove all of them: plain bar
+lines are dropped, ``bar`` and ``position`` hold ``-``, and events are grouped into
+patches of :data:`PSEUDO_BAR_EVENTS` events instead of bars. Repeat signs and endings
+stay unless ``repeats`` is removed (they mark sections, not bars). ``meter`` and
+``rhythm`` also drop the ``unit:`` header (a note length, whose ABC default follows the
+meter). What stays indirectly (e.g. meter from the rhythm of the notes) is measured by
+:mod:`folkclip.data.removal_probe`.
 """
 
 from __future__ import annotations
@@ -39,6 +50,8 @@ FIELDS = ("token", "duration", "position", "bar", "degree", "octave", "tie", "or
 NONE = "-"
 BOS, EOS = "<bos>", "<eos>"
 MAX_BAR = 63
+PSEUDO_BAR_EVENTS = 8  # events per patch group when the bar structure is removed
+BAR_TIMING_SWITCHES = frozenset({"meter", "rhythm", "barlines"})  # remove bar structure
 SWITCHES = ("key", "mode", "meter", "type", "rhythm", "pitch", "octave", "ornaments",
             "barlines", "chords", "repeats")
 BAR_TOKENS = frozenset({"|", "||", "|]", "[|", "|:", ":|", "::"})  # bar-line event tokens
@@ -178,6 +191,7 @@ class Tokenizer:
         r = set(self.config.remove)
         self._rm = r
         self._keep_bar = not ({"barlines", "repeats"} <= r)
+        self._no_bars = bool(r & BAR_TIMING_SWITCHES)  # bar lines, indices, positions
 
     # ---------------------------------------------------------------- header
     def header(self, tune: Tune) -> list[tuple[str, ...]]:
@@ -192,7 +206,8 @@ class Tokenizer:
             rows.append(f"mode:{tune.key.mode}")
         if "key" not in r:
             rows.append(f"key:{PITCH_NAMES[tune.key.tonic_pc]}")
-        rows.append(f"unit:{Fraction(tune.unit, WHOLE)}")
+        if not r & {"meter", "rhythm"}:  # a note length; its default follows the meter
+            rows.append(f"unit:{Fraction(tune.unit, WHOLE)}")
         pad = (NONE,) * (len(FIELDS) - 1)
         return [(t,) + pad for t in rows]
 
@@ -216,7 +231,7 @@ class Tokenizer:
         bars = [-1] * len(events)  # header events belong to no bar
         no_rhythm, no_pitch, no_octave = "rhythm" in r, "pitch" in r, "octave" in r
         no_orn, no_chords, no_meter = "ornaments" in r, "chords" in r, "meter" in r
-        no_bar_idx = "barlines" in r
+        no_bar_idx = self._no_bars
         first_bars = cfg.first_bars
         limit = first_bars + (1 if _has_pickup(tune) else 0) if first_bars else 1 << 30
         prev_pitch: int | None = None
@@ -249,7 +264,7 @@ class Tokenizer:
                     tie = NONE
                 else:
                     duration = _frac(ev.duration, beat)
-                    position = NONE if no_meter else _frac(ev.onset, beat)
+                    position = NONE if no_bar_idx else _frac(ev.onset, beat)
                     tie = "tie" if ev.tie else NONE
                 orn = NONE
                 if not no_orn:
@@ -284,6 +299,9 @@ class Tokenizer:
             events, bars = events[: cfg.max_events - 1], bars[: cfg.max_events - 1]
         events.append((EOS,) + (NONE,) * (len(FIELDS) - 1))
         bars.append(bars[-1])
+        if no_bar_idx:  # group events by count, not by the (removed) bars
+            n_head = next((k for k, b in enumerate(bars) if b >= 0), len(bars))
+            bars = bars[:n_head] + [k // PSEUDO_BAR_EVENTS for k in range(len(bars) - n_head)]
         return TokenizedTune(events, bars)
 
     def _bar_tokens(self, bar: Bar) -> list[str]:
@@ -293,9 +311,9 @@ class Tokenizer:
         if kind in REPEAT_BARS:
             if "repeats" not in r:
                 out.append(kind)
-            elif "barlines" not in r:
+            elif not self._no_bars:
                 out.append("|")
-        elif "barlines" not in r:
+        elif not self._no_bars:
             out.append(kind)
         if bar.ending and "repeats" not in r:
             out.append("[" + bar.ending)

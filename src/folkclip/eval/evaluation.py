@@ -18,11 +18,13 @@ from folkclip.data.dataset import TokenizedCorpus
 from folkclip.eval.metrics import bootstrap_ci, per_query_metrics, rank_positions
 from folkclip.abc.titles import title_key
 
-METRIC_KEYS = ("mrr", "dcg", "ndcg", "ndcg@10", "recall@1", "recall@5", "recall@10", "map",
-               "median_rank", "mean_rank")
+# recall@k: fraction of a query's relevant items in the top k; hit@k: whether any is (the
+# "R@k" of CLIP-style papers). They differ for queries with several relevant items.
+METRIC_KEYS = ("mrr", "dcg", "ndcg", "ndcg@10", "recall@1", "recall@5", "recall@10", "hit@1",
+               "hit@5", "hit@10", "map", "median_rank", "mean_rank")
 _PER_QUERY = {"mrr": "rr", "dcg": "dcg", "ndcg": "ndcg", "ndcg@10": "ndcg@10",
               "recall@1": "recall@1", "recall@5": "recall@5", "recall@10": "recall@10",
-              "map": "ap"}
+              "hit@1": "hit@1", "hit@5": "hit@5", "hit@10": "hit@10", "map": "ap"}
 
 
 class EvalSet:
@@ -111,25 +113,52 @@ def embed(model: torch.nn.Module, tc: TokenizedCorpus, es: EvalSet, batch_size: 
             embed_titles(model, es.titles, batch_size, device))
 
 
+def query_results(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray
+                  ) -> dict[str, dict[str, np.ndarray]]:
+    """Per-query metrics in both directions, keyed by stable query ids.
+
+    Returns:
+        ``{"tune_to_title": {...}, "title_to_tune": {...}}``; each holds ``query`` (ids:
+        the tune's :meth:`~folkclip.data.dataset.TokenizedCorpus.refs` entry, or the title key),
+        ``type`` (the tune's type; a title's is that of its first tune) and the arrays of
+        :func:`folkclip.eval.metrics.per_query_metrics` (``rr``, ``ndcg@10``, ...), all (Q,).
+    """
+    sims = tune_emb @ title_emb.T  # (N, M)
+    refs = es.tc.refs()
+    tune_ids = np.array([refs[i] for i in es.tunes], dtype=object)
+    title_ids = np.array([title_key(t) for t in es.titles], dtype=object)
+    types = np.array(es.types, dtype=object)
+    out = {}
+    for name, s, rel, ids, qtypes in (
+            ("tune_to_title", sims, es.tune_titles, tune_ids, types),
+            ("title_to_tune", sims.T, es.title_tunes, title_ids,
+             np.array([es.types[ts[0]] for ts in es.title_tunes], dtype=object))):
+        pq = per_query_metrics(s, [np.array(r, dtype=np.int64) for r in rel])
+        out[name] = {"query": ids, "type": qtypes, **pq}
+    return out
+
+
 def score(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray, n_boot: int = 1000,
           seed: int = 0) -> dict:
-    """All metrics, both directions, with bootstrap 95% CIs and a per-type breakdown.
+    """All metrics, both directions, with bootstrap 95% CIs and a per-type breakdown
+    (:func:`score_queries` of :func:`query_results`)."""
+    out = score_queries(query_results(es, tune_emb, title_emb), n_boot, seed)
+    out["n_tunes"], out["n_titles"] = len(es.tunes), len(es.titles)
+    return out
+
+
+def score_queries(per_q: dict[str, dict[str, np.ndarray]], n_boot: int = 1000,
+                  seed: int = 0) -> dict:
+    """Summarise per-query results (of one evaluation, or pooled over CV folds).
 
     Returns:
         A dict with ``tune_to_title/<metric>`` and ``title_to_tune/<metric>`` keys,
-        ``n_tunes``, ``n_titles``, ``ci95`` (``{key: [low, high]}`` for MRR and nDCG)
-        and ``per_type`` (``{type: {n_tunes, tune_to_title/mrr, ...}}``).
+        ``n_tunes``, ``n_titles`` (query counts), ``ci95`` (``{key: [low, high]}`` for MRR
+        and nDCG) and ``per_type`` (``{type: {n_tunes, tune_to_title/mrr, ...}}``).
     """
-    sims = tune_emb @ title_emb.T  # (N, M)
-    out: dict = {"n_tunes": len(es.tunes), "n_titles": len(es.titles), "ci95": {}, "per_type": {}}
-    directions = {
-        "tune_to_title": (sims, es.tune_titles),
-        "title_to_tune": (sims.T, es.title_tunes),
-    }
-    per_q = {}
-    for name, (s, rel) in directions.items():
-        pq = per_query_metrics(s, [np.array(r, dtype=np.int64) for r in rel])
-        per_q[name] = pq
+    out: dict = {"n_tunes": len(per_q["tune_to_title"]["query"]),
+                 "n_titles": len(per_q["title_to_tune"]["query"]), "ci95": {}, "per_type": {}}
+    for name, pq in per_q.items():
         for key, pk in _PER_QUERY.items():
             out[f"{name}/{key}"] = float(np.nanmean(pq[pk]))
         out[f"{name}/median_rank"] = float(np.nanmedian(pq["first_rank"]))
@@ -137,14 +166,13 @@ def score(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray, n_boot: int 
         for key in ("mrr", "ndcg", "ndcg@10") if n_boot > 0 else ():
             lo, hi = bootstrap_ci(pq[_PER_QUERY[key]], n_boot=n_boot, seed=seed)
             out["ci95"][f"{name}/{key}"] = [lo, hi]
-    types = np.array(es.types)
+    types = per_q["tune_to_title"]["type"]
     t2t = per_q["tune_to_title"]
-    # title→tune per type: a title's type is that of its first tune
-    title_types = np.array([es.types[ts[0]] for ts in es.title_tunes])
-    for t in sorted(set(es.types)):
+    title_types = per_q["title_to_tune"]["type"]
+    for t in sorted(set(types.tolist())):
         sel, tsel = types == t, title_types == t
         row = {"n_tunes": int(sel.sum()), "n_titles": int(tsel.sum())}
-        for key in ("mrr", "ndcg@10", "recall@10"):
+        for key in ("mrr", "ndcg@10", "recall@10", "hit@10"):
             row[f"tune_to_title/{key}"] = float(np.nanmean(t2t[_PER_QUERY[key]][sel]))
             vals = per_q["title_to_tune"][_PER_QUERY[key]][tsel]
             row[f"title_to_tune/{key}"] = float(np.nanmean(vals)) if len(vals) else float("nan")
@@ -160,23 +188,28 @@ def rankings(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray) -> dict[s
 
 
 def write_trec(es: EvalSet, tune_emb: np.ndarray, title_emb: np.ndarray, path: Path,
-               run_name: str = "folkclip") -> tuple[Path, Path]:
+               run_name: str = "folkclip", prefix: str = "", append: bool = False
+               ) -> tuple[Path, Path]:
     """Write every query's full ranking in TREC run format, plus a qrels file beside it.
 
     Query ids are ``t2t:<tune>`` (tune→title) and ``t2u:<title>`` (title→tune); document
     ids ``title:<k>`` and ``tune:<k>`` index :class:`EvalSet` titles and tunes. Ties are
     broken by candidate index, as in :func:`folkclip.eval.metrics.rank_positions`, and scores
-    are written so that trec_eval's own ordering (score, then docid) agrees.
+    are written so that trec_eval's own ordering (score, then docid) agrees. ``prefix``
+    goes before every query and document id, and ``append`` adds to existing files (how
+    the folds of a cross-validation share one run file).
     """
     sims = tune_emb @ title_emb.T
     qrels = path.with_name(path.stem + ".qrels")
-    with open(path, "w") as run, open(qrels, "w") as qr:
-        for prefix, s, rel, cand in (("t2t", sims, es.tune_titles, "title"),
-                                     ("t2u", sims.T, es.title_tunes, "tune")):
+    mode = "a" if append else "w"
+    with open(path, mode) as run, open(qrels, mode) as qr:
+        for kind, s, rel, cand in (("t2t", sims, es.tune_titles, "title"),
+                                   ("t2u", sims.T, es.title_tunes, "tune")):
             for q in range(s.shape[0]):
                 order = np.lexsort((np.arange(s.shape[1]), -s[q]))
-                run.writelines(f"{prefix}:{q} Q0 {cand}:{d} {r} {s.shape[1] - r + 1} {run_name}\n" for r, d in enumerate(order, 1))
-                qr.writelines(f"{prefix}:{q} 0 {cand}:{d} 1\n" for d in rel[q])
+                run.writelines(f"{prefix}{kind}:{q} Q0 {prefix}{cand}:{d} {r} "
+                              f"{s.shape[1] - r + 1} {run_name}\n" for r, d in enumerate(order, 1))
+                qr.writelines(f"{prefix}{kind}:{q} 0 {prefix}{cand}:{d} 1\n" for d in rel[q])
     return path, qrels
 
 
@@ -186,5 +219,6 @@ def summary_line(metrics: dict) -> str:
         return "no evaluation"
     return (f"{metrics['n_tunes']} tunes / {metrics['n_titles']} titles | tune→title MRR "
             f"{metrics['tune_to_title/mrr']:.3f} nDCG@10 {metrics['tune_to_title/ndcg@10']:.3f} "
-            f"R@10 {metrics['tune_to_title/recall@10']:.3f} | title→tune MRR "
+            f"recall@10 {metrics['tune_to_title/recall@10']:.3f} "
+            f"hit@10 {metrics.get('tune_to_title/hit@10', float('nan')):.3f} | title→tune MRR "
             f"{metrics['title_to_tune/mrr']:.3f} nDCG@10 {metrics['title_to_tune/ndcg@10']:.3f}")

@@ -130,6 +130,18 @@ def recall_at_k(
     return float(np.count_nonzero(r <= k) / n)
 
 
+def hit_at_k(ranks: np.ndarray | Sequence[int], k: int, n_relevant: int | None = None) -> float:
+    """1 if any relevant item is ranked within the top ``k``, else 0; NaN if none exist.
+
+    This is the "R@k" of CLIP/MuLan/CLaMP papers (a hit rate); :func:`recall_at_k` is
+    the fraction of the relevant items found, which is at most ``k / n_relevant``.
+    """
+    r, n = _prep(ranks, n_relevant)
+    if n == 0:
+        return float("nan")
+    return float(r.size > 0 and r[0] <= k)
+
+
 def average_precision(
     ranks: np.ndarray | Sequence[int], n_relevant: int | None = None
 ) -> float:
@@ -148,17 +160,17 @@ def per_query_metrics(
     Args:
         scores: ``(Q, C)`` similarity matrix, higher is better.
         relevant: ``Q`` collections of relevant candidate indices.
-        ks: cut-offs for ``recall@k`` keys.
+        ks: cut-offs for ``recall@k`` and ``hit@k`` keys.
 
     Returns:
         Float arrays of shape ``(Q,)`` under ``rr``, ``dcg``, ``ndcg``, ``ndcg@10``,
-        ``recall@k`` for each ``k``, ``ap`` and ``first_rank``. Queries with no relevant
+        ``recall@k`` and ``hit@k`` for each ``k``, ``ap`` and ``first_rank``. Queries with no relevant
         candidate hold NaN everywhere (``dcg`` included).
     """
     ks = tuple(int(k) for k in ks)
     all_ranks = rank_positions(scores, relevant)
-    keys = ["rr", "dcg", "ndcg", f"ndcg@{_NDCG_CUTOFF}", *(f"recall@{k}" for k in ks), "ap",
-            "first_rank"]
+    keys = ["rr", "dcg", "ndcg", f"ndcg@{_NDCG_CUTOFF}", *(f"recall@{k}" for k in ks),
+            *(f"hit@{k}" for k in ks), "ap", "first_rank"]
     out = {key: np.full(len(all_ranks), np.nan) for key in keys}
     for i, r in enumerate(all_ranks):
         if r.size == 0:
@@ -169,6 +181,7 @@ def per_query_metrics(
         out[f"ndcg@{_NDCG_CUTOFF}"][i] = ndcg(r, k=_NDCG_CUTOFF)
         for k in ks:
             out[f"recall@{k}"][i] = recall_at_k(r, k)
+            out[f"hit@{k}"][i] = hit_at_k(r, k)
         out["ap"][i] = average_precision(r)
         out["first_rank"][i] = r[0]
     return out
@@ -180,7 +193,7 @@ def retrieval_metrics(
     """Mean metrics over the queries that have at least one relevant candidate.
 
     Returns:
-        ``mrr``, ``dcg``, ``ndcg``, ``ndcg@10``, ``recall@k`` (each ``k``), ``map``
+        ``mrr``, ``dcg``, ``ndcg``, ``ndcg@10``, ``recall@k`` and ``hit@k`` (each ``k``), ``map``
         (means of the per-query values), ``median_rank`` and ``mean_rank`` (median and
         mean of the first relevant rank) and ``n_queries`` (int, queries counted). All
         metrics are NaN when ``n_queries == 0``.
@@ -195,7 +208,7 @@ def retrieval_metrics(
     out = {"mrr": agg("rr"), "dcg": agg("dcg"), "ndcg": agg("ndcg")}
     out[f"ndcg@{_NDCG_CUTOFF}"] = agg(f"ndcg@{_NDCG_CUTOFF}")
     for key in per:
-        if key.startswith("recall@"):
+        if key.startswith(("recall@", "hit@")):
             out[key] = agg(key)
     out.update(map=agg("ap"), median_rank=agg("first_rank", np.median),
                mean_rank=agg("first_rank"), n_queries=n)
@@ -205,30 +218,21 @@ def retrieval_metrics(
 def bootstrap_ci(
     values: np.ndarray, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of the mean.
+    """Percentile bootstrap confidence interval of the mean
+    (:func:`folkclip.eval.stats.bootstrap_mean_ci`, i.e. ``scipy.stats.bootstrap``).
 
-    NaN entries (queries without relevant items) are dropped first. Resampling is
-    vectorised in blocks and fully determined by ``seed``.
+    NaN entries (queries without relevant items) are dropped first; the resampling is
+    fully determined by ``seed``.
 
     Returns:
         ``(low, high)`` quantiles ``alpha/2`` and ``1 - alpha/2`` of the resampled means;
         ``(nan, nan)`` for no finite values.
     """
-    v = np.asarray(values, dtype=np.float64).reshape(-1)
-    v = v[~np.isnan(v)]
-    if v.size == 0:
-        return float("nan"), float("nan")
+    from folkclip.eval.stats import bootstrap_mean_ci
+
     if not 0.0 < alpha < 1.0 or n_boot < 1:
         raise ValueError("need 0 < alpha < 1 and n_boot >= 1")
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_boot)  # (n_boot,)
-    step = max(1, _CHUNK_ELEMENTS // v.size)
-    for lo in range(0, n_boot, step):
-        b = min(step, n_boot - lo)
-        idx = rng.integers(0, v.size, size=(b, v.size))  # (b, n)
-        means[lo : lo + b] = v[idx].mean(axis=1)
-    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high)
+    return bootstrap_mean_ci(values, n_boot, 1.0 - alpha, seed)
 
 
 def _label_set(labels: set[str] | str | Iterable[str]) -> set[str]:

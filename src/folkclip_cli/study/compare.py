@@ -2,13 +2,21 @@
 
     folkclip compare RUN_DIR ... [--labels A B ...] [--reference LABEL] [--out DIR]
 
-Each argument is a run folder (one with ``eval_test.json``) or a folder of run folders
-(the seeds of one variant, e.g. ``runs/ablation/rhythm``). Runs are grouped by label: the
-folder name given, or for a run folder named ``seed<N>`` its parent's name. For each group
-the table gives the mean over seeds with a 95% confidence interval (Student t over seeds;
-with one seed, the run's own bootstrap interval over queries) and the difference to the
-reference group (paired by seed where both have it). ``--out`` receives ``compare.csv``
-(one row per run), ``compare.md`` and ``compare.png`` (bars with error bars).
+Each argument is a run folder (one with ``eval_test.json``; a cross-validation folder
+counts as one run, its folds pooled) or a folder of run folders (the seeds of one variant,
+e.g. ``runs/ablation/rhythm``). Runs are grouped by label: the folder name given, or for a
+run folder named ``seed<N>`` its parent's name. For each group the table gives the mean
+over seeds with a 95% confidence interval (Student t over seeds; with one seed, the run's
+own bootstrap interval over queries).
+
+Differences to the reference group are paired per query: each run's
+``per_query_test.csv`` is averaged over the group's seeds query by query, the groups are
+lined up on the queries both have, and the table gives the mean difference with a paired
+bootstrap 95% CI and a paired permutation p-value, Holm-corrected across the rows of the
+table (:mod:`folkclip.eval.stats`); the spread of the per-seed differences is a separate
+column. Runs without per-query results fall back to a t-interval over paired seeds.
+``--out`` receives ``compare.csv`` (one row per run), ``compare_paired.csv`` (one row per
+group and metric), ``compare.md``, ``compare.json`` and ``compare.png``.
 """
 
 from __future__ import annotations
@@ -18,17 +26,21 @@ import csv
 import json
 import math
 import re
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from folkclip.errors import FolkclipError
+from folkclip.eval.stats import mean_ci
 
-TABLE_KEYS = ("tune_to_title/mrr", "tune_to_title/ndcg@10", "title_to_tune/mrr",
-              "title_to_tune/ndcg@10")
-# Two-sided 95% Student t quantiles by degrees of freedom (1..30); beyond that, normal.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+# recall@k (share of the relevant items in the top k) and hit@k (any of them; the "R@k" of
+# CLIP-style papers) are both shown: a tune has several titles, a title several tunes.
+TABLE_KEYS = ("tune_to_title/mrr", "tune_to_title/ndcg@10", "tune_to_title/recall@10",
+              "tune_to_title/hit@10", "title_to_tune/mrr", "title_to_tune/ndcg@10",
+              "title_to_tune/recall@10", "title_to_tune/hit@10")
+# Table key -> (direction, per-query column of per_query_test.csv)
+_QUERY_COLUMN = {"mrr": "rr", "ndcg@10": "ndcg@10", "ndcg": "ndcg", "map": "ap",
+                 "recall@10": "recall@10", "hit@10": "hit@10"}
 _SEED_DIR = re.compile(r"seed\d+")
 
 
@@ -41,6 +53,7 @@ class RunResult:
     run: Path
     metrics: dict[str, float]
     ci95: dict[str, list[float]] = field(default_factory=dict)
+    per_query: Path | None = None  # per_query_test.csv, when the run saved one
 
 
 @dataclass
@@ -53,26 +66,10 @@ class GroupSummary:
     ci: dict[str, tuple[float, float]]
     delta: dict[str, float] = field(default_factory=dict)
     delta_ci: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-
-def t_quantile(df: int) -> float:
-    """The 97.5% quantile of Student's t with ``df`` degrees of freedom."""
-    if df < 1:
-        raise ValueError("df must be >= 1")
-    return _T975[df - 1] if df <= len(_T975) else 1.96
-
-
-def mean_ci(values: list[float]) -> tuple[float, float, float]:
-    """Mean and two-sided 95% t-interval of ``values`` (NaN bounds for a single value)."""
-    n = len(values)
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    mean = sum(values) / n
-    if n == 1:
-        return mean, math.nan, math.nan
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = t_quantile(n - 1) * sd / math.sqrt(n)
-    return mean, mean - half, mean + half
+    p: dict[str, float] = field(default_factory=dict)  # paired permutation p-value
+    p_holm: dict[str, float] = field(default_factory=dict)  # Holm-corrected over the rows
+    n_queries: dict[str, int] = field(default_factory=dict)  # queries paired (0: by seed)
+    seed_sd: dict[str, float] = field(default_factory=dict)  # sd of per-seed differences
 
 
 def read_run(run: Path, label: str | None = None) -> RunResult:
@@ -94,7 +91,9 @@ def read_run(run: Path, label: str | None = None) -> RunResult:
     scalars.update({k: float(m[k]) for k in ("n_tunes", "n_titles") if k in m})
     if label is None:
         label = run.parent.name if _SEED_DIR.fullmatch(run.name) else run.name
-    return RunResult(label, seed, run, scalars, m.get("ci95", {}))
+    per_query = run / "per_query_test.csv"
+    return RunResult(label, seed, run, scalars, m.get("ci95", {}),
+                     per_query if per_query.exists() else None)
 
 
 def collect(paths: list[str | Path], labels: list[str] | None = None) -> list[RunResult]:
@@ -121,11 +120,13 @@ def collect(paths: list[str | Path], labels: list[str] | None = None) -> list[Ru
 
 
 def summarise(results: list[RunResult], reference: str | None = None,
-              keys: tuple[str, ...] = TABLE_KEYS) -> list[GroupSummary]:
+              keys: tuple[str, ...] = TABLE_KEYS, seed: int = 0) -> list[GroupSummary]:
     """Group ``results`` by label (first-seen order) and summarise ``keys``.
 
-    ``delta`` is each group's mean minus the reference group's; its interval is a paired
-    t-interval over the seeds both groups ran (none with fewer than two such seeds).
+    ``delta`` is each group's difference to the reference group, per query where every
+    run of both groups saved per-query results (see the module docstring), else paired
+    by seed (a t-interval; no p-value). ``p_holm`` corrects each key's p-values over the
+    groups of the table.
 
     Raises:
         FolkclipError: When ``reference`` names no group.
@@ -145,16 +146,46 @@ def summarise(results: list[RunResult], reference: str | None = None,
             s.mean[key], s.ci[key] = mean, (lo, hi)
         out.append(s)
     if reference is not None:
-        ref_runs = {r.seed: r for r in groups[reference]}
-        ref = next(s for s in out if s.label == reference)
-        for s in out:
-            for key in keys:
-                s.delta[key] = s.mean[key] - ref.mean[key]
-                diffs = [r.metrics[key] - ref_runs[r.seed].metrics[key]
-                         for r in groups[s.label] if r.seed in ref_runs]
-                _, lo, hi = mean_ci(diffs) if len(diffs) > 1 else (0, math.nan, math.nan)
-                s.delta_ci[key] = (lo, hi)
+        _paired_deltas(out, groups, reference, keys, seed)
     return out
+
+
+def _paired_deltas(out: list[GroupSummary], groups: dict[str, list[RunResult]],
+                   reference: str, keys: tuple[str, ...], seed: int) -> None:
+    from folkclip.eval.queries import paired_arrays, query_means, read_queries
+    from folkclip.eval.stats import holm, paired_difference
+
+    tables: dict[str, list] = {}
+    for label, runs in groups.items():
+        if all(r.per_query is not None for r in runs):
+            tables[label] = [read_queries(r.per_query) for r in runs]
+    ref_runs = {r.seed: r for r in groups[reference]}
+    for s in out:
+        for key in keys:
+            by_seed = [r.metrics.get(key, math.nan) - ref_runs[r.seed].metrics.get(key, math.nan)
+                       for r in groups[s.label] if r.seed in ref_runs]
+            finite = [d for d in by_seed if math.isfinite(d)]  # old runs lack newer metrics
+            s.seed_sd[key] = statistics.stdev(finite) if len(finite) > 1 else math.nan
+            direction, metric = key.split("/")
+            column = _QUERY_COLUMN.get(metric)
+            if s.label in tables and reference in tables and column and all(
+                    column in t.get(direction, {}) for t in tables[s.label] + tables[reference]):
+                _, a, b = paired_arrays(query_means(tables[s.label], direction, column),
+                                          query_means(tables[reference], direction, column))
+                d = paired_difference(a, b, seed=seed)
+                s.delta[key], s.delta_ci[key], s.p[key] = d.mean, (d.low, d.high), d.p
+                s.n_queries[key] = d.n
+            else:
+                s.delta[key] = s.mean[key] - next(g for g in out if g.label == reference
+                                                  ).mean[key]
+                _, lo, hi = mean_ci(by_seed) if len(by_seed) > 1 else (0, math.nan, math.nan)
+                s.delta_ci[key], s.p[key], s.n_queries[key] = (lo, hi), math.nan, 0
+    others = [s for s in out if s.label != reference]
+    for key in keys:
+        for s, p in zip(others, holm([s.p[key] for s in others])):
+            s.p_holm[key] = float(p)
+    ref = next(s for s in out if s.label == reference)
+    ref.p_holm = {key: math.nan for key in keys}
 
 
 def _fmt(mean: float, lo: float, hi: float, signed: bool = False) -> str:
@@ -164,23 +195,56 @@ def _fmt(mean: float, lo: float, hi: float, signed: bool = False) -> str:
     return f"{text} ± {(hi - lo) / 2:.3f}"
 
 
+def _fmt_p(p: float) -> str:
+    if math.isnan(p):
+        return "—"
+    return f"{p:.1e}" if p < 0.001 else f"{p:.3f}"
+
+
+def _name(key: str) -> str:
+    return (key.replace("tune_to_title/", "tune→title ").replace("title_to_tune/", "title→tune ")
+            .replace("mrr", "MRR").replace("ndcg", "nDCG"))
+
+
 def markdown_table(summary: list[GroupSummary], keys: tuple[str, ...] = TABLE_KEYS,
                    first_column: str = "run", reference: str | None = None) -> str:
-    """A Markdown table: mean ± CI half-width per key, then Δ-to-``reference`` columns."""
-    names = [k.replace("tune_to_title/", "tune→title ").replace("title_to_tune/", "title→tune ")
-             .replace("mrr", "MRR").replace("ndcg", "nDCG") for k in keys]
+    """A Markdown table: mean ± CI half-width per key; with a ``reference``, per key the
+    paired Δ ± CI half-width and its Holm-corrected p, then the across-seed spread of the
+    tune→title MRR difference."""
+    names = [_name(k) for k in keys]
     has_delta = reference is not None and any(s.delta for s in summary)
     head = [first_column, "seeds", *names]
     if has_delta:
-        head += [f"Δ {names[k]}" for k in range(len(keys)) if keys[k].endswith("mrr")]
+        for name in names:
+            head += [f"Δ {name}", f"p {name} (Holm)"]
+        head.append(f"seed sd of Δ {names[0]}")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in summary:
         cells = [s.label, str(s.n), *(_fmt(s.mean[k], *s.ci[k]) for k in keys)]
-        if has_delta:
-            cells += [_fmt(s.delta[k], *s.delta_ci[k], signed=True) if s.label != reference
-                      else "—" for k in keys if k.endswith("mrr")]
+        if has_delta and s.label == reference:
+            cells += ["—"] * (2 * len(keys) + 1)
+        elif has_delta:
+            for k in keys:
+                cells += [_fmt(s.delta[k], *s.delta_ci[k], signed=True), _fmt_p(s.p_holm[k])]
+            sd = s.seed_sd[keys[0]]
+            cells.append("—" if math.isnan(sd) else f"{sd:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def write_paired_csv(summary: list[GroupSummary], path: Path, first: str = "label") -> Path:
+    """One row per (group, key) of the paired differences to the reference."""
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([first, "metric", "delta", "ci_low", "ci_high", "ci_half_width", "p",
+                    "p_holm", "n_queries", "seed_sd"])
+        for s in summary:
+            for k, delta in s.delta.items():
+                lo, hi = s.delta_ci[k]
+                w.writerow([s.label, k, repr(delta), repr(lo), repr(hi), repr((hi - lo) / 2),
+                            repr(s.p.get(k, math.nan)), repr(s.p_holm.get(k, math.nan)),
+                            s.n_queries.get(k, 0), repr(s.seed_sd.get(k, math.nan))])
+    return path
 
 
 def write_csv(results: list[RunResult], path: Path, first: str = "label") -> Path:
@@ -232,13 +296,11 @@ def write_summary(results: list[RunResult], out: Path, stem: str, reference: str
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(results, reference)
     table = markdown_table(summary, first_column=first_column, reference=reference)
-    n = results[0].metrics
-    note = (f"\nTest split: {int(n.get('n_tunes', 0))} tunes, {int(n.get('n_titles', 0))} "
-            f"distinct titles. Mean ± half-width of the 95% CI (t over seeds; one seed: "
-            f"bootstrap over queries)" + (f"; Δ vs {reference}, paired by seed." if reference
-                                         else "."))
     paths = {"csv": write_csv(results, out / f"{stem}.csv", first_column),
              "md": out / f"{stem}.md", "json": out / f"{stem}.json"}
+    note = "\n" + table_note(results, summary, reference)
+    if reference is not None:
+        paths["paired"] = write_paired_csv(summary, out / f"{stem}_paired.csv", first_column)
     paths["md"].write_text(table + "\n" + note + "\n")
     paths["json"].write_text(json.dumps(
         {"reference": reference, "groups": [s.__dict__ for s in summary]}, indent=1))
@@ -247,6 +309,29 @@ def write_summary(results: list[RunResult], out: Path, stem: str, reference: str
     except ModuleNotFoundError:
         print("folkclip: matplotlib not installed; no plot written")
     return paths
+
+
+def table_note(results: list[RunResult], summary: list[GroupSummary],
+               reference: str | None) -> str:
+    """The sentence under a table saying what its numbers are."""
+    n = results[0].metrics
+    pooled = " (cross-validation: every fold's test queries pooled)" \
+        if (results[0].run / "cv.json").exists() else ""
+    text = (f"Test: {int(n.get('n_tunes', 0))} tunes, {int(n.get('n_titles', 0))} distinct "
+            f"titles{pooled}. Mean ± half-width of the 95% CI (t over seeds; one seed: "
+            f"bootstrap over queries).")
+    if reference is None:
+        return text
+    paired = [s.n_queries[k] for s in summary for k in s.n_queries if s.n_queries[k]]
+    if paired:
+        text += (f" Δ vs {reference}: mean per-query difference over the {min(paired)}–"
+                 f"{max(paired)} queries both share (seeds averaged per query first), ± "
+                 f"half-width of the paired bootstrap 95% CI; p: paired permutation test, "
+                 f"Holm-corrected over the rows of each column; seed sd: spread of the "
+                 f"per-seed differences.")
+    else:
+        text += f" Δ vs {reference}: paired by seed (t over seeds; no per-query results)."
+    return text
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

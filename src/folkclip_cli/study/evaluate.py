@@ -1,17 +1,26 @@
 """``folkclip evaluate``: retrieval metrics of a trained run, both directions.
 
     folkclip evaluate RUN_DIR [--data SOURCE ...] [--split test|validation|all] [--json]
-                      [--rankings FILE] [--random]
+                      [--rankings FILE] [--random] [--save] [--include-seen]
+                      [--overlap-threshold X]
 
-Without ``--data`` the run's own sources and split are used; with ``--data`` the whole
-other collection is the evaluation set (``--split all``). ``--random`` scores random
-embeddings of the same sets (the chance baseline).
+Without ``--data`` the run's own sources and split are used (the split recorded in the
+run's ``split.json``); with ``--data`` the whole other collection is the evaluation set
+(``--split all``), less the tunes the model has in effect seen: those sharing a title with
+the run's training split, or whose melody is a near-duplicate of a training tune's
+(:mod:`folkclip.eval.overlap`). The overlap is reported either way; ``--include-seen``
+scores every tune. ``--random`` scores random embeddings of the same sets (the chance
+baseline). ``--save`` writes ``eval_<split>.json`` and ``per_query_<split>.csv`` into the
+run folder. A cross-validation folder (``train --folds K``) is evaluated fold by fold,
+each fold's model on its own test fold, and the queries pooled; ``--rankings`` then
+covers all folds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +41,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rankings", default=None, help="write TREC run + qrels files here")
     p.add_argument("--random", action="store_true", help="score random embeddings instead")
     p.add_argument("--seed", type=int, default=0, help="seed for --random and bootstrap")
+    p.add_argument("--include-seen", action="store_true",
+                   help="with --data: also score tunes seen in training (title or melody)")
+    p.add_argument("--overlap-threshold", type=float, default=0.9,
+                   help="cosine of interval 4-gram profiles that makes a near-duplicate")
+    p.add_argument("--save", action="store_true",
+                   help="write eval_<split>.json and per_query_<split>.csv into the run folder")
 
 
 @dataclass
@@ -68,42 +83,114 @@ def load_eval(run_dir: str | Path, data: list[str] | None = None,
     sources = list(data or cfg["data"]["sources"])
     split = split or ("all" if data else "test")
     tc = load_tokenized(sources, fm.tokenizer_config)
-    if split == "all":
-        indices = list(range(len(tc)))
-    else:
-        fractions = tuple(cfg["data"]["fractions"])
-        indices = tc.split(cfg["data"]["split_seed"], fractions)[split]
+    indices = list(range(len(tc))) if split == "all" else run_split(run, tc, cfg, split)
     es = EvalSet(tc, indices)
     if not es.tunes:
         raise FolkclipError(f"no titled tunes in split {split!r} of {', '.join(sources)}")
     return EvalContext(run, cfg, fm, tc, es, sources, split)
 
 
-def evaluate(args: argparse.Namespace) -> dict:
+def training_overlap(ctx: EvalContext, threshold: float = 0.9):  # noqa: ANN201 (Overlap)
+    """Which tunes of ``ctx``'s evaluation set the run's training split has seen (by
+    title identity or near-duplicate melody); both corpora are read with pitches kept.
+
+    Raises:
+        FolkclipError: When the sources cannot be read.
+    """
+    from folkclip.data.dataset import load_tokenized
+    from folkclip.eval.overlap import training_overlap as overlap_of
+    from folkclip.data.tokenize import TokenizerConfig
+
+    data = ctx.config["data"]
+    full = TokenizerConfig()  # pitches kept: the melody profile needs them
+    training = load_tokenized(list(data["sources"]), full)
+    train = training.split(data["split_seed"], tuple(data["fractions"]), data.get("folds", 0),
+                           data.get("fold", 0))["train"]
+    evaluated = load_tokenized(ctx.sources, full)
+    return overlap_of(evaluated, ctx.evalset.tunes, training, train, threshold)
+
+
+def run_split(run: Path, tc: TokenizedCorpus, cfg: dict, split: str) -> list[int]:
+    """The tunes of ``split`` as the run recorded them in ``split.json`` (recomputed from
+    its config when the file is missing or names tunes the corpus lacks)."""
+    recorded = run / "split.json"
+    if recorded.exists():
+        names = json.loads(recorded.read_text()).get(split, [])
+        index = {f"{m['source']}#{m['number']}": i for i, m in enumerate(tc.meta)}
+        if names and all(n in index for n in names):
+            return [index[n] for n in names]
+    dc = cfg["data"]
+    return tc.split(dc["split_seed"], tuple(dc["fractions"]), dc.get("folds", 0),
+                    dc.get("fold", 0))[split].tolist()
+
+
+def embeddings(ctx: EvalContext, random: bool = False, seed: int = 0):
+    """Tune and title embeddings of ``ctx.evalset``: the model's, or random unit vectors.
+
+    Returns:
+        (N, D) tune and (M, D) title embeddings, float32.
+    """
     import numpy as np
 
-    from folkclip.eval.evaluation import embed, score, write_trec
+    from folkclip.eval.evaluation import embed
 
+    fm, tc, es = ctx.model, ctx.corpus, ctx.evalset
+    if not random:
+        return embed(fm.model, tc, es, max_events=fm.max_events, ids=fm.corpus_ids(tc))
+    rng = np.random.default_rng(seed)
+    dim = fm.model.config.embed_dim
+    tune_emb = rng.standard_normal((len(es.tunes), dim)).astype(np.float32)
+    title_emb = rng.standard_normal((len(es.titles), dim)).astype(np.float32)
+    tune_emb /= np.linalg.norm(tune_emb, axis=1, keepdims=True)
+    title_emb /= np.linalg.norm(title_emb, axis=1, keepdims=True)
+    return tune_emb, title_emb
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    from folkclip.eval.evaluation import EvalSet, query_results, score_queries, write_trec
+    from folkclip.eval.queries import write_queries
+    from folkclip_cli.study.crossval import evaluate_cv, is_cv_folder
+
+    if is_cv_folder(args.run_dir):
+        if args.data or args.split not in (None, "test"):
+            raise FolkclipError("a cross-validation folder is evaluated on its test folds; "
+                                "give one fold's folder for --data or --split")
+        metrics = evaluate_cv(Path(args.run_dir), embeddings, args.random, args.seed,
+                              Path(args.rankings) if args.rankings else None, args.save)
+        metrics.update({"sources": _sources(Path(args.run_dir)), "run": args.run_dir,
+                        "model": "random" if args.random else "trained"})
+        return metrics
     ctx = load_eval(args.run_dir, args.data, args.split)
-    fm, tc, es, run, sources, split = (ctx.model, ctx.corpus, ctx.evalset, ctx.run,
-                                       ctx.sources, ctx.split)
-    if args.random:
-        rng = np.random.default_rng(args.seed)
-        dim = fm.model.config.embed_dim
-        tune_emb = rng.standard_normal((len(es.tunes), dim)).astype(np.float32)
-        title_emb = rng.standard_normal((len(es.titles), dim)).astype(np.float32)
-        tune_emb /= np.linalg.norm(tune_emb, axis=1, keepdims=True)
-        title_emb /= np.linalg.norm(title_emb, axis=1, keepdims=True)
-    else:
-        tune_emb, title_emb = embed(fm.model, tc, es, max_events=fm.max_events,
-                                    ids=fm.corpus_ids(tc))
-    metrics = score(es, tune_emb, title_emb, seed=args.seed)
+    overlap = None
+    if args.data:  # another collection: leave out what training has seen
+        overlap = training_overlap(ctx, args.overlap_threshold)
+        if not args.include_seen:
+            if not overlap.unseen_indices():
+                raise FolkclipError("every tune of the evaluation set was seen in training; "
+                                    "use --include-seen to score them anyway")
+            ctx = dataclasses.replace(ctx, evalset=EvalSet(ctx.corpus, overlap.unseen_indices()))
+    es, run, sources, split = ctx.evalset, ctx.run, ctx.sources, ctx.split
+    tune_emb, title_emb = embeddings(ctx, args.random, args.seed)
+    per_q = query_results(es, tune_emb, title_emb)
+    metrics = score_queries(per_q, seed=args.seed)
+    if args.save and not args.random and not args.data:
+        write_queries(per_q, run / f"per_query_{split}.csv")
+        (run / f"eval_{split}.json").write_text(json.dumps(metrics, indent=1))
     metrics.update({"split": split, "sources": sources, "run": str(run),
                     "model": "random" if args.random else "trained"})
+    if overlap is not None:
+        metrics["overlap"] = {**overlap.summary(),
+                              "evaluated": "all" if args.include_seen else "unseen"}
     if args.rankings:
         run_file, qrels = write_trec(es, tune_emb, title_emb, Path(args.rankings))
         metrics["rankings"] = {"run": str(run_file), "qrels": str(qrels)}
     return metrics
+
+
+def _sources(run: Path) -> list[str]:
+    import yaml
+
+    return list(yaml.safe_load((run / "config.yaml").read_text())["data"]["sources"])
 
 
 def main_from_args(args: argparse.Namespace) -> int:
@@ -113,6 +200,13 @@ def main_from_args(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(metrics, indent=1))
     else:
+        if "overlap" in metrics:
+            o = metrics["overlap"]
+            print(f"overlap with the training split: {o['seen']} of {o['n_tunes']} tunes seen "
+                  f"(title {o['seen_title']}, near-duplicate melody {o['seen_melody']}, "
+                  f"both {o['seen_both']}); scoring "
+                  + ("all of them (--include-seen)" if o["evaluated"] == "all" else
+                     f"the {o['unseen']} unseen (--include-seen for all)"))
         print(f"{metrics['split']} of {', '.join(metrics['sources'])}: " + summary_line(metrics))
         ci = metrics["ci95"]
         for k in ("tune_to_title/mrr", "title_to_tune/mrr"):

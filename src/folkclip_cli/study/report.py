@@ -69,11 +69,12 @@ def metrics_section(m: dict) -> dict:
                        if k in m else "")
         rows.append(row)
     per_type = [[t, r["n_tunes"], r["n_titles"],
-                 *(_num(r[f"{d}/{k}"]) for d in ("tune_to_title", "title_to_tune")
-                   for k in ("mrr", "ndcg@10", "recall@10"))]
+                 *(_num(r.get(f"{d}/{k}")) for d in ("tune_to_title", "title_to_tune")
+                   for k in ("mrr", "ndcg@10", "recall@10", "hit@10"))]
                 for t, r in sorted(m.get("per_type", {}).items(), key=lambda kv: -kv[1]["n_tunes"])]
     head = ["type", "tunes", "titles"] + [f"{d} {k}" for d in ("tune→title", "title→tune")
-                                          for k in ("MRR", "nDCG@10", "R@10")]
+                                          for k in ("MRR", "nDCG@10", "recall@10",
+                                                    "hit@10")]
     return {"n_tunes": m["n_tunes"], "n_titles": m["n_titles"], "rows": rows,
             "per_type_head": head, "per_type": per_type}
 

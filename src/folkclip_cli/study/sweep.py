@@ -2,18 +2,24 @@
 seeds on the same split, then summarised like ``folkclip compare``.
 
     folkclip ablate --config FILE --remove key,meter,rhythm,type+meter [--seeds 3]
-                    [--set KEY=VALUE ...] [--out DIR] [--jobs N]
+                    [--folds K] [--set KEY=VALUE ...] [--out DIR] [--jobs N]
     folkclip sweep  --config FILE --variant LABEL KEY=VALUE ... [--variant ...] [--seeds 3]
-                    [--set KEY=VALUE ...] [--out DIR] [--jobs N]
+                    [--folds K] [--set KEY=VALUE ...] [--out DIR] [--jobs N]
 
 ``ablate`` trains the full-information model (label ``full``) and one model per removed
 element (tokenizer switches such as ``key``, ``rhythm``, ``pitch``, combinations ``a+b``,
 or ``first_bars=N``), each removal added to the config's own ``data.remove``. ``sweep``
 trains the variants given as config overrides (e.g. scratch vs transferred encoders).
 Runs land in ``OUT/<label>/seed<k>`` with ``seed=k``; the split (``data.split_seed``) is
-the same for all. Finished runs are skipped and interrupted ones resumed, so the same
-command continues an ablation. With ``--jobs N`` runs execute as N subprocesses, one
-GPU each when GPUs are present (round robin), else with the CPU threads shared out.
+the same for all. With ``--folds K`` each run is a grouped K-fold cross-validation
+(:mod:`folkclip_cli.study.crossval`): every tune of the sources is tested once, and the
+variants are compared query by query on all of them. Finished runs (and folds) are skipped
+and interrupted ones resumed, so the same command continues an ablation. With ``--jobs N``
+runs execute as N subprocesses: when CUDA GPUs are present and the config's
+``trainer.accelerator`` is ``auto``, ``gpu`` or ``cuda``, each subprocess trains on one GPU
+(``accelerator=gpu``, ``devices=1``, its GPU picked round robin through
+``CUDA_VISIBLE_DEVICES``); otherwise the runs stay on the CPU with the CPU threads shared
+out.
 The summary is written to ``OUT/ablation.{csv,md,json,png}`` (``sweep.*`` for sweeps).
 """
 
@@ -91,11 +97,13 @@ def plan(variants: list[Variant], seeds: int, out: Path) -> list[PlannedRun]:
 _NEUTRAL = ("trainer.threads=", "trainer.progress_bar=", "trainer.num_workers=")
 
 
-def _state(run: PlannedRun, config: str | None, base: list[str]) -> str:
+def _state(run: PlannedRun, config: str | None, base: list[str], folds: int = 0) -> str:
     """``done``, ``resume`` or ``new``; refuses a folder planned with other overrides."""
     record = run.out / "sweep_run.json"
     wanted = {"config": config, "overrides": [o for o in [*base, *run.overrides]
                                               if not o.startswith(_NEUTRAL)]}
+    if folds:
+        wanted["folds"] = folds
     if record.exists() and read_json(record) != wanted:
         raise FolkclipError(f"{run.out} was trained with other settings "
                             f"({record.read_text().strip()}); use another --out or delete it")
@@ -107,25 +115,37 @@ def _state(run: PlannedRun, config: str | None, base: list[str]) -> str:
 
 
 def _train_in_process(run: PlannedRun, config: str | None, base: list[str], resume: bool,
-                      quiet: bool) -> None:
-    from folkclip_cli.train.config import load_config
+                      quiet: bool, folds: int = 0) -> None:
+    from folkclip_cli.study.crossval import run_cv
     from folkclip_cli.train.command import run as train_run
+    from folkclip_cli.train.config import load_config
 
     extra = ["trainer.progress_bar=false"] if quiet else []
     cfg = load_config(config, [*base, *run.overrides, *extra])
-    train_run(cfg, run.out, resume=resume)
+    if folds:
+        run_cv(cfg, run.out, folds)  # skips finished folds, resumes interrupted ones
+    else:
+        train_run(cfg, run.out, resume=resume)
 
 
-def _train_subprocess(run: PlannedRun, config: str | None, base: list[str], resume: bool,
-                      env: dict[str, str], threads: int) -> None:
+def subprocess_command(run: PlannedRun, config: str | None, base: list[str], resume: bool,
+                       extra: list[str], folds: int = 0) -> list[str]:
+    """The ``folkclip train`` command line of ``run`` (``extra``: job overrides, last)."""
     cmd = [sys.executable, "-m", "folkclip_cli.main", "train", "--out", str(run.out)]
     if config:
         cmd += ["--config", config]
-    for o in [*base, *run.overrides, "trainer.progress_bar=false",
-              *([f"trainer.threads={threads}"] if threads else [])]:
+    if folds:
+        cmd += ["--folds", str(folds)]
+    for o in [*base, *run.overrides, "trainer.progress_bar=false", *extra]:
         cmd += ["--set", o]
-    if resume:
+    if resume and not folds:
         cmd.append("--resume")
+    return cmd
+
+
+def _train_subprocess(run: PlannedRun, config: str | None, base: list[str], resume: bool,
+                      env: dict[str, str], extra: list[str], folds: int = 0) -> None:
+    cmd = subprocess_command(run, config, base, resume, extra, folds)
     with open(run.out / "train.log", "a") as log:
         code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, **env})
@@ -133,11 +153,37 @@ def _train_subprocess(run: PlannedRun, config: str | None, base: list[str], resu
         raise FolkclipError(f"training {run.out} failed (exit {code}); see {run.out}/train.log")
 
 
+GPU_ACCELERATORS = ("auto", "gpu", "cuda")  # config accelerators a GPU job may take over
+
+
+def job_settings(slot: int, jobs: int, gpus: int, accelerator: str,
+                 cpus: int) -> tuple[dict[str, str], list[str]]:
+    """Environment and config overrides of the subprocess in ``slot`` of ``jobs``.
+
+    Args:
+        slot: The job slot (0..jobs-1) the run executes in.
+        jobs: Parallel subprocesses.
+        gpus: CUDA devices visible to the sweep.
+        accelerator: The runs' configured ``trainer.accelerator``.
+        cpus: CPU cores of the machine.
+
+    Returns:
+        ``(env, overrides)``: with GPUs and a GPU-capable accelerator, one GPU per job
+        (``CUDA_VISIBLE_DEVICES``, ``trainer.accelerator=gpu``, ``trainer.devices=1``);
+        otherwise CPU training with ``cpus // jobs`` threads each.
+    """
+    if gpus > 0 and accelerator in GPU_ACCELERATORS:
+        return ({"CUDA_VISIBLE_DEVICES": str(slot % gpus)},
+                ["trainer.accelerator=gpu", "trainer.devices=1"])
+    return {"CUDA_VISIBLE_DEVICES": ""}, [f"trainer.threads={max(1, cpus // jobs)}"]
+
+
 def execute(runs: list[PlannedRun], config: str | None, base: list[str], jobs: int = 1,
-            quiet: bool = True) -> None:
+            quiet: bool = True, folds: int = 0) -> None:
     """Train every run not yet finished, one after another (``jobs`` 1, in this process)
-    or as ``jobs`` parallel subprocesses (one GPU each when present)."""
-    states = [_state(r, config, base) for r in runs]
+    or as ``jobs`` parallel subprocesses (one GPU each, see :func:`job_settings`); with
+    ``folds`` K, each run is a K-fold cross-validation."""
+    states = [_state(r, config, base, folds) for r in runs]
     todo = [(r, s == "resume") for r, s in zip(runs, states) if s != "done"]
     print(f"{len(runs)} runs: {len(runs) - len(todo)} finished, {len(todo)} to train")
     start = time.time()
@@ -151,24 +197,26 @@ def execute(runs: list[PlannedRun], config: str | None, base: list[str], jobs: i
     if jobs <= 1:
         for k, (r, resume) in enumerate(todo, 1):
             print(f"training {r.out}" + (" (resuming)" if resume else ""), flush=True)
-            _train_in_process(r, config, base, resume, quiet)
+            _train_in_process(r, config, base, resume, quiet, folds)
             report(k, r)
         return
     import torch
+
+    from folkclip_cli.train.config import load_config
 
     gpus = torch.cuda.device_count()
     slots: Queue = Queue()
     for j in range(jobs):
         slots.put(j)
-    threads = 0 if gpus else max(1, (os.cpu_count() or 1) // jobs)
     done: list[PlannedRun] = []
 
     def work(item: tuple[PlannedRun, bool]) -> None:
         r, resume = item
         slot = slots.get()
         try:
-            env = {"CUDA_VISIBLE_DEVICES": str(slot % gpus)} if gpus else {}
-            _train_subprocess(r, config, base, resume, env, threads)
+            accelerator = load_config(config, [*base, *r.overrides]).trainer.accelerator
+            env, extra = job_settings(slot, jobs, gpus, accelerator, os.cpu_count() or 1)
+            _train_subprocess(r, config, base, resume, env, extra, folds)
             done.append(r)
             report(len(done), r)
         finally:
@@ -186,6 +234,8 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
                    help="override for every run (repeatable)")
     p.add_argument("--data", nargs="+", default=None, help="data sources of every run")
     p.add_argument("--jobs", type=int, default=1, help="runs in parallel (subprocesses)")
+    p.add_argument("--folds", type=int, default=0,
+                   help="grouped K-fold cross-validation per run (every tune tested once)")
     p.add_argument("--progress", action="store_true", help="show each run's progress bar")
 
 
@@ -194,6 +244,9 @@ def add_ablate_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma-separated elements: switches (key, meter, type, rhythm, pitch, "
                         "...), a+b combinations, first_bars=N")
     p.add_argument("--out", default="runs/ablation")
+    p.add_argument("--residual", action="store_true",
+                   help="also probe how much of each removed element the tokens still carry "
+                        "(folkclip data check-removal) into OUT/residual.{json,md}")
     _common_arguments(p)
 
 
@@ -233,8 +286,28 @@ def ablate_from_args(args: argparse.Namespace) -> int:
     variants = ablation_variants(list(cfg.data.remove), args.remove.split(","))
     out = Path(args.out)
     runs = plan(variants, args.seeds, out)
-    execute(runs, args.config, base, args.jobs, quiet=not args.progress)
-    return _finish(runs, out, "ablation", "full", "remove")
+    execute(runs, args.config, base, args.jobs, quiet=not args.progress, folds=args.folds)
+    code = _finish(runs, out, "ablation", "full", "remove")
+    if getattr(args, "residual", False):
+        write_residual(out, [v.label for v in variants], cfg.data)
+    return code
+
+
+def write_residual(out: Path, labels: list[str], data: object) -> Path:
+    """Write the residual-information column of the ablation rows ``labels`` (see
+    :func:`folkclip.data.removal_probe.residual_column`) to ``out/residual.{json,md}``."""
+    from folkclip.data.removal_probe import residual_column
+    from folkclip.data.tokenize import TokenizerConfig
+
+    base = TokenizerConfig(transpose=data.transpose, remove=tuple(data.remove))  # type: ignore[attr-defined]
+    column = residual_column(labels, list(data.sources), base)  # type: ignore[attr-defined]
+    (out / "residual.json").write_text(json.dumps(column, indent=1))
+    lines = ["| remove | residual information (probe accuracy removed; kept, majority) |",
+             "|---|---|", *(f"| {k} | {v} |" for k, v in column.items())]
+    path = out / "residual.md"
+    path.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return path
 
 
 def sweep_from_args(args: argparse.Namespace) -> int:
@@ -251,7 +324,7 @@ def sweep_from_args(args: argparse.Namespace) -> int:
         raise FolkclipError("--variant labels must differ")
     out = Path(args.out)
     runs = plan(variants, args.seeds, out)
-    execute(runs, args.config, base, args.jobs, quiet=not args.progress)
+    execute(runs, args.config, base, args.jobs, quiet=not args.progress, folds=args.folds)
     return _finish(runs, out, "sweep", args.reference or variants[0].label, "variant")
 
 

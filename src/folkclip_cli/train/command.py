@@ -1,12 +1,15 @@
 """``folkclip train``: train a two-tower model (or a melody language model) from a config file.
 
     folkclip train --config configs/default.yaml --out runs/demo [--set trainer.max_steps=50]
-                   [--data SOURCE ...] [--resume]
+                   [--data SOURCE ...] [--resume] [--folds K]
 
 The run folder receives ``config.yaml`` (resolved), ``split.json``, ``checkpoints/``
 (best and last), ``logs/`` (CSV metrics per epoch, TensorBoard/MLflow as configured),
 ``predictions/`` (prediction tracking), ``model/`` (exported model, loadable with
-``folkclip.load``) and ``eval_test.json`` / ``eval_validation.json``. With
+``folkclip.load``), ``eval_test.json`` / ``eval_validation.json`` and the per-query results
+``per_query_test.csv`` / ``per_query_validation.csv``. With ``--folds K`` OUT holds one such
+run folder per fold (``fold<k>``, tested on fold k) and the pooled evaluation (see
+:mod:`folkclip_cli.study.crossval`). With
 ``task: melody_lm`` (:mod:`folkclip_cli.train.lm_task`) ``model/`` holds ``lm.json`` and
 ``lm_weights.pt`` instead, and ``perplexity.json`` replaces the evaluations.
 
@@ -39,6 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--data", nargs="+", default=None, help="data sources (replace data.sources)")
     p.add_argument("--resume", action="store_true", help="continue from checkpoints/last.ckpt")
+    p.add_argument("--folds", type=int, default=0,
+                   help="grouped K-fold cross-validation: OUT/fold<k> run folders and the "
+                        "pooled evaluation in OUT (finished folds are skipped, others resumed)")
 
 
 def run(cfg: TrainConfig, out: Path, resume: bool = False) -> dict | None:
@@ -67,7 +73,12 @@ def train_from_args(args: argparse.Namespace) -> int:
     if args.data:
         cfg.data.sources = list(args.data)
     out = Path(args.out)
-    metrics = run(cfg, out, resume=args.resume)
+    if args.folds:
+        from folkclip_cli.study.crossval import run_cv
+
+        metrics = run_cv(cfg, out, args.folds)
+    else:
+        metrics = run(cfg, out, resume=args.resume)
     if metrics is None:
         return 0
     print(f"run folder: {out}")
@@ -78,5 +89,5 @@ def train_from_args(args: argparse.Namespace) -> int:
     else:
         from folkclip.eval.evaluation import summary_line
 
-        print("test: " + summary_line(metrics))
+        print(("pooled test of the folds: " if args.folds else "test: ") + summary_line(metrics))
     return 0

@@ -39,6 +39,8 @@ class DataConfig:
     sources: list[str] = field(default_factory=lambda: ["default"])
     split_seed: NonNegative = 0
     fractions: list[Share] = field(default_factory=lambda: [0.8, 0.1, 0.1])  # train, val, test
+    folds: NonNegative = 0  # K >= 2: grouped K-fold cross-validation (test = fold `fold`)
+    fold: NonNegative = 0  # the held-out fold of this run (set by `train --folds K` per fold)
     transpose: bool = True
     remove: list[str] = field(default_factory=list)  # tokenizer information-removal switches
     first_bars: NonNegative = 0

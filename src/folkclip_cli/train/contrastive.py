@@ -16,7 +16,8 @@ import lightning as L
 import torch
 
 from folkclip.errors import FolkclipError
-from folkclip.eval.evaluation import EvalSet, embed, score
+from folkclip.eval.evaluation import EvalSet, embed, query_results, score, score_queries
+from folkclip.eval.queries import write_queries
 from folkclip.export import export_model
 from folkclip.models import create_model
 from folkclip.models.lm import corpus_for_melody, resolve_melody_config
@@ -58,10 +59,13 @@ class ContrastiveModule(L.LightningModule):
         tune, title = self._gather(out["tune_emb"]), self._gather(out["title_emb"])
         ids = self._gather(batch["title_ids"])
         self._global_batch = int(ids.shape[0])  # negatives come from all processes
+        groups = self._gather(batch["group_ids"]) if "group_ids" in batch else None
         lc = self.cfg.loss
         if lc.kind == "hinge":
-            return hinge_loss(tune, title, ids, margin=lc.margin, hardest=lc.hardest)
-        return clip_loss(tune, title, out["logit_scale"], ids, same_title=lc.same_title)
+            return hinge_loss(tune, title, ids, margin=lc.margin, hardest=lc.hardest,
+                              group_ids=groups)
+        return clip_loss(tune, title, out["logit_scale"], ids, same_title=lc.same_title,
+                         group_ids=groups)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         losses = self._loss(batch)
@@ -93,7 +97,7 @@ class ContrastiveModule(L.LightningModule):
         metrics = score(self.val_set, tune_emb, title_emb, n_boot=0)
         self.last_metrics = metrics
         logged = {f"val/{k}": v for k, v in metrics.items()
-                  if isinstance(v, float) and ("mrr" in k or "ndcg@10" in k or "recall@10" in k)}
+                  if isinstance(v, float) and ("mrr" in k or "@10" in k)}
         mean = 0.5 * (metrics["tune_to_title/mrr"] + metrics["title_to_tune/mrr"])
         self.log_dict(logged, prog_bar=False, sync_dist=False)
         self.log("val/mrr_mean", mean, prog_bar=True)
@@ -144,6 +148,8 @@ def train_contrastive(cfg: TrainConfig, out: Path, resume: bool = False) -> dict
         if not es.tunes:
             continue
         tune_emb, title_emb = embed(model, tc, es, max_events=dc.max_events)
-        results[split] = score(es, tune_emb, title_emb)
+        per_q = query_results(es, tune_emb, title_emb)
+        write_queries(per_q, out / f"per_query_{split}.csv")
+        results[split] = score_queries(per_q)
         (out / f"eval_{split}.json").write_text(json.dumps(results[split], indent=1))
     return results.get("test", {})

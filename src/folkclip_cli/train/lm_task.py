@@ -4,8 +4,9 @@ Every tune of the sources is used, titled or not, with the contrastive task's
 leakage-safe split; the Trainer, loggers, checkpoints, resume and seeding are those
 of :func:`folkclip_cli.train.command.fit`. The LM's sizes come from ``model.melody``
 (``arch: lm``). After training the run folder gets ``model/lm.json`` +
-``model/lm_weights.pt`` and ``perplexity.json``: the LM's validation perplexities next
-to add-one smoothed unigram and bigram baselines of the ``token`` field.
+``model/lm_weights.pt`` and ``perplexity.json``: the LM's test-split perplexities next
+to add-one smoothed unigram and bigram baselines of the ``token`` field on the same
+tunes (validation only picks the checkpoint; its figures are kept under ``validation``).
 """
 
 from __future__ import annotations
@@ -118,8 +119,9 @@ def train_melody_lm(cfg: TrainConfig, out: Path, resume: bool = False) -> dict |
     """Train the language model of ``cfg`` into run folder ``out``.
 
     Returns:
-        The validation perplexities written to ``perplexity.json`` (``None`` on processes
-        other than the first).
+        The test-split perplexities (LM and n-gram baselines) written to
+        ``perplexity.json``, with the validation figures that chose the checkpoint under
+        ``validation`` (``None`` on processes other than the first).
 
     Raises:
         FolkclipError: For a melody arch other than ``lm``, a monitor the task does not
@@ -152,11 +154,17 @@ def train_melody_lm(cfg: TrainConfig, out: Path, resume: bool = False) -> dict |
         return None
     model = module.model.cpu().eval()
     export_lm(model, tc.vocab, tok_cfg, max_events, out / "model")
-    lm = corpus_perplexity(model, tc, splits["validation"], max_events)
-    result = {"split": "validation", "n_tunes": len(val_ds), "n_targets": lm["n_targets"],
+    # The test split is scored for the LM and the n-gram baselines alike; validation chose
+    # the checkpoint and is kept only as the record of that choice.
+    lm = corpus_perplexity(model, tc, splits["test"], max_events)
+    val = corpus_perplexity(model, tc, splits["validation"], max_events)
+    result = {"split": "test", "n_tunes": len(splits["test"]), "n_targets": lm["n_targets"],
               "lm/token_ppl": lm["token_ppl"], "lm/duration_ppl": lm["duration_ppl"],
               "lm/loss": lm["loss"],
-              **baseline_perplexities(tc, splits["train"], splits["validation"], max_events)}
+              **baseline_perplexities(tc, splits["train"], splits["test"], max_events),
+              "validation": {"n_tunes": len(val_ds), "n_targets": val["n_targets"],
+                             "lm/token_ppl": val["token_ppl"],
+                             "lm/duration_ppl": val["duration_ppl"], "lm/loss": val["loss"]}}
     (out / "perplexity.json").write_text(json.dumps(result, indent=1))
     return result
 

@@ -50,7 +50,9 @@ class PairDataset(Dataset):
 def make_collate(tc: TokenizedCorpus, tokenize_titles: Callable[[list[str]], dict],
                  max_events: int, patches: bool, patch_size: int = 16, max_patches: int = 64,
                  ids: np.ndarray | None = None) -> Callable[[list[tuple[int, str]]], dict]:
-    """A collate function: tune tensors, tokenized titles and same-title ids."""
+    """A collate function: tune tensors, tokenized titles, same-title ids and the identity
+    group of each tune (``group_ids``: pairs of one group are never negatives)."""
+    groups = torch.from_numpy(tc.groups())  # (N,) int64
 
     def collate(items: list[tuple[int, str]]) -> dict:
         idx = [i for i, _ in items]
@@ -59,6 +61,7 @@ def make_collate(tc: TokenizedCorpus, tokenize_titles: Callable[[list[str]], dic
         batch["title"] = tokenize_titles(titles)
         batch["title_ids"] = torch.tensor([title_hash(t) for t in titles], dtype=torch.int64)
         batch["index"] = torch.tensor(idx, dtype=torch.int64)
+        batch["group_ids"] = groups[batch["index"]]  # (B,)
         return batch
 
     return collate

@@ -89,7 +89,7 @@ def prepare_run(cfg: TrainConfig, out: Path
     tok_cfg = TokenizerConfig(transpose=dc.transpose, remove=tuple(dc.remove),
                               first_bars=dc.first_bars)
     tc = load_tokenized(dc.sources, tok_cfg, progress=cfg.trainer.progress_bar)
-    splits = tc.split(dc.split_seed, tuple(dc.fractions))
+    splits = tc.split(dc.split_seed, tuple(dc.fractions), dc.folds, dc.fold)
     (out / "split.json").write_text(json.dumps(
         {k: [f"{tc.meta[i]['source']}#{tc.meta[i]['number']}" for i in v]
          for k, v in splits.items()}))
