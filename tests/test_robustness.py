@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -281,11 +282,13 @@ def test_cli_inspect_on_a_hostile_file_exits_0_without_traceback(tmp_path):
     path = tmp_path / "hostile.abc"
     path.write_text("\n\n".join(text for _name, text, _r in ESCAPES) + "\n\n" + GOOD)
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = subprocess.run([sys.executable, "-m", "folkclip.cli", "data", "inspect", str(path),
-                          "--json"], capture_output=True, text=True, env=env, timeout=60,
+                          "--json"], capture_output=True, text=True, env=env, timeout=300,
                          check=False)
-    assert time.perf_counter() - start < 30
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds (about 2 here): wall time on a loaded machine says nothing
+    assert after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime < 15
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr + run.stdout
     report = json.loads(run.stdout)
