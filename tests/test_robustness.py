@@ -72,9 +72,9 @@ ESCAPES = [
 
 @pytest.mark.parametrize("name,text,reason", ESCAPES, ids=[e[0] for e in ESCAPES])
 def test_escape_is_a_problem_and_the_good_tune_is_read(name, text, reason):
-    start = time.perf_counter()
+    start = time.process_time()
     tunes, problems = parse_tunebook(text + "\n" + GOOD + "\n" + text, "junk.abc")
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
     errors = [p for p in problems if p.severity == "error"]
     assert len(errors) == 2, problems
     assert all(reason in p.reason and p.source == "junk.abc" and p.line >= 1 for p in errors)
@@ -170,9 +170,9 @@ def test_jsonl_hostile_records(tmp_path):
     ]
     path = tmp_path / "hostile.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    start = time.perf_counter()
+    start = time.process_time()
     tunes, problems = read_jsonl(path)
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
     assert [t.title for t in tunes] == ["Good Reel"]
     reasons = [p.reason for p in problems]
     assert len(reasons) == 6 and not any(r.startswith("internal") for r in reasons)
@@ -226,9 +226,9 @@ def test_folder_of_hostile_files_gives_one_problem_per_file(tmp_path):
     (tmp_path / "self.abc").symlink_to(tmp_path / "self.abc")
     (tmp_path / "dangling.abc").symlink_to(tmp_path / "missing.abc")
     (tmp_path / "tunes.json").write_text("[" * 100_000)
-    start = time.perf_counter()
+    start = time.process_time()
     corpus = read_sources(str(tmp_path))
-    assert time.perf_counter() - start < 10
+    assert time.process_time() - start < 10
     assert sorted(t.title for t in corpus.tunes) == sorted(["Gód Reel", "Good Reel", "Gúd Reel"])
     by_file = {Path(p.source).name: p.reason for p in corpus.problems}
     assert by_file["empty.abc"] == "empty file"
