@@ -41,16 +41,24 @@ ESCAPES = [
     ("5000-digit note length", HEAD + "A" + BIG + "|\n", "MAX_LENGTH_CHARS"),
     ("5000-digit rest length", HEAD + "z/" + BIG + "|\n", "MAX_LENGTH_CHARS"),
     ("5000-digit multi-bar rest", HEAD + "Z" + BIG + "|\n", "MAX_NUMBER_DIGITS"),
-    ("5000-digit M:", f"X:1\nT:Junk\nM:{BIG}/4\nK:D\nA|\n", "MAX_NUMBER_DIGITS"),
-    ("5000-digit M: denominator", f"X:1\nT:Junk\nM:4/{BIG}\nK:D\nA|\n", "MAX_NUMBER_DIGITS"),
-    ("5000-digit L:", f"X:1\nT:Junk\nL:1/{BIG}\nK:D\nA|\n", "MAX_NUMBER_DIGITS"),
-    ("5000-digit inline L:", HEAD + f"A[L:{BIG}]B|\n", "MAX_NUMBER_DIGITS"),
+    ("5000-digit M:", f"X:1\nT:Junk\nM:{BIG}/4\nK:D\nA|\n", "MAX_FIELD_CHARS"),
+    ("5000-digit M: denominator", f"X:1\nT:Junk\nM:4/{BIG}\nK:D\nA|\n", "MAX_FIELD_CHARS"),
+    ("5000-digit L:", f"X:1\nT:Junk\nL:1/{BIG}\nK:D\nA|\n", "MAX_FIELD_CHARS"),
+    ("5000-digit inline L:", HEAD + f"A[L:{BIG}]B|\n", "MAX_FIELD_CHARS"),
+    ("900-digit M:", f"X:1\nT:Junk\nM:{BIG[:900]}/4\nK:D\nA|\n", "MAX_NUMBER_DIGITS"),
+    ("900-digit M: denominator", f"X:1\nT:Junk\nM:4/{BIG[:900]}\nK:D\nA|\n",
+     "MAX_NUMBER_DIGITS"),
+    ("900-digit L:", f"X:1\nT:Junk\nL:1/{BIG[:900]}\nK:D\nA|\n", "MAX_NUMBER_DIGITS"),
+    ("900-digit inline L:", HEAD + f"A[L:{BIG[:900]}]B|\n", "MAX_NUMBER_DIGITS"),
     ("Z999999999", HEAD + "Z999999999|\n", "MAX_MULTI_REST_BARS"),
     ("P: nested parentheses", "X:1\nT:Junk\nP:" + "(" * 5000 + "A" + ")" * 5000
+     + "\nK:D\nA|\n", "MAX_FIELD_CHARS"),
+    ("P: 400 nested parentheses", "X:1\nT:Junk\nP:" + "(" * 400 + "A" + ")" * 400
      + "\nK:D\nA|\n", "MAX_PART_NESTING"),
     ("P: huge repeat", "X:1\nT:Junk\nP:A999999999\nK:D\nA|\n", "MAX_PART_ORDER"),
     ("P: nested repeats", "X:1\nT:Junk\nP:((((A99)99)99)99)\nK:D\nA|\n", "MAX_PART_ORDER"),
-    ("P: 5000-digit repeat", f"X:1\nT:Junk\nP:A{BIG}\nK:D\nA|\n", "MAX_PART_ORDER"),
+    ("P: 5000-digit repeat", f"X:1\nT:Junk\nP:A{BIG}\nK:D\nA|\n", "MAX_FIELD_CHARS"),
+    ("P: 900-digit repeat", f"X:1\nT:Junk\nP:A{BIG[:900]}\nK:D\nA|\n", "MAX_PART_ORDER"),
     ("c''''''''''''''''''''", HEAD + "c''''''''''''''''''''|\n", "outside 0..127"),
     ("C,,,,,,,,,,,,,,,,,,", HEAD + "C,,,,,,,,,,,,,,,,,,|\n", "outside 0..127"),
     ("C,,,,,,,, (was p220)", HEAD + "C,,,,,,,,|\n", "pitch -35 (MIDI) outside 0..127"),
@@ -67,6 +75,11 @@ ESCAPES = [
     ("many events", HEAD + ("a" * 19_000 + "\n") * 3, "MAX_EVENTS_PER_TUNE"),
     ("many multi-bar rests", HEAD + "Z1000" * 3000 + "\n", "MAX_EVENTS_PER_TUNE"),
     ("huge tune", HEAD + ("abcd " * 3_000 + "\n") * 14, "MAX_TUNE_CHARS"),
+    # found by the fuzz campaign: an unclosed chord of notes with digits took time
+    # exponential in its notes (regex backtracking); now it is read at once
+    ("unclosed chord", HEAD + "[" + "A999" * 40 + "|\n", "impossible note length"),
+    ("long M: value", "X:1\nT:Junk\nM:1" + " " * 50_000 + "x\nK:D\nA|\n", "MAX_FIELD_CHARS"),
+    ("long inline K:", HEAD + "A[K:G" + " " * 5_000 + "x]B|\n", "MAX_FIELD_CHARS"),
 ]
 
 
@@ -312,3 +325,15 @@ def test_rounded_durations_are_said_to_be_rounded():
     tunes, problems = parse_tunebook(HEAD + "A/11 B/13>c|\n", "r.abc")
     assert tunes[0].warning_count == 3
     assert [p.reason for p in problems] == ["line 6: duration rounded"] * 3
+
+
+def test_session_mode_of_many_spaces_is_read_at_once():
+    from folkclip.io.session import session_mode_to_key
+
+    start = time.process_time()
+    with pytest.raises(FolkclipError, match="cannot read mode"):
+        session_mode_to_key("G" + " " * 100_000 + "x")
+    with pytest.raises(FolkclipError, match="cannot read mode"):
+        session_mode_to_key("G" + " " * 900 + "x")
+    assert session_mode_to_key(" E   dorian ") == "E dorian"
+    assert time.process_time() - start < 1
