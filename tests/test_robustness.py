@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -40,16 +41,24 @@ ESCAPES = [
     ("5000-digit note length", HEAD + "A" + BIG + "|\n", "MAX_LENGTH_CHARS"),
     ("5000-digit rest length", HEAD + "z/" + BIG + "|\n", "MAX_LENGTH_CHARS"),
     ("5000-digit multi-bar rest", HEAD + "Z" + BIG + "|\n", "MAX_NUMBER_DIGITS"),
-    ("5000-digit M:", f"X:1\nT:Junk\nM:{BIG}/4\nK:D\nA|\n", "MAX_NUMBER_DIGITS"),
-    ("5000-digit M: denominator", f"X:1\nT:Junk\nM:4/{BIG}\nK:D\nA|\n", "MAX_NUMBER_DIGITS"),
-    ("5000-digit L:", f"X:1\nT:Junk\nL:1/{BIG}\nK:D\nA|\n", "MAX_NUMBER_DIGITS"),
-    ("5000-digit inline L:", HEAD + f"A[L:{BIG}]B|\n", "MAX_NUMBER_DIGITS"),
+    ("5000-digit M:", f"X:1\nT:Junk\nM:{BIG}/4\nK:D\nA|\n", "MAX_FIELD_CHARS"),
+    ("5000-digit M: denominator", f"X:1\nT:Junk\nM:4/{BIG}\nK:D\nA|\n", "MAX_FIELD_CHARS"),
+    ("5000-digit L:", f"X:1\nT:Junk\nL:1/{BIG}\nK:D\nA|\n", "MAX_FIELD_CHARS"),
+    ("5000-digit inline L:", HEAD + f"A[L:{BIG}]B|\n", "MAX_FIELD_CHARS"),
+    ("900-digit M:", f"X:1\nT:Junk\nM:{BIG[:900]}/4\nK:D\nA|\n", "MAX_NUMBER_DIGITS"),
+    ("900-digit M: denominator", f"X:1\nT:Junk\nM:4/{BIG[:900]}\nK:D\nA|\n",
+     "MAX_NUMBER_DIGITS"),
+    ("900-digit L:", f"X:1\nT:Junk\nL:1/{BIG[:900]}\nK:D\nA|\n", "MAX_NUMBER_DIGITS"),
+    ("900-digit inline L:", HEAD + f"A[L:{BIG[:900]}]B|\n", "MAX_NUMBER_DIGITS"),
     ("Z999999999", HEAD + "Z999999999|\n", "MAX_MULTI_REST_BARS"),
     ("P: nested parentheses", "X:1\nT:Junk\nP:" + "(" * 5000 + "A" + ")" * 5000
+     + "\nK:D\nA|\n", "MAX_FIELD_CHARS"),
+    ("P: 400 nested parentheses", "X:1\nT:Junk\nP:" + "(" * 400 + "A" + ")" * 400
      + "\nK:D\nA|\n", "MAX_PART_NESTING"),
     ("P: huge repeat", "X:1\nT:Junk\nP:A999999999\nK:D\nA|\n", "MAX_PART_ORDER"),
     ("P: nested repeats", "X:1\nT:Junk\nP:((((A99)99)99)99)\nK:D\nA|\n", "MAX_PART_ORDER"),
-    ("P: 5000-digit repeat", f"X:1\nT:Junk\nP:A{BIG}\nK:D\nA|\n", "MAX_PART_ORDER"),
+    ("P: 5000-digit repeat", f"X:1\nT:Junk\nP:A{BIG}\nK:D\nA|\n", "MAX_FIELD_CHARS"),
+    ("P: 900-digit repeat", f"X:1\nT:Junk\nP:A{BIG[:900]}\nK:D\nA|\n", "MAX_PART_ORDER"),
     ("c''''''''''''''''''''", HEAD + "c''''''''''''''''''''|\n", "outside 0..127"),
     ("C,,,,,,,,,,,,,,,,,,", HEAD + "C,,,,,,,,,,,,,,,,,,|\n", "outside 0..127"),
     ("C,,,,,,,, (was p220)", HEAD + "C,,,,,,,,|\n", "pitch -35 (MIDI) outside 0..127"),
@@ -66,14 +75,19 @@ ESCAPES = [
     ("many events", HEAD + ("a" * 19_000 + "\n") * 3, "MAX_EVENTS_PER_TUNE"),
     ("many multi-bar rests", HEAD + "Z1000" * 3000 + "\n", "MAX_EVENTS_PER_TUNE"),
     ("huge tune", HEAD + ("abcd " * 3_000 + "\n") * 14, "MAX_TUNE_CHARS"),
+    # found by the fuzz campaign: an unclosed chord of notes with digits took time
+    # exponential in its notes (regex backtracking); now it is read at once
+    ("unclosed chord", HEAD + "[" + "A999" * 40 + "|\n", "impossible note length"),
+    ("long M: value", "X:1\nT:Junk\nM:1" + " " * 50_000 + "x\nK:D\nA|\n", "MAX_FIELD_CHARS"),
+    ("long inline K:", HEAD + "A[K:G" + " " * 5_000 + "x]B|\n", "MAX_FIELD_CHARS"),
 ]
 
 
 @pytest.mark.parametrize("name,text,reason", ESCAPES, ids=[e[0] for e in ESCAPES])
 def test_escape_is_a_problem_and_the_good_tune_is_read(name, text, reason):
-    start = time.perf_counter()
+    start = time.process_time()
     tunes, problems = parse_tunebook(text + "\n" + GOOD + "\n" + text, "junk.abc")
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
     errors = [p for p in problems if p.severity == "error"]
     assert len(errors) == 2, problems
     assert all(reason in p.reason and p.source == "junk.abc" and p.line >= 1 for p in errors)
@@ -169,9 +183,9 @@ def test_jsonl_hostile_records(tmp_path):
     ]
     path = tmp_path / "hostile.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    start = time.perf_counter()
+    start = time.process_time()
     tunes, problems = read_jsonl(path)
-    assert time.perf_counter() - start < 5
+    assert time.process_time() - start < 5
     assert [t.title for t in tunes] == ["Good Reel"]
     reasons = [p.reason for p in problems]
     assert len(reasons) == 6 and not any(r.startswith("internal") for r in reasons)
@@ -225,9 +239,9 @@ def test_folder_of_hostile_files_gives_one_problem_per_file(tmp_path):
     (tmp_path / "self.abc").symlink_to(tmp_path / "self.abc")
     (tmp_path / "dangling.abc").symlink_to(tmp_path / "missing.abc")
     (tmp_path / "tunes.json").write_text("[" * 100_000)
-    start = time.perf_counter()
+    start = time.process_time()
     corpus = read_sources(str(tmp_path))
-    assert time.perf_counter() - start < 10
+    assert time.process_time() - start < 10
     assert sorted(t.title for t in corpus.tunes) == sorted(["Gód Reel", "Good Reel", "Gúd Reel"])
     by_file = {Path(p.source).name: p.reason for p in corpus.problems}
     assert by_file["empty.abc"] == "empty file"
@@ -281,11 +295,19 @@ def test_cli_inspect_on_a_hostile_file_exits_0_without_traceback(tmp_path):
     path = tmp_path / "hostile.abc"
     path.write_text("\n\n".join(text for _name, text, _r in ESCAPES) + "\n\n" + GOOD)
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+<<<<<<< HEAD
     start = time.perf_counter()
     run = subprocess.run([sys.executable, "-m", "folkclip_cli.main", "data", "inspect", str(path),
                           "--json"], capture_output=True, text=True, env=env, timeout=60,
+=======
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = subprocess.run([sys.executable, "-m", "folkclip_cli.main", "data", "inspect", str(path),
+                          "--json"], capture_output=True, text=True, env=env, timeout=300,
+>>>>>>> robust
                          check=False)
-    assert time.perf_counter() - start < 30
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds (about 2 here): wall time on a loaded machine says nothing
+    assert after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime < 15
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr + run.stdout
     report = json.loads(run.stdout)
@@ -309,3 +331,15 @@ def test_rounded_durations_are_said_to_be_rounded():
     tunes, problems = parse_tunebook(HEAD + "A/11 B/13>c|\n", "r.abc")
     assert tunes[0].warning_count == 3
     assert [p.reason for p in problems] == ["line 6: duration rounded"] * 3
+
+
+def test_session_mode_of_many_spaces_is_read_at_once():
+    from folkclip.io.session import session_mode_to_key
+
+    start = time.process_time()
+    with pytest.raises(FolkclipError, match="cannot read mode"):
+        session_mode_to_key("G" + " " * 100_000 + "x")
+    with pytest.raises(FolkclipError, match="cannot read mode"):
+        session_mode_to_key("G" + " " * 900 + "x")
+    assert session_mode_to_key(" E   dorian ") == "E dorian"
+    assert time.process_time() - start < 1

@@ -16,13 +16,16 @@ from folkclip.abc.fields import (
     parse_unit,
 )
 from folkclip.abc.limits import (
-    MAX_EVENTS_PER_TUNE, MAX_LINE_CHARS, MAX_MULTI_REST_BARS, MAX_NOTE_UNITS, MAX_PITCH,
+    MAX_EVENTS_PER_TUNE, MAX_FIELD_CHARS, MAX_LINE_CHARS, MAX_MULTI_REST_BARS, MAX_NOTE_UNITS, MAX_PITCH,
     MAX_TUPLET, MAX_WARNINGS_KEPT, MIN_NOTE_TICKS, MIN_PITCH, check_number, exceeded,
 )
 from folkclip.abc.model import Bar, Change, Event, Note
 from folkclip.errors import AbcSyntaxError, FolkclipError
 
-_NOTE = r"(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*\d*/*\d*"
+# A length is written ``\d*(?:/+\d*)?`` (the same strings as ``\d*/*\d*``) so that a digit
+# run can be split one way only: with two ``\d*`` an unclosed chord ``[A999A999...``
+# backtracked through every split, in time exponential in its notes.
+_NOTE = r"(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*\d*(?:/+\d*)?"
 _TOKEN_RE = re.compile(
     r"(?P<note>(?:\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[,']*)(?P<len>\d*/*\d*))"
     r"|(?P<space>[ \t`y$*]+)"
@@ -136,6 +139,9 @@ class BodyScanner:
             return
         if not self.in_voice:
             return
+        if len(value) > MAX_FIELD_CHARS:
+            raise exceeded("field value of", f"{len(value)} characters", MAX_FIELD_CHARS,
+                           "MAX_FIELD_CHARS", lineno)
         try:
             if name == "K":
                 key = parse_key(value)

@@ -123,7 +123,7 @@ def parse_meter(value: str) -> tuple[int, int] | None:
     Raises:
         FolkclipError: When the value is not a meter.
     """
-    text = value.split("%", 1)[0].strip()
+    text = " ".join(value.split("%", 1)[0].split())  # one space at most: no backtracking
     if text in ("C", "c"):
         return (4, 4)
     if text in ("C|", "c|"):

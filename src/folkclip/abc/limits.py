@@ -66,6 +66,11 @@ MIN_PITCH, MAX_PITCH = 0, 127
 (plus the transposition shift)."""
 
 # ------------------------------------------------------------------ sizes
+MAX_FIELD_CHARS = 1000
+"""Characters in the value of a field that shapes the notes (``K:``, ``M:``, ``L:``,
+``P:``, also inline, and a Session ``mode``): such values are a few characters, and
+the patterns that read them must not meet pages of text."""
+
 MAX_LINE_CHARS = 20_000
 """Characters in one line of ABC (a Session body may be one long line). It bounds the
 work of the body scanner on one line."""

@@ -12,7 +12,7 @@ import re
 
 from folkclip.abc.body import BodyScanner
 from folkclip.abc.fields import default_unit, parse_key, parse_meter, parse_unit
-from folkclip.abc.limits import MAX_TUNE_CHARS, MAX_WARNINGS_KEPT, exceeded
+from folkclip.abc.limits import MAX_FIELD_CHARS, MAX_TUNE_CHARS, MAX_WARNINGS_KEPT, exceeded
 from folkclip.abc.model import Tune
 from folkclip.abc.unfold import part_order
 from folkclip.errors import AbcSyntaxError, FolkclipError, Problem
@@ -216,6 +216,9 @@ def parse_tune(lines: list[str] | str, source: str = "<string>", *, first_line: 
 
 
 def _field(parse, value: str, line: int):  # noqa: ANN001, ANN202 - tiny local adapter
+    if len(value) > MAX_FIELD_CHARS:
+        raise exceeded("field value of", f"{len(value)} characters", MAX_FIELD_CHARS,
+                       "MAX_FIELD_CHARS", line)
     try:
         return parse(value)
     except FolkclipError as err:

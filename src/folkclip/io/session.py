@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from folkclip.abc.limits import MAX_FILE_BYTES, MAX_NUMBER_DIGITS
+from folkclip.abc.limits import MAX_FIELD_CHARS, MAX_FILE_BYTES, MAX_NUMBER_DIGITS
 from folkclip.abc.model import Tune
 from folkclip.abc.parser import parse_tune, warning_problems
 from folkclip.errors import AbcSyntaxError, FolkclipError, Problem
@@ -39,9 +39,9 @@ def session_mode_to_key(mode: str) -> str:
     Raises:
         FolkclipError: When ``mode`` is not a tonic followed by a mode name.
     """
-    m = _MODE_RE.match(mode)
+    m = _MODE_RE.match(" ".join(mode.split())) if len(mode) <= MAX_FIELD_CHARS else None
     if not m:
-        raise FolkclipError(f"cannot read mode {mode!r}")
+        raise FolkclipError(f"cannot read mode {mode[:60]!r}")
     tonic = m.group(1).upper() + m.group(2).replace("♯", "#").replace("♭", "b")
     word = (m.group(3) or "major").lower()
     return f"{tonic} {word}"
