@@ -73,13 +73,13 @@ def _methods(vectors: np.ndarray, names: list[str]) -> dict:
             fn = lambda q, k, vi=vi: vi.search(q, k)[1]
             size = len(faiss.serialize_index(vi._faiss))
         elif name == "faiss ivf-flat":
-            nlist = int(4 * np.sqrt(n))
+            nlist = int(np.sqrt(n))
             quant = faiss.IndexFlatIP(d)
             index = faiss.IndexIVFFlat(quant, d, nlist, faiss.METRIC_INNER_PRODUCT)
             sample = vectors[np.random.default_rng(0).permutation(n)[: 40 * nlist]]
             index.train(sample)
             index.add(vectors)
-            index.nprobe = max(8, nlist // 32)
+            index.nprobe = max(8, nlist // 16)
             fn = lambda q, k, ix=index: ix.search(q, k)[1]
             size = len(faiss.serialize_index(index))
         elif name == "st semantic_search":
@@ -134,14 +134,32 @@ def run_size(vectors: np.ndarray, titles: list[str], fm: object, names: list[str
 
 
 def break_even(rows: list[dict]) -> int | None:
-    """Tunes at which FAISS flat's search p50 (linear in N, fitted through the measured
-    sizes) reaches HNSW's search p50 at the largest measured size."""
-    flat = sorted((r["n"], r["search_p50_ms"]) for r in rows if r["method"] == "faiss flat")
-    hnsw = sorted((r["n"], r["search_p50_ms"]) for r in rows if r["method"] == "faiss hnsw")
-    if len(flat) < 2 or not hnsw:
-        return None
-    slope, icept = np.polyfit([n for n, _ in flat], [t for _, t in flat], 1)
-    return int(max((hnsw[-1][1] - icept) / slope, 0)) if slope > 0 else None
+    """The smallest measured size at which HNSW's search p50 beats FAISS flat's (exact
+    search stays the default below it), or ``None`` if it never does."""
+    sizes = sorted({r["n"] for r in rows})
+    for n in sizes:
+        t = {r["method"]: r["search_p50_ms"] for r in rows if r["n"] == n}
+        if "faiss flat" in t and "faiss hnsw" in t and t["faiss hnsw"] < t["faiss flat"]:
+            return n
+    return None
+
+
+def print_table(result: dict) -> None:
+    """The Markdown table of a ``search.json`` result."""
+    rows = result["rows"]
+    print(f"\n{result['real_vectors']} real tune vectors, the rest drawn like them; one core\n")
+    print("| tunes | method | build s | memory MB | p50 ms | p99 ms | search p50 / p99 ms "
+          "| recall@10 |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['n']:,} | {r['method']} | {r['build_s']} | {r['memory_mb']} | "
+              f"{r['p50_ms']} | {r['p99_ms']} | {r['search_p50_ms']} / {r['search_p99_ms']} "
+              f"| {r['recall@10']} |")
+    print(f"\ntitle encoding p50 {rows[0]['encode_p50_ms']} ms (included in p50/p99)")
+    even = break_even(rows)
+    if even:
+        print(f"HNSW search is faster than exact FAISS flat from {even:,} tunes on "
+              "(of the sizes measured)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,14 +168,18 @@ def main(argv: list[str] | None = None) -> int:
     from folkclip.index import TuneIndex
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--index", required=True, help="an index built by `folkclip index`")
+    p.add_argument("--index", help="an index built by `folkclip index`")
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     p.add_argument("--queries", type=int, default=500)
     p.add_argument("--methods", nargs="+", default=["numpy exact", "faiss flat", "faiss hnsw",
                                                      "faiss ivf-flat", "st semantic_search"])
     p.add_argument("--build-threads", type=int, default=1, help="FAISS threads for building")
     p.add_argument("--out", default="benchmarks/results")
+    p.add_argument("--table", default=None, help="only print the table of this search.json")
     args = p.parse_args(argv)
+    if args.table:
+        print_table(json.loads(Path(args.table).read_text()))
+        return 0
     torch.set_num_threads(1)
     idx = TuneIndex.load(args.index)
     real = idx.tunes.vectors
@@ -173,18 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "search.json").write_text(json.dumps({"real_vectors": len(real), "rows": rows,
                                                  "break_even": break_even(rows)}, indent=1))
-    print(f"\n{len(real)} real tune vectors, the rest drawn like them; one core\n")
-    print("| tunes | method | build s | memory MB | p50 ms | p99 ms | search p50 / p99 ms "
-          "| recall@10 |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        print(f"| {r['n']:,} | {r['method']} | {r['build_s']} | {r['memory_mb']} | "
-              f"{r['p50_ms']} | {r['p99_ms']} | {r['search_p50_ms']} / {r['search_p99_ms']} "
-              f"| {r['recall@10']} |")
-    print(f"\ntitle encoding p50 {rows[0]['encode_p50_ms']} ms (included in p50/p99)")
-    even = break_even(rows)
-    if even:
-        print(f"exact (FAISS flat) search is as fast as HNSW up to about {even:,} tunes")
+    print_table({"real_vectors": len(real), "rows": rows})
     return 0
 
 
