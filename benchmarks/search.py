@@ -1,6 +1,7 @@
-"""Vector search for `folkclip search`: exact numpy, FAISS flat, FAISS HNSW (the index's
-approximate choice), FAISS IVF-Flat (the alternative) and sentence-transformers'
-``util.semantic_search``, side by side on the same vectors, one core.
+"""Vector search for `folkclip search`: exact numpy, FAISS flat, FAISS IVF-Flat (the
+index's approximate choice, :mod:`folkclip.index.vectors`), FAISS HNSW (the alternative)
+and sentence-transformers' ``util.semantic_search``, side by side on the same vectors,
+one core.
 
     OMP_NUM_THREADS=1 python benchmarks/search.py --index INDEX [--sizes 10000 100000 1000000]
 
@@ -58,7 +59,7 @@ def _methods(vectors: np.ndarray, names: list[str]) -> dict:
     if "st semantic_search" in names:
         from sentence_transformers import util  # imported before the build clock starts
     out = {}
-    n, d = vectors.shape
+    d = vectors.shape[1]
     for name in names:
         t = time.perf_counter()
         if name == "numpy exact":
@@ -73,15 +74,9 @@ def _methods(vectors: np.ndarray, names: list[str]) -> dict:
             fn = lambda q, k, vi=vi: vi.search(q, k)[1]
             size = len(faiss.serialize_index(vi._faiss))
         elif name == "faiss ivf-flat":
-            nlist = int(np.sqrt(n))
-            quant = faiss.IndexFlatIP(d)
-            index = faiss.IndexIVFFlat(quant, d, nlist, faiss.METRIC_INNER_PRODUCT)
-            sample = vectors[np.random.default_rng(0).permutation(n)[: 40 * nlist]]
-            index.train(sample)
-            index.add(vectors)
-            index.nprobe = max(8, nlist // 16)
-            fn = lambda q, k, ix=index: ix.search(q, k)[1]
-            size = len(faiss.serialize_index(index))
+            vi = vx.VectorIndex(vectors, "ivf")
+            fn = lambda q, k, vi=vi: vi.search(q, k)[1]
+            size = len(faiss.serialize_index(vi._faiss))
         elif name == "st semantic_search":
             corpus = torch.from_numpy(vectors)
             fn = lambda q, k, c=corpus: np.array([[h["corpus_id"] for h in util.semantic_search(
@@ -173,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--queries", type=int, default=500)
     p.add_argument("--methods", nargs="+", default=["numpy exact", "faiss flat", "faiss hnsw",
                                                      "faiss ivf-flat", "st semantic_search"])
+    p.add_argument("--hnsw-up-to", type=int, default=100_000,
+                   help="build HNSW only up to this size (its build is the slowest)")
     p.add_argument("--build-threads", type=int, default=1, help="FAISS threads for building")
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--table", default=None, help="only print the table of this search.json")
@@ -187,14 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     bank = idx.title_names
     titles = [bank[i] for i in rng.permutation(len(bank))[: args.queries]]
     rows = []
-    for n in args.sizes:
-        q = titles if n < 1_000_000 else titles[: max(100, args.queries // 2)]
-        rows += run_size(synthetic_like(real, n), q, idx.model, args.methods,
-                         build_threads=args.build_threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "search.json").write_text(json.dumps({"real_vectors": len(real), "rows": rows,
-                                                 "break_even": break_even(rows)}, indent=1))
+    for n in args.sizes:
+        q = titles if n < 1_000_000 else titles[: max(100, args.queries // 2)]
+        names = [m for m in args.methods if m != "faiss hnsw" or n <= args.hnsw_up_to]
+        rows += run_size(synthetic_like(real, n), q, idx.model, names,
+                         build_threads=args.build_threads)
+        (out / "search.json").write_text(json.dumps(  # after each size: a stopped run keeps it
+            {"real_vectors": len(real), "rows": rows, "break_even": break_even(rows)}, indent=1))
     print_table({"real_vectors": len(real), "rows": rows})
     return 0
 
