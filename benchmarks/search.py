@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hnsw-up-to", type=int, default=100_000,
                    help="build HNSW only up to this size (its build is the slowest)")
     p.add_argument("--build-threads", type=int, default=1, help="FAISS threads for building")
-    p.add_argument("--out", default="benchmarks/results")
+    p.add_argument("--out", default="docs/results")
     p.add_argument("--table", default=None, help="only print the table of this search.json")
     args = p.parse_args(argv)
     if args.table:

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", required=True, help="a trained run folder")
     p.add_argument("--sources", nargs="+", default=["default", "nottingham"])
     p.add_argument("--index-root", default="runs/similar-index")
-    p.add_argument("--out", default="benchmarks/results")
+    p.add_argument("--out", default="docs/results")
     args = p.parse_args(argv)
     results = [evaluate_source(args.run, s, Path(args.index_root)) for s in args.sources]
     out = Path(args.out)
