@@ -1,6 +1,7 @@
-"""Vector search for `folkclip search`: exact numpy, FAISS flat, FAISS HNSW (the index's
-approximate choice), FAISS IVF-Flat (the alternative) and sentence-transformers'
-``util.semantic_search``, side by side on the same vectors, one core.
+"""Vector search for `folkclip search`: exact numpy, FAISS flat, FAISS IVF-Flat (the
+index's approximate choice, :mod:`folkclip.index.vectors`), FAISS HNSW (the alternative)
+and sentence-transformers' ``util.semantic_search``, side by side on the same vectors,
+one core.
 
     OMP_NUM_THREADS=1 python benchmarks/search.py --index INDEX [--sizes 10000 100000 1000000]
 
@@ -58,7 +59,7 @@ def _methods(vectors: np.ndarray, names: list[str]) -> dict:
     if "st semantic_search" in names:
         from sentence_transformers import util  # imported before the build clock starts
     out = {}
-    n, d = vectors.shape
+    d = vectors.shape[1]
     for name in names:
         t = time.perf_counter()
         if name == "numpy exact":
@@ -73,15 +74,9 @@ def _methods(vectors: np.ndarray, names: list[str]) -> dict:
             fn = lambda q, k, vi=vi: vi.search(q, k)[1]
             size = len(faiss.serialize_index(vi._faiss))
         elif name == "faiss ivf-flat":
-            nlist = int(4 * np.sqrt(n))
-            quant = faiss.IndexFlatIP(d)
-            index = faiss.IndexIVFFlat(quant, d, nlist, faiss.METRIC_INNER_PRODUCT)
-            sample = vectors[np.random.default_rng(0).permutation(n)[: 40 * nlist]]
-            index.train(sample)
-            index.add(vectors)
-            index.nprobe = max(8, nlist // 32)
-            fn = lambda q, k, ix=index: ix.search(q, k)[1]
-            size = len(faiss.serialize_index(index))
+            vi = vx.VectorIndex(vectors, "ivf")
+            fn = lambda q, k, vi=vi: vi.search(q, k)[1]
+            size = len(faiss.serialize_index(vi._faiss))
         elif name == "st semantic_search":
             corpus = torch.from_numpy(vectors)
             fn = lambda q, k, c=corpus: np.array([[h["corpus_id"] for h in util.semantic_search(
@@ -134,46 +129,20 @@ def run_size(vectors: np.ndarray, titles: list[str], fm: object, names: list[str
 
 
 def break_even(rows: list[dict]) -> int | None:
-    """Tunes at which FAISS flat's search p50 (linear in N, fitted through the measured
-    sizes) reaches HNSW's search p50 at the largest measured size."""
-    flat = sorted((r["n"], r["search_p50_ms"]) for r in rows if r["method"] == "faiss flat")
-    hnsw = sorted((r["n"], r["search_p50_ms"]) for r in rows if r["method"] == "faiss hnsw")
-    if len(flat) < 2 or not hnsw:
-        return None
-    slope, icept = np.polyfit([n for n, _ in flat], [t for _, t in flat], 1)
-    return int(max((hnsw[-1][1] - icept) / slope, 0)) if slope > 0 else None
+    """The smallest measured size at which HNSW's search p50 beats FAISS flat's (exact
+    search stays the default below it), or ``None`` if it never does."""
+    sizes = sorted({r["n"] for r in rows})
+    for n in sizes:
+        t = {r["method"]: r["search_p50_ms"] for r in rows if r["n"] == n}
+        if "faiss flat" in t and "faiss hnsw" in t and t["faiss hnsw"] < t["faiss flat"]:
+            return n
+    return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    import torch
-
-    from folkclip.index import TuneIndex
-
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--index", required=True, help="an index built by `folkclip index`")
-    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    p.add_argument("--queries", type=int, default=500)
-    p.add_argument("--methods", nargs="+", default=["numpy exact", "faiss flat", "faiss hnsw",
-                                                     "faiss ivf-flat", "st semantic_search"])
-    p.add_argument("--build-threads", type=int, default=1, help="FAISS threads for building")
-    p.add_argument("--out", default="benchmarks/results")
-    args = p.parse_args(argv)
-    torch.set_num_threads(1)
-    idx = TuneIndex.load(args.index)
-    real = idx.tunes.vectors
-    rng = np.random.default_rng(0)
-    bank = idx.title_names
-    titles = [bank[i] for i in rng.permutation(len(bank))[: args.queries]]
-    rows = []
-    for n in args.sizes:
-        q = titles if n < 1_000_000 else titles[: max(100, args.queries // 2)]
-        rows += run_size(synthetic_like(real, n), q, idx.model, args.methods,
-                         build_threads=args.build_threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "search.json").write_text(json.dumps({"real_vectors": len(real), "rows": rows,
-                                                 "break_even": break_even(rows)}, indent=1))
-    print(f"\n{len(real)} real tune vectors, the rest drawn like them; one core\n")
+def print_table(result: dict) -> None:
+    """The Markdown table of a ``search.json`` result."""
+    rows = result["rows"]
+    print(f"\n{result['real_vectors']} real tune vectors, the rest drawn like them; one core\n")
     print("| tunes | method | build s | memory MB | p50 ms | p99 ms | search p50 / p99 ms "
           "| recall@10 |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
@@ -184,7 +153,47 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ntitle encoding p50 {rows[0]['encode_p50_ms']} ms (included in p50/p99)")
     even = break_even(rows)
     if even:
-        print(f"exact (FAISS flat) search is as fast as HNSW up to about {even:,} tunes")
+        print(f"HNSW search is faster than exact FAISS flat from {even:,} tunes on "
+              "(of the sizes measured)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from folkclip.index import TuneIndex
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--index", help="an index built by `folkclip index`")
+    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    p.add_argument("--queries", type=int, default=500)
+    p.add_argument("--methods", nargs="+", default=["numpy exact", "faiss flat", "faiss hnsw",
+                                                     "faiss ivf-flat", "st semantic_search"])
+    p.add_argument("--hnsw-up-to", type=int, default=100_000,
+                   help="build HNSW only up to this size (its build is the slowest)")
+    p.add_argument("--build-threads", type=int, default=1, help="FAISS threads for building")
+    p.add_argument("--out", default="docs/results")
+    p.add_argument("--table", default=None, help="only print the table of this search.json")
+    args = p.parse_args(argv)
+    if args.table:
+        print_table(json.loads(Path(args.table).read_text()))
+        return 0
+    torch.set_num_threads(1)
+    idx = TuneIndex.load(args.index)
+    real = idx.tunes.vectors
+    rng = np.random.default_rng(0)
+    bank = idx.title_names
+    titles = [bank[i] for i in rng.permutation(len(bank))[: args.queries]]
+    rows = []
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for n in args.sizes:
+        q = titles if n < 1_000_000 else titles[: max(100, args.queries // 2)]
+        names = [m for m in args.methods if m != "faiss hnsw" or n <= args.hnsw_up_to]
+        rows += run_size(synthetic_like(real, n), q, idx.model, names,
+                         build_threads=args.build_threads)
+        (out / "search.json").write_text(json.dumps(  # after each size: a stopped run keeps it
+            {"real_vectors": len(real), "rows": rows, "break_even": break_even(rows)}, indent=1))
+    print_table({"real_vectors": len(real), "rows": rows})
     return 0
 
 

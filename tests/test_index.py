@@ -237,16 +237,33 @@ def test_numpy_and_faiss_paths_agree(built, monkeypatch):
 def test_vector_backends_agree_on_random_vectors():
     pytest.importorskip("faiss")
     rng = np.random.default_rng(0)
-    v = rng.standard_normal((3000, 32)).astype(np.float32)
+    centres = rng.standard_normal((30, 32))  # clustered, as embeddings are
+    v = (centres[np.arange(3000) % 30] + 0.4 * rng.standard_normal((3000, 32))).astype(
+        np.float32)
     v /= np.linalg.norm(v, axis=1, keepdims=True)
     q = v[:50] + 0.1 * rng.standard_normal((50, 32)).astype(np.float32)
     s_np, i_np = vx.VectorIndex(v, "numpy").search(q, 10)
     s_fl, i_fl = vx.VectorIndex(v, "flat").search(q, 10)
     np.testing.assert_array_equal(i_np, i_fl)
     np.testing.assert_allclose(s_np, s_fl, atol=1e-5)
-    hnsw = vx.VectorIndex(v, "hnsw")
-    assert hnsw.recall_at(q, 10) >= 0.95
+    for kind in ("hnsw", "ivf"):
+        approx = vx.VectorIndex(v, kind)
+        assert approx.kind == kind and approx.recall_at(q, 10) >= 0.9
     assert vx.VectorIndex.build(v[:10]).kind == "flat"
+    assert vx.VectorIndex.build(v).kind == "flat"  # 3000 <= EXACT_UP_TO
+
+
+def test_approximate_index_round_trip(tmp_path):
+    pytest.importorskip("faiss")
+    rng = np.random.default_rng(1)
+    v = rng.standard_normal((2000, 16)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    ivf = vx.VectorIndex(v, "ivf")
+    info = ivf.save(tmp_path, "tunes")
+    back = vx.VectorIndex.load(tmp_path, info)
+    assert back.kind == "ivf" and back._faiss.nprobe == vx.ivf_probes(vx.ivf_cells(2000))
+    np.testing.assert_array_equal(back.search(v[:20], 5)[1], ivf.search(v[:20], 5)[1])
+    assert vx.VectorIndex.load(tmp_path, info, backend="numpy").kind == "numpy"
 
 
 def test_cli_json_smoke(built, collection, tmp_path, capsys):

@@ -1,8 +1,14 @@
 """Scoring similar tunes: the tune tower's cosine, interval n-gram TF-IDF, or both.
 
 ``benchmarks/similar_quality.py`` measures the three on versions of one tune (tunes
-sharing a title identity group across books); :data:`DEFAULT_MODE` and
-:data:`EMBEDDING_WEIGHT` are set from that measurement.
+sharing a title identity group across files); :data:`DEFAULT_MODE` and
+:data:`EMBEDDING_WEIGHT` are set from that measurement. With a small model (2 epochs on
+``default``) MAP was: default 0.509 embedding / 0.663 TF-IDF / 0.662 combined (726
+queries); its test split 0.622 / 0.747 / 0.749 (82); nottingham 0.361 / 0.585 / 0.588
+(31). Combined (w = 0.5) is never below TF-IDF beyond noise (paired CIs of the difference
+span 0), matches or beats it on both held-out sets (hit@10 0.817 vs 0.805, 0.645 vs
+0.613), and keeps the model's view for melodies sharing few interval 4-grams; embedding
+alone is clearly worse (MAP -0.15, CI -0.18 to -0.13 on default).
 """
 
 from __future__ import annotations
