@@ -31,7 +31,9 @@ def _check_shapes(tune_emb: torch.Tensor, title_emb: torch.Tensor, title_ids: to
             f"title_ids must be (B,) = ({tune_emb.shape[0]},); got {tuple(title_ids.shape)}"
         )
     if group_ids is not None and group_ids.shape != title_ids.shape:
-        raise ValueError(f"group_ids must have the shape of title_ids; got {tuple(group_ids.shape)}")
+        raise ValueError(
+            f"group_ids must have the shape of title_ids; got {tuple(group_ids.shape)}"
+        )
 
 
 def _same_title(title_ids: torch.Tensor) -> torch.Tensor:

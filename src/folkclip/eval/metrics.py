@@ -164,8 +164,8 @@ def per_query_metrics(
 
     Returns:
         Float arrays of shape ``(Q,)`` under ``rr``, ``dcg``, ``ndcg``, ``ndcg@10``,
-        ``recall@k`` and ``hit@k`` for each ``k``, ``ap`` and ``first_rank``. Queries with no relevant
-        candidate hold NaN everywhere (``dcg`` included).
+        ``recall@k`` and ``hit@k`` for each ``k``, ``ap`` and ``first_rank``. Queries with
+        no relevant candidate hold NaN everywhere (``dcg`` included).
     """
     ks = tuple(int(k) for k in ks)
     all_ranks = rank_positions(scores, relevant)

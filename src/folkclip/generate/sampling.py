@@ -1,10 +1,17 @@
 """Sampling tunes from a melody language model, and writing them as an ABC tunebook.
 
 The model predicts only the next event's ``token`` and ``duration``; the other fields
+<<<<<<< HEAD:src/folkclip/generate/sampling.py
 of a sampled event are recomputed the way :class:`~folkclip.data.tokenize.Tokenizer` fills
 them (:class:`EventCompleter`): the position accumulates durations inside the bar (with
 bar lines removed it wraps at the meter's bar length), the bar index grows at each bar
 line that closes music, degree and octave follow from the pitch and the current tonic,
+=======
+of a sampled event are recomputed the way :class:`~folkclip.data.tokenize.Tokenizer` fills
+them (:class:`EventCompleter`): the position accumulates durations inside the bar, the
+bar index grows at each bar line that closes music (both are ``-`` when the meter,
+rhythm or bar lines are removed), degree and octave follow from the pitch and the current tonic,
+>>>>>>> evalbias:src/folkclip/generation.py
 and tie, ornament and chord are ``-``. So each step's input looks like training data.
 :func:`folkclip.data.decode.decode` then writes the events as ABC.
 
@@ -25,7 +32,12 @@ from folkclip.data.decode import decode
 from folkclip.errors import FolkclipError
 from folkclip.generate.constraints import TuneConstraint
 from folkclip.models.lm import MelodyLM
+<<<<<<< HEAD:src/folkclip/generate/sampling.py
 from folkclip.data.tokenize import (
+=======
+from folkclip.data.tokenize import (
+    BAR_TIMING_SWITCHES,
+>>>>>>> evalbias:src/folkclip/generation.py
     BAR_TOKENS,
     BOS,
     EOS,
@@ -45,7 +57,8 @@ _NOT_IN_BODY = ("<", "type:", "unit:")  # <pad>, <unk>, <bos>; header-only token
 
 def header_slots(config: TokenizerConfig) -> list[str]:
     """Header slots a tokenizer with ``config`` writes after ``<bos>``, in order."""
-    return [s for s in HEADER_SLOTS if s == "unit" or s not in config.remove]
+    no_unit = bool({"meter", "rhythm"} & set(config.remove))  # as Tokenizer.header
+    return [s for s in HEADER_SLOTS if (s == "unit" and not no_unit) or s not in config.remove]
 
 
 def _is_note(token: str) -> bool:
@@ -76,6 +89,7 @@ class EventCompleter:
         self.position = Fraction(0)  # onset inside the bar, in beats
         self.bar = 0
         self.bar_has_music = False
+        self.no_bars = bool(self.remove & BAR_TIMING_SWITCHES)  # no bar index or position
 
     def _start_body(self) -> None:
         key = key_from_tokens(self.header)
@@ -87,12 +101,23 @@ class EventCompleter:
         """The full event tuple (fields in :data:`FIELDS` order) of the next event."""
         blank = (NONE,) * (len(FIELDS) - 1)
         if not self.in_body:
+<<<<<<< HEAD:src/folkclip/generate/sampling.py
             self.header.append((token,) + blank)
             if token.startswith("meter:"):
                 self.meter = meter_from_token(token[6:])
             if token.startswith("unit:"):  # the header's last event
                 self._start_body()
             return (token,) + blank
+=======
+            if token == BOS or token.startswith(("type:", "meter:", "mode:", "key:", "unit:")):
+                self.header.append((token,) + blank)
+                if token.startswith("meter:"):
+                    self.meter = _meter(token[6:])
+                if token.startswith("unit:"):  # the header's last event
+                    self._start_body()
+                return (token,) + blank
+            self._start_body()  # a header without unit: (meter or rhythm removed)
+>>>>>>> evalbias:src/folkclip/generation.py
         if token in BAR_TOKENS:
             if self.bar_has_music:
                 self.bar += 1
@@ -111,8 +136,8 @@ class EventCompleter:
         if no_rhythm:
             duration = position = "1"
         else:
-            position = NONE if "meter" in self.remove else _beats(str(self.position))
-        bar = NONE if "barlines" in self.remove else str(min(self.bar, MAX_BAR))
+            position = NONE if self.no_bars else _beats(str(self.position))
+        bar = NONE if self.no_bars else str(min(self.bar, MAX_BAR))
         degree = octave = NONE
         if token[:1] == "p":
             pitch = int(token[1:])
@@ -120,12 +145,6 @@ class EventCompleter:
             octave = NONE if "octave" in self.remove else str(pitch // 12 - 1)
         self.position += Fraction(duration)
         self.bar_has_music = True
-        if "barlines" in self.remove and self.meter is not None:
-            # no bar lines to reset the position: wrap it at the meter's bar length
-            # (a pickup bar, which the tokenizer still saw, is taken for a full one)
-            bar_beats = Fraction(*self.meter) / _beat_units(self.meter)
-            while self.position >= bar_beats:
-                self.position -= bar_beats
         return (token, duration, position, bar, degree, octave, NONE, NONE, NONE)
 
 

@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
+from typing import Any
 
 from folkclip.errors import FolkclipError
 from folkclip.io.runfiles import read_json
@@ -299,8 +300,9 @@ def write_residual(out: Path, labels: list[str], data: object) -> Path:
     from folkclip.data.removal_probe import residual_column
     from folkclip.data.tokenize import TokenizerConfig
 
-    base = TokenizerConfig(transpose=data.transpose, remove=tuple(data.remove))  # type: ignore[attr-defined]
-    column = residual_column(labels, list(data.sources), base)  # type: ignore[attr-defined]
+    d: Any = data  # the run config's DataConfig
+    base = TokenizerConfig(transpose=d.transpose, remove=tuple(d.remove))
+    column = residual_column(labels, list(d.sources), base)
     (out / "residual.json").write_text(json.dumps(column, indent=1))
     lines = ["| remove | residual information (probe accuracy removed; kept, majority) |",
              "|---|---|", *(f"| {k} | {v} |" for k, v in column.items())]
