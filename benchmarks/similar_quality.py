@@ -9,13 +9,8 @@ normalised title or tune id) that come from *different* files (books). Every tun
 at least one such version queries the whole index (itself left out); MAP and hit@10
 (a version among the first 10) are reported for the tune tower's cosine, interval
 4-gram TF-IDF, and their weighted sum for several weights, with bootstrap 95% CIs
-<<<<<<< HEAD
-(:func:`folkclip.eval.metrics.bootstrap_ci`) and a paired Wilcoxon test against the best
-single method. On the run's own collection the queries of its test split are also
-=======
 (:func:`folkclip.eval.metrics.bootstrap_ci`) and a paired bootstrap CI of each MAP's
 difference from the best single method. On the run's own collection the queries of its test split are also
->>>>>>> index
 scored alone (the model never saw their titles). Writes ``similar_quality.json``.
 """
 
@@ -67,13 +62,7 @@ def _z(s: np.ndarray) -> np.ndarray:
 
 def score_methods(idx: object, queries: np.ndarray, versions: list[np.ndarray]) -> dict:
     """MAP, hit@10 (with 95% CIs) and per-query AP of each method."""
-<<<<<<< HEAD
-    from scipy.stats import wilcoxon
-
     from folkclip.eval.metrics import bootstrap_ci, per_query_metrics
-=======
-    from folkclip.eval.metrics import bootstrap_ci, per_query_metrics
->>>>>>> index
 
     rel = [versions[q] for q in queries]
     table, per_ap = {}, {}

@@ -295,15 +295,9 @@ def test_cli_inspect_on_a_hostile_file_exits_0_without_traceback(tmp_path):
     path = tmp_path / "hostile.abc"
     path.write_text("\n\n".join(text for _name, text, _r in ESCAPES) + "\n\n" + GOOD)
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-<<<<<<< HEAD
-    start = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "folkclip_cli.main", "data", "inspect", str(path),
-                          "--json"], capture_output=True, text=True, env=env, timeout=60,
-=======
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     run = subprocess.run([sys.executable, "-m", "folkclip_cli.main", "data", "inspect", str(path),
                           "--json"], capture_output=True, text=True, env=env, timeout=300,
->>>>>>> robust
                          check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     # CPU seconds (about 2 here): wall time on a loaded machine says nothing

@@ -1,17 +1,10 @@
 """Sampling tunes from a melody language model, and writing them as an ABC tunebook.
 
 The model predicts only the next event's ``token`` and ``duration``; the other fields
-<<<<<<< HEAD:src/folkclip/generate/sampling.py
-of a sampled event are recomputed the way :class:`~folkclip.data.tokenize.Tokenizer` fills
-them (:class:`EventCompleter`): the position accumulates durations inside the bar (with
-bar lines removed it wraps at the meter's bar length), the bar index grows at each bar
-line that closes music, degree and octave follow from the pitch and the current tonic,
-=======
 of a sampled event are recomputed the way :class:`~folkclip.data.tokenize.Tokenizer` fills
 them (:class:`EventCompleter`): the position accumulates durations inside the bar, the
 bar index grows at each bar line that closes music (both are ``-`` when the meter,
 rhythm or bar lines are removed), degree and octave follow from the pitch and the current tonic,
->>>>>>> evalbias:src/folkclip/generation.py
 and tie, ornament and chord are ``-``. So each step's input looks like training data.
 :func:`folkclip.data.decode.decode` then writes the events as ABC.
 
@@ -32,12 +25,8 @@ from folkclip.data.decode import decode
 from folkclip.errors import FolkclipError
 from folkclip.generate.constraints import TuneConstraint
 from folkclip.models.lm import MelodyLM
-<<<<<<< HEAD:src/folkclip/generate/sampling.py
-from folkclip.data.tokenize import (
-=======
 from folkclip.data.tokenize import (
     BAR_TIMING_SWITCHES,
->>>>>>> evalbias:src/folkclip/generation.py
     BAR_TOKENS,
     BOS,
     EOS,
@@ -101,23 +90,14 @@ class EventCompleter:
         """The full event tuple (fields in :data:`FIELDS` order) of the next event."""
         blank = (NONE,) * (len(FIELDS) - 1)
         if not self.in_body:
-<<<<<<< HEAD:src/folkclip/generate/sampling.py
-            self.header.append((token,) + blank)
-            if token.startswith("meter:"):
-                self.meter = meter_from_token(token[6:])
-            if token.startswith("unit:"):  # the header's last event
-                self._start_body()
-            return (token,) + blank
-=======
             if token == BOS or token.startswith(("type:", "meter:", "mode:", "key:", "unit:")):
                 self.header.append((token,) + blank)
                 if token.startswith("meter:"):
-                    self.meter = _meter(token[6:])
+                    self.meter = meter_from_token(token[6:])
                 if token.startswith("unit:"):  # the header's last event
                     self._start_body()
                 return (token,) + blank
             self._start_body()  # a header without unit: (meter or rhythm removed)
->>>>>>> evalbias:src/folkclip/generation.py
         if token in BAR_TOKENS:
             if self.bar_has_music:
                 self.bar += 1
