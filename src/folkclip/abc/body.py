@@ -16,42 +16,15 @@ from folkclip.abc.fields import (
     parse_unit,
 )
 from folkclip.abc.limits import (
-    MAX_EVENTS_PER_TUNE, MAX_FIELD_CHARS, MAX_LINE_CHARS, MAX_MULTI_REST_BARS, MAX_NOTE_UNITS, MAX_PITCH,
-    MAX_TUPLET, MAX_WARNINGS_KEPT, MIN_NOTE_TICKS, MIN_PITCH, check_number, exceeded,
+    MAX_EVENTS_PER_TUNE, MAX_FIELD_CHARS, MAX_LINE_CHARS, MAX_MULTI_REST_BARS, MAX_NOTE_UNITS,
+    MAX_PITCH, MAX_TUPLET, MAX_WARNINGS_KEPT, MIN_NOTE_TICKS, MIN_PITCH, check_number, exceeded,
 )
 from folkclip.abc.model import Bar, Change, Event, Note
-from folkclip.errors import AbcSyntaxError, FolkclipError
-
-# A length is written ``\d*(?:/+\d*)?`` (the same strings as ``\d*/*\d*``) so that a digit
-# run can be split one way only: with two ``\d*`` an unclosed chord ``[A999A999...``
-# backtracked through every split, in time exponential in its notes.
-_NOTE = r"(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*\d*(?:/+\d*)?"
-_TOKEN_RE = re.compile(
-    r"(?P<note>(?:\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[,']*)(?P<len>\d*/*\d*))"
-    r"|(?P<space>[ \t`y$*]+)"
-    r"|(?P<comment>%.*)"
-    r"|(?P<field>\[[A-Za-z]:[^\]]*\])"
-    r"|(?P<bar>(?:\.?:*(?:\[\||\|+\]?)|::|:\|\]|\|\]):*(?:\s*\[?\d+(?:[,-]\d+)*(?![\d/]))?)"
-    r"|(?P<ending>\[\d+(?:[,-]\d+)*)"
-    r"|(?P<chordsym>\"[^\"]*\")"
-    r"|(?P<deco>![^!\n]*!|\+[^+\s]*\+|[.~HLMOPSTuvJR])"
-    r"|(?P<grace>\{[^}]*\})"
-    r"|(?P<tuplet>\(\d(?::\d*)?(?::\d*)?)"
-    r"|(?P<slur>[()])"
-    r"|(?P<chord>\[(?:" + _NOTE + r"-?\s*)+\](?P<clen>\d*/*\d*))"
-    r"|(?P<rest>[zx](?P<rlen>\d*/*\d*))"
-    r"|(?P<mrest>[ZX](?P<mlen>\d*))"
-    r"|(?P<tie>-)"
-    r"|(?P<broken>[<>]{1,3})"
-    r"|(?P<overlay>&)"
+from folkclip.abc.symbols import (
+    ACCIDENTALS, CHORD_SYMBOL_RE, FIELD_LINE_RE, INNER_NOTE_RE, TOKEN_RE, TUPLET_Q, REPEATS,
+    bar_kind,
 )
-_INNER_NOTE_RE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)(\d*/*\d*)(-?)")
-_CHORD_SYMBOL_RE = re.compile(r"^\(?[A-G][b#♭♯]?[^ ]{0,10}$")
-_FIELD_LINE_RE = re.compile(r"^([A-Za-z]):(.*)$")
-_ACC = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}
-_TUPLET_Q = {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}
-REPEATS = frozenset({"|:", ":|", "::"})
-
+from folkclip.errors import AbcSyntaxError, FolkclipError
 
 class BodyScanner:
     """Turns body lines into events. Feed lines with :meth:`feed`, then call :meth:`finish`.
@@ -96,7 +69,7 @@ class BodyScanner:
         """Scan one body line (comments, field lines and continuations included)."""
         if not line or line[0] == "%":
             return
-        m = _FIELD_LINE_RE.match(line)
+        m = FIELD_LINE_RE.match(line)
         if m and (len(line) < 3 or line[2] != "|"):
             self._field(m.group(1), m.group(2).split("%", 1)[0].strip(), lineno)
             return
@@ -163,7 +136,7 @@ class BodyScanner:
     def _scan(self, line: str, lineno: int) -> None:
         pos = 0
         end = len(line)
-        match = _TOKEN_RE.match
+        match = TOKEN_RE.match
         key_acc = self.key_acc
         events_append = self.events.append
         while pos < end:
@@ -194,7 +167,7 @@ class BodyScanner:
                 last = self.last
                 if first in "^_=":
                     text = m.group(0)
-                    alter = _ACC[text[:2] if text[:2] in ("^^", "__") else first]
+                    alter = ACCIDENTALS[text[:2] if text[:2] in ("^^", "__") else first]
                     self.bar_acc[upper] = alter
                     pitch = octave + LETTER_PC[upper] + alter
                 elif last is not None and last.tie and self.last_name == name and last.pitch:
@@ -233,7 +206,7 @@ class BodyScanner:
                 self.decos.append(text[1:-1] if len(text) > 1 else text)
             elif kind == "chordsym":
                 text = m.group(0)[1:-1]
-                if _CHORD_SYMBOL_RE.match(text):
+                if CHORD_SYMBOL_RE.match(text):
                     self.chord_symbol = text
             elif kind == "tie":
                 if self.last is not None:
@@ -288,7 +261,7 @@ class BodyScanner:
             octave += 12 * (octs.count("'") - octs.count(","))
         name = (upper, octave)
         if acc is not None:
-            alter = _ACC[acc]
+            alter = ACCIDENTALS[acc]
             self.bar_acc[upper] = alter
         elif (self.last is not None and self.last.tie and self.last_name == name
               and self.last.pitch is not None):
@@ -322,7 +295,7 @@ class BodyScanner:
         pitches = []
         first_len = (1, 1)
         tie = False
-        for i, (acc, letter, octs, length, dash) in enumerate(_INNER_NOTE_RE.findall(inner)):
+        for i, (acc, letter, octs, length, dash) in enumerate(INNER_NOTE_RE.findall(inner)):
             pitches.append(self._pitch(acc or None, letter, octs))
             if i == 0:
                 first_len = parse_length(length)
@@ -357,7 +330,7 @@ class BodyScanner:
     def _grace(self, inner: str) -> tuple[int, ...]:
         saved = dict(self.bar_acc)
         pitches = tuple(self._pitch(a or None, l, o) for a, l, o, _, _ in
-                        _INNER_NOTE_RE.findall(inner))
+                        INNER_NOTE_RE.findall(inner))
         self.bar_acc = saved  # grace accidentals do not last
         return pitches
 
@@ -372,7 +345,7 @@ class BodyScanner:
             raise exceeded("tuplet", text, MAX_TUPLET, "MAX_TUPLET")
         if not q:
             compound = self.meter is not None and self.meter[0] % 3 == 0 and self.meter[0] > 3
-            q = _TUPLET_Q.get(p, 3 if compound else 2)
+            q = TUPLET_Q.get(p, 3 if compound else 2)
         self.tuplet_num, self.tuplet_den, self.tuplet_left = q, p, r
 
     def _broken(self, text: str) -> None:
@@ -395,23 +368,7 @@ class BodyScanner:
 
     # ------------------------------------------------------------------- bars
     def _bar(self, text: str) -> None:
-        text = text.strip()
-        ending = ""
-        digits = re.search(r"\[?(\d+(?:[,-]\d+)*)$", text)
-        if digits:
-            ending = digits.group(1)
-            text = text[: digits.start()].rstrip()
-        text = text.lstrip(".")
-        if text.startswith(":") and text.endswith(":") and len(text) > 1:
-            kind = "::"
-        elif text.startswith(":"):
-            kind = ":|"
-        elif text.endswith(":"):
-            kind = "|:"
-        elif text in ("||", "|]", "[|"):
-            kind = text
-        else:
-            kind = "|"
+        kind, ending = bar_kind(text)
         if self.bar_has_music:
             self.events.append(Bar(kind, ending, self.bar))
             self.bar += 1

@@ -1,0 +1,57 @@
+"""The symbols of an ABC tune body: the one regular expression that tokenizes a body line
+(a named group per symbol), the smaller patterns and tables the scanner
+(:mod:`folkclip.abc.body`) uses, and the reading of a bar-line symbol."""
+
+from __future__ import annotations
+
+import re
+
+# A length is written ``\d*(?:/+\d*)?`` (the same strings as ``\d*/*\d*``) so that a digit
+# run can be split one way only: with two ``\d*`` an unclosed chord ``[A999A999...``
+# backtracked through every split, in time exponential in its notes.
+NOTE_PATTERN = r"(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*\d*(?:/+\d*)?"
+TOKEN_RE = re.compile(
+    r"(?P<note>(?:\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[,']*)(?P<len>\d*/*\d*))"
+    r"|(?P<space>[ \t`y$*]+)"
+    r"|(?P<comment>%.*)"
+    r"|(?P<field>\[[A-Za-z]:[^\]]*\])"
+    r"|(?P<bar>(?:\.?:*(?:\[\||\|+\]?)|::|:\|\]|\|\]):*(?:\s*\[?\d+(?:[,-]\d+)*(?![\d/]))?)"
+    r"|(?P<ending>\[\d+(?:[,-]\d+)*)"
+    r"|(?P<chordsym>\"[^\"]*\")"
+    r"|(?P<deco>![^!\n]*!|\+[^+\s]*\+|[.~HLMOPSTuvJR])"
+    r"|(?P<grace>\{[^}]*\})"
+    r"|(?P<tuplet>\(\d(?::\d*)?(?::\d*)?)"
+    r"|(?P<slur>[()])"
+    r"|(?P<chord>\[(?:" + NOTE_PATTERN + r"-?\s*)+\](?P<clen>\d*/*\d*))"
+    r"|(?P<rest>[zx](?P<rlen>\d*/*\d*))"
+    r"|(?P<mrest>[ZX](?P<mlen>\d*))"
+    r"|(?P<tie>-)"
+    r"|(?P<broken>[<>]{1,3})"
+    r"|(?P<overlay>&)"
+)
+INNER_NOTE_RE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)(\d*/*\d*)(-?)")
+CHORD_SYMBOL_RE = re.compile(r"^\(?[A-G][b#♭♯]?[^ ]{0,10}$")
+FIELD_LINE_RE = re.compile(r"^([A-Za-z]):(.*)$")
+ACCIDENTALS = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}
+TUPLET_Q = {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}
+REPEATS = frozenset({"|:", ":|", "::"})
+
+
+def bar_kind(text: str) -> tuple[str, str]:
+    """The kind of a bar-line symbol (``|``, ``||``, ``|]``, ``[|``, ``|:``, ``:|``, ``::``)
+    and the ending number written with it (``:|2`` -> (``":|"``, ``"2"``)); dots and repeat
+    colons are normalised (``:||:`` is ``::``)."""
+    text = text.strip()
+    ending = ""
+    digits = re.search(r"\[?(\d+(?:[,-]\d+)*)$", text)
+    if digits:
+        ending = digits.group(1)
+        text = text[: digits.start()].rstrip()
+    text = text.lstrip(".")
+    if text.startswith(":") and text.endswith(":") and len(text) > 1:
+        return "::", ending
+    if text.startswith(":"):
+        return ":|", ending
+    if text.endswith(":"):
+        return "|:", ending
+    return (text if text in ("||", "|]", "[|") else "|"), ending
