@@ -88,7 +88,7 @@ def run_cv(cfg: TrainConfig, out: Path, folds: int) -> dict | None:
         FolkclipError: For ``folds < 2``, a melody-LM task, or a fold trained otherwise.
     """
     from folkclip_cli.train.config import save_config
-    from folkclip_cli.train.command import run
+    from folkclip_cli.train.tasks import run
 
     if folds < 2:
         raise FolkclipError(f"--folds must be >= 2, got {folds}")
@@ -175,7 +175,7 @@ def evaluate_cv(root: Path, embed_fn, random: bool = False, seed: int = 0,
         Pooled metrics.
     """
     from folkclip.eval.evaluation import query_results, score_queries, write_trec
-    from folkclip_cli.study.evaluate import load_eval
+    from folkclip_cli.study.runs import load_eval
 
     tables, per_fold = [], []
     for k, d in enumerate(fold_dirs(root)):

@@ -191,7 +191,7 @@ def make_maps(run_dir: str | Path, out_dir: str | Path | None = None, *,
             ``umap`` without umap-learn.
     """
     from folkclip.eval.evaluation import embed
-    from folkclip_cli.study.evaluate import load_eval
+    from folkclip_cli.study.runs import load_eval
 
     if method not in METHODS:
         raise FolkclipError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")

@@ -157,7 +157,7 @@ def examples_section(run: Path, n: int) -> dict:
     import numpy as np
 
     from folkclip.eval.evaluation import embed, rankings
-    from folkclip_cli.study.evaluate import load_eval
+    from folkclip_cli.study.runs import load_eval
 
     ctx = load_eval(run)
     es, tc = ctx.evalset, ctx.corpus

@@ -118,7 +118,7 @@ def _state(run: PlannedRun, config: str | None, base: list[str], folds: int = 0)
 def _train_in_process(run: PlannedRun, config: str | None, base: list[str], resume: bool,
                       quiet: bool, folds: int = 0) -> None:
     from folkclip_cli.study.crossval import run_cv
-    from folkclip_cli.train.command import run as train_run
+    from folkclip_cli.train.tasks import run as train_run
     from folkclip_cli.train.config import load_config
 
     extra = ["trainer.progress_bar=false"] if quiet else []

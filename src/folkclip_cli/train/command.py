@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # imported when run: the command line starts fast without Lightning
-    from folkclip_cli.train.config import TrainConfig
+from folkclip_cli.train.tasks import run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,19 +43,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=int, default=0,
                    help="grouped K-fold cross-validation: OUT/fold<k> run folders and the "
                         "pooled evaluation in OUT (finished folds are skipped, others resumed)")
-
-
-def run(cfg: TrainConfig, out: Path, resume: bool = False) -> dict | None:
-    """Train according to ``cfg`` into ``out``; return the test evaluation (the
-    perplexities for ``task: melody_lm``; ``None`` on processes other than the first)."""
-    if cfg.task == "melody_lm":
-        from folkclip_cli.train.lm_task import train_melody_lm
-
-        return train_melody_lm(cfg, out, resume)
-
-    from folkclip_cli.train.contrastive import train_contrastive
-
-    return train_contrastive(cfg, out, resume)
 
 
 def main(argv: list[str] | None = None) -> int:
