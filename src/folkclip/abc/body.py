@@ -134,6 +134,8 @@ class BodyScanner:
 
     # ------------------------------------------------------------------- scan
     def _scan(self, line: str, lineno: int) -> None:
+        """Scan one body line: one loop dispatching on the token regex's named groups, kept
+        whole on purpose (the reader's hot path; the branches share the scanner state)."""
         pos = 0
         end = len(line)
         match = TOKEN_RE.match

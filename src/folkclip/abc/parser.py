@@ -127,6 +127,9 @@ def parse_tune(lines: list[str] | str, source: str = "<string>", *, first_line: 
                defaults: dict[str, str] | None = None) -> Tune:
     """Read one tune (an ``X:`` record, or a bare tune without ``X:``).
 
+    Long on purpose: the header fields and the body are read in one pass over the lines,
+    sharing the key, meter and unit state that each field changes.
+
     Args:
         lines: The record's lines (or its text).
         source: File name for messages.

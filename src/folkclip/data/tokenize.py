@@ -215,6 +215,9 @@ class Tokenizer:
     def tokenize(self, tune: Tune) -> TokenizedTune:
         """Tokenize one tune.
 
+        One loop over the events on purpose: it is the tokenizer's hot path, and each
+        event reads and updates the bar, position and key state.
+
         Raises:
             FolkclipError: For a note outside MIDI 0..127 or a meter whose beat is not a
                 whole number of ticks (the reader never makes such tunes).

@@ -154,6 +154,9 @@ def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
                  ) -> list[list[tuple[str, ...]]]:
     """Sample ``n`` tunes side by side; tune i draws from a generator seeded ``seed + i``.
 
+    One step loop on purpose: each step feeds the model once for all tunes, then updates
+    every tune's completer and constraint.
+
     See :func:`sample` for the arguments.
     """
 

@@ -141,6 +141,9 @@ def create_app(index: Any, *, allow_origins: tuple[str, ...] = (),
                ) -> FastAPI:
     """The app over a loaded :class:`folkclip.index.TuneIndex`.
 
+    Long on purpose: each route is a closure over the index and its lock, declared here with
+    its pydantic models and limits.
+
     Args:
         index: The index (anything with its ``search``/``suggest``/``similar``/``tune``/
             ``map_coordinates`` methods and ``len``).
