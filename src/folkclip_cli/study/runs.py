@@ -60,8 +60,9 @@ def load_eval(run_dir: str | Path, data: list[str] | None = None,
 
 
 def training_overlap(ctx: EvalContext, threshold: float = 0.9):  # noqa: ANN201 (Overlap)
-    """Which tunes of ``ctx``'s evaluation set the run's training split has seen (by
-    title identity or near-duplicate melody); both corpora are read with pitches kept.
+    """Which tunes of ``ctx``'s evaluation set the run's training split (as recorded in its
+    ``split.json``) has seen, by title identity or near-duplicate melody; both corpora are
+    read with pitches kept.
 
     Raises:
         FolkclipError: When the sources cannot be read.
@@ -73,8 +74,7 @@ def training_overlap(ctx: EvalContext, threshold: float = 0.9):  # noqa: ANN201 
     data = ctx.config["data"]
     full = TokenizerConfig()  # pitches kept: the melody profile needs them
     training = load_tokenized(list(data["sources"]), full)
-    train = training.split(data["split_seed"], tuple(data["fractions"]), data.get("folds", 0),
-                           data.get("fold", 0))["train"]
+    train = run_split(ctx.run, training, ctx.config, "train")  # as the run recorded it
     evaluated = load_tokenized(ctx.sources, full)
     return overlap_of(evaluated, ctx.evalset.tunes, training, train, threshold)
 
