@@ -15,7 +15,7 @@ import torch
 
 from folkclip.data.batch import titled_indices, tune_batch
 from folkclip.data.dataset import TokenizedCorpus
-from folkclip.eval.metrics import bootstrap_ci, per_query_metrics, rank_positions
+from folkclip.eval.metrics import aggregate, bootstrap_ci, per_query_metrics, rank_positions
 from folkclip.abc.titles import title_key
 
 # recall@k: fraction of a query's relevant items in the top k; hit@k: whether any is (the
@@ -159,10 +159,9 @@ def score_queries(per_q: dict[str, dict[str, np.ndarray]], n_boot: int = 1000,
     out: dict = {"n_tunes": len(per_q["tune_to_title"]["query"]),
                  "n_titles": len(per_q["title_to_tune"]["query"]), "ci95": {}, "per_type": {}}
     for name, pq in per_q.items():
-        for key, pk in _PER_QUERY.items():
-            out[f"{name}/{key}"] = float(np.nanmean(pq[pk]))
-        out[f"{name}/median_rank"] = float(np.nanmedian(pq["first_rank"]))
-        out[f"{name}/mean_rank"] = float(np.nanmean(pq["first_rank"]))
+        means = aggregate(pq)
+        for key in (*_PER_QUERY, "median_rank", "mean_rank"):
+            out[f"{name}/{key}"] = means[key]
         for key in ("mrr", "ndcg", "ndcg@10") if n_boot > 0 else ():
             lo, hi = bootstrap_ci(pq[_PER_QUERY[key]], n_boot=n_boot, seed=seed)
             out["ci95"][f"{name}/{key}"] = [lo, hi]

@@ -198,7 +198,13 @@ def retrieval_metrics(
         mean of the first relevant rank) and ``n_queries`` (int, queries counted). All
         metrics are NaN when ``n_queries == 0``.
     """
-    per = per_query_metrics(scores, relevant, ks)
+    return aggregate(per_query_metrics(scores, relevant, ks))
+
+
+def aggregate(per: dict[str, np.ndarray]) -> dict[str, float]:
+    """Means of per-query metrics (as :func:`per_query_metrics` returns them, or pooled over
+    cross-validation folds) over the queries that have a relevant candidate: the one
+    aggregation behind :func:`retrieval_metrics` and the evaluation of a model."""
     valid = ~np.isnan(per["first_rank"])
     n = int(valid.sum())
 
