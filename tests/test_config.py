@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from folkclip.config import apply_overrides, from_dict, to_dict
+from folkclip.config import apply_assignments, from_dict, to_dict
 from folkclip.errors import FolkclipError
 
 
@@ -44,14 +44,14 @@ def test_from_dict_refuses(data, needle):
 
 
 def test_overrides_parse_yaml_values_and_check_types():
-    cfg = apply_overrides(Outer(), ["seed=7", "inner.rate=0.25", "inner.flag=true",
+    cfg = apply_assignments(Outer(), ["seed=7", "inner.rate=0.25", "inner.flag=true",
                                     "inner.tags=[a, b]", "inner.maybe=3", "inner.name=42"])
     assert (cfg.seed, cfg.inner.rate, cfg.inner.flag, cfg.inner.tags, cfg.inner.maybe,
             cfg.inner.name) == (7, 0.25, True, ["a", "b"], 3, "42")
-    assert apply_overrides(cfg, ["inner.maybe=null"]).inner.maybe is None
+    assert apply_assignments(cfg, ["inner.maybe=null"]).inner.maybe is None
     with pytest.raises(FolkclipError, match="unknown config key 'inner.nope'"):
-        apply_overrides(Outer(), ["inner.nope=1"])
+        apply_assignments(Outer(), ["inner.nope=1"])
     with pytest.raises(FolkclipError, match="inner.steps"):
-        apply_overrides(Outer(), ["inner.steps=fast"])
+        apply_assignments(Outer(), ["inner.steps=fast"])
     with pytest.raises(FolkclipError, match="key=value"):
-        apply_overrides(Outer(), ["seed"])
+        apply_assignments(Outer(), ["seed"])

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 import pytest
 
-from folkclip.config import Range, apply_overrides, from_dict
+from folkclip.config import Range, apply_assignments, from_dict
 from folkclip.errors import FolkclipError
 from folkclip_cli.train.config import TrainConfig, load_config
 
@@ -32,9 +32,9 @@ def test_literal_and_range_in_the_shared_machinery():
                          ({"shares": [1, -1]}, "shares[1] must be >= 0, got -1.0")]:
         with pytest.raises(FolkclipError, match=needle.replace("[", r"\[").replace("]", r"\]")):
             from_dict(Rules, data)
-    assert apply_overrides(Rules(), ["share=1e-3"]).share == 0.001  # YAML reads 1e-3 as text
+    assert apply_assignments(Rules(), ["share=1e-3"]).share == 0.001  # YAML reads 1e-3 as text
     with pytest.raises(FolkclipError, match="size must be >= 1, got 0"):
-        apply_overrides(Rules(), ["size=0"])  # the range message, not "expected int, got '0'"
+        apply_assignments(Rules(), ["size=0"])  # the range message, not "expected int, got '0'"
 
 
 @pytest.mark.parametrize("override, needle", [

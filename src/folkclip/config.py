@@ -1,7 +1,7 @@
 """Typed configuration: nested dataclasses built from dicts/YAML, with checked overrides.
 
 ``from_dict(TrainConfig, data)`` refuses unknown keys and wrong types with a message
-that names the key; ``apply_overrides(cfg, ["trainer.max_steps=5", "seed=3"])``
+that names the key; ``apply_assignments(cfg, ["trainer.max_steps=5", "seed=3"])``
 parses each value as YAML and checks it against the field's type.
 
 A field's rules sit in its type, beside its default: ``Literal["cosine", "constant"]``
@@ -170,7 +170,7 @@ def apply_override(obj: T, dotted: str, value: Any, _prefix: str = "") -> T:
     return dataclasses.replace(obj, **{head: new})  # type: ignore[type-var]
 
 
-def apply_overrides(obj: T, assignments: list[str]) -> T:
+def apply_assignments(obj: T, assignments: list[str]) -> T:
     """Apply ``key=value`` strings (values parsed as YAML: ``3``, ``0.1``, ``true``, ``[a, b]``)."""
     import yaml
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from folkclip.config import Range, apply_overrides, from_dict, load_yaml, to_dict
+from folkclip.config import Range, apply_assignments, from_dict, load_yaml, to_dict
 from folkclip.errors import FolkclipError
 from folkclip.models.config import ModelConfig
 
@@ -160,7 +160,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             base[sub].update(_mapping(model.get(sub, {}), f"model.{sub}"))
         data = {**data, "model": base}
     cfg = from_dict(TrainConfig, data)
-    cfg = apply_overrides(cfg, [o for o in overrides or [] if not o.startswith("model_preset=")])
+    cfg = apply_assignments(cfg, [o for o in overrides or [] if not o.startswith("model_preset=")])
     check_config(cfg)
     return cfg
 
