@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -17,6 +18,9 @@ from folkclip.data.batch import titled_indices, tune_batch
 from folkclip.data.dataset import TokenizedCorpus
 from folkclip.eval.metrics import aggregate, bootstrap_ci, per_query_metrics, rank_positions
 from folkclip.abc.titles import title_key
+
+if TYPE_CHECKING:
+    from folkclip.export import FolkclipModel
 
 # recall@k: fraction of a query's relevant items in the top k; hit@k: whether any is (the
 # "R@k" of CLIP-style papers). They differ for queries with several relevant items.
@@ -221,3 +225,36 @@ def summary_line(metrics: dict) -> str:
             f"recall@10 {metrics['tune_to_title/recall@10']:.3f} "
             f"hit@10 {metrics.get('tune_to_title/hit@10', float('nan')):.3f} | title→tune MRR "
             f"{metrics['title_to_tune/mrr']:.3f} nDCG@10 {metrics['title_to_tune/ndcg@10']:.3f}")
+
+
+def random_embeddings(es: EvalSet, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The chance baseline: random unit vectors for the tunes (N, dim) and titles (M, dim)
+    of ``es``, float32."""
+    rng = np.random.default_rng(seed)
+    tune_emb = rng.standard_normal((len(es.tunes), dim)).astype(np.float32)
+    title_emb = rng.standard_normal((len(es.titles), dim)).astype(np.float32)
+    tune_emb /= np.linalg.norm(tune_emb, axis=1, keepdims=True)
+    title_emb /= np.linalg.norm(title_emb, axis=1, keepdims=True)
+    return tune_emb, title_emb
+
+
+def random_init_embeddings(fm: FolkclipModel, tc: TokenizedCorpus, es: EvalSet,
+                           seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Tune (N, D) and title (M, D) embeddings of an untrained model of ``fm``'s architecture
+    (the reference for what training adds).
+
+    The melody encoder starts from no checkpoint (a pretrained title encoder such as
+    ``minilm`` keeps its pretrained weights; only what training adds is random).
+    """
+    import dataclasses
+
+    from folkclip.models import MelodyConfig, create_model
+
+    cfg = fm.model.config
+    melody = getattr(fm.model.melody, "config", cfg.melody)  # sizes resolved from an LM run
+    if not isinstance(melody, MelodyConfig):
+        melody = cfg.melody
+    cfg = dataclasses.replace(cfg, melody=dataclasses.replace(melody, init_from=None))
+    torch.manual_seed(seed)
+    model = create_model(cfg, {f: len(v) for f, v in fm.vocab.items()})
+    return embed(model, tc, es, max_events=fm.max_events, ids=fm.corpus_ids(tc))

@@ -17,7 +17,6 @@ unknown type are drawn but left out of the metrics.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 from collections import Counter
@@ -33,7 +32,6 @@ from folkclip.abc.titles import UNKNOWN_TYPE
 if TYPE_CHECKING:
     from folkclip.data.dataset import TokenizedCorpus
     from folkclip.eval.evaluation import EvalSet
-    from folkclip.export import FolkclipModel
 
 METHODS = ("pca", "tsne", "umap")
 COLORS = ("type", "meter", "mode", "key")
@@ -146,28 +144,6 @@ def type_metrics(emb: np.ndarray, types: list[str], k: int = KNN_K) -> dict[str,
     return {"silhouette_type": silhouette(e, t), "knn_type_accuracy": knn_accuracy(e, t, k)}
 
 
-def random_init_embeddings(fm: FolkclipModel, tc: TokenizedCorpus, es: EvalSet,
-                           seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Tune (N, D) and title (M, D) embeddings of an untrained model of ``fm``'s architecture.
-
-    The melody encoder starts from no checkpoint (a pretrained title encoder such as
-    ``minilm`` keeps its pretrained weights; only what training adds is random).
-    """
-    import torch
-
-    from folkclip.eval.evaluation import embed
-    from folkclip.models import MelodyConfig, create_model
-
-    cfg = fm.model.config
-    melody = getattr(fm.model.melody, "config", cfg.melody)  # sizes resolved from an LM run
-    if not isinstance(melody, MelodyConfig):
-        melody = cfg.melody
-    cfg = dataclasses.replace(cfg, melody=dataclasses.replace(melody, init_from=None))
-    torch.manual_seed(seed)
-    model = create_model(cfg, {f: len(v) for f, v in fm.vocab.items()})
-    return embed(model, tc, es, max_events=fm.max_events, ids=fm.corpus_ids(tc))
-
-
 def make_maps(run_dir: str | Path, out_dir: str | Path | None = None, *,
               data: list[str] | None = None, split: str | None = None, method: str = "pca",
               color: str = "type", seed: int = 0) -> dict:
@@ -190,7 +166,7 @@ def make_maps(run_dir: str | Path, out_dir: str | Path | None = None, *,
         FolkclipError: For a bad method or colour, a folder that is not a run, or
             ``umap`` without umap-learn.
     """
-    from folkclip.eval.evaluation import embed
+    from folkclip.eval.evaluation import embed, random_init_embeddings
     from folkclip_cli.study.runs import load_eval
 
     if method not in METHODS:

@@ -99,17 +99,9 @@ def embeddings(ctx: EvalContext, random: bool = False, seed: int = 0):
     Returns:
         (N, D) tune and (M, D) title embeddings, float32.
     """
-    import numpy as np
-
-    from folkclip.eval.evaluation import embed
+    from folkclip.eval.evaluation import embed, random_embeddings
 
     fm, tc, es = ctx.model, ctx.corpus, ctx.evalset
-    if not random:
-        return embed(fm.model, tc, es, max_events=fm.max_events, ids=fm.corpus_ids(tc))
-    rng = np.random.default_rng(seed)
-    dim = fm.model.config.embed_dim
-    tune_emb = rng.standard_normal((len(es.tunes), dim)).astype(np.float32)
-    title_emb = rng.standard_normal((len(es.titles), dim)).astype(np.float32)
-    tune_emb /= np.linalg.norm(tune_emb, axis=1, keepdims=True)
-    title_emb /= np.linalg.norm(title_emb, axis=1, keepdims=True)
-    return tune_emb, title_emb
+    if random:
+        return random_embeddings(es, fm.model.config.embed_dim, seed)
+    return embed(fm.model, tc, es, max_events=fm.max_events, ids=fm.corpus_ids(tc))
