@@ -298,10 +298,9 @@ def write_residual(out: Path, labels: list[str], data: object) -> Path:
     """Write the residual-information column of the ablation rows ``labels`` (see
     :func:`folkclip.data.removal_probe.residual_column`) to ``out/residual.{json,md}``."""
     from folkclip.data.removal_probe import residual_column
-    from folkclip.data.tokenize import TokenizerConfig
 
     d: Any = data  # the run config's DataConfig
-    base = TokenizerConfig(transpose=d.transpose, remove=tuple(d.remove))
+    base = d.tokenizer()
     column = residual_column(labels, list(d.sources), base)
     (out / "residual.json").write_text(json.dumps(column, indent=1))
     lines = ["| remove | residual information (probe accuracy removed; kept, majority) |",

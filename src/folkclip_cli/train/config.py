@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from folkclip.config import Range, apply_assignments, from_dict, load_yaml, to_dict
 from folkclip.errors import FolkclipError
 from folkclip.models.config import ModelConfig
+
+if TYPE_CHECKING:
+    from folkclip.data.tokenize import TokenizerConfig
 
 TASKS = ("contrastive", "melody_lm")
 # What Lightning's Trainer accepts (tests check these against Lightning's registries).
@@ -58,6 +61,13 @@ class DataConfig:
         if unknown:
             raise FolkclipError(f"data.remove: unknown switch(es) {', '.join(unknown)}; "
                                 f"choose from {', '.join(SWITCHES)}")
+
+    def tokenizer(self) -> TokenizerConfig:
+        """The tokenizer configuration these data settings mean (one place builds it)."""
+        from folkclip.data.tokenize import TokenizerConfig
+
+        return TokenizerConfig(transpose=self.transpose, remove=tuple(self.remove),
+                               first_bars=self.first_bars)
 
 
 @dataclass

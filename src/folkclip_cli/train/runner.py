@@ -77,7 +77,6 @@ def prepare_run(cfg: TrainConfig, out: Path
     import torch
 
     from folkclip.data.dataset import load_tokenized
-    from folkclip.data.tokenize import TokenizerConfig
     from folkclip_cli.train.config import save_config
 
     if cfg.trainer.threads:
@@ -86,8 +85,7 @@ def prepare_run(cfg: TrainConfig, out: Path
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     dc = cfg.data
-    tok_cfg = TokenizerConfig(transpose=dc.transpose, remove=tuple(dc.remove),
-                              first_bars=dc.first_bars)
+    tok_cfg = dc.tokenizer()
     tc = load_tokenized(dc.sources, tok_cfg, progress=cfg.trainer.progress_bar)
     splits = tc.split(dc.split_seed, tuple(dc.fractions), dc.folds, dc.fold)
     (out / "split.json").write_text(json.dumps(
