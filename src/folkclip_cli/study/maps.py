@@ -144,6 +144,32 @@ def type_metrics(emb: np.ndarray, types: list[str], k: int = KNN_K) -> dict[str,
     return {"silhouette_type": silhouette(e, t), "knn_type_accuracy": knn_accuracy(e, t, k)}
 
 
+def type_clustering(tunes: list[dict[str, str]], titles: list[dict[str, str]],
+                    trained: tuple[np.ndarray, np.ndarray],
+                    untrained: tuple[np.ndarray, np.ndarray]) -> dict:
+    """How tune types cluster in the tune and title embeddings of the trained model and of
+    the same architecture untrained (``random_init_`` keys), next to the majority share;
+    tunes and titles of unknown type are left out."""
+    tune_types = [t["type"] for t in tunes]
+    title_types = [t["type"] for t in titles]
+    typed = [t for t in tune_types if t != UNKNOWN_TYPE]
+    typed_titles = [t for t in title_types if t != UNKNOWN_TYPE]
+    counts = Counter(typed)
+    return {
+        "n_tunes": len(typed), "n_tunes_untyped": len(tunes) - len(typed),
+        "n_types": len(counts), "types": dict(counts.most_common()),
+        "majority_type_share": majority_share(typed),
+        **type_metrics(trained[0], tune_types),
+        **{f"random_init_{k}": v for k, v in type_metrics(untrained[0], tune_types).items()},
+        "titles/n_titles": len(typed_titles),
+        "titles/n_titles_untyped": len(titles) - len(typed_titles),
+        "titles/majority_type_share": majority_share(typed_titles),
+        **{f"titles/{k}": v for k, v in type_metrics(trained[1], title_types).items()},
+        **{f"titles/random_init_{k}": v
+           for k, v in type_metrics(untrained[1], title_types).items()},
+    }
+
+
 def make_maps(run_dir: str | Path, out_dir: str | Path | None = None, *,
               data: list[str] | None = None, split: str | None = None, method: str = "pca",
               color: str = "type", seed: int = 0) -> dict:
@@ -185,28 +211,10 @@ def make_maps(run_dir: str | Path, out_dir: str | Path | None = None, *,
     rand_tune, rand_title = random_init_embeddings(fm, tc, es, seed)
     tunes = _tune_info(tc, es)
     titles = _title_info(es, tunes)
-    tune_types = [t["type"] for t in tunes]
-    title_types = [t["type"] for t in titles]
-    typed = [t for t in tune_types if t != UNKNOWN_TYPE]
-    typed_titles = [t for t in title_types if t != UNKNOWN_TYPE]
-
-    trained, rand = type_metrics(tune_emb, tune_types), type_metrics(rand_tune, tune_types)
-    t_trained = type_metrics(title_emb, title_types)
-    t_rand = type_metrics(rand_title, title_types)
-    counts = Counter(typed)
     metrics: dict = {
         "run": str(ctx.run), "split": ctx.split, "sources": ctx.sources, "method": method,
         "color": color, "seed": seed, "knn_k": KNN_K,
-        "n_tunes": len(typed), "n_tunes_untyped": len(tunes) - len(typed),
-        "n_types": len(counts), "types": dict(counts.most_common()),
-        "majority_type_share": majority_share(typed),
-        **trained,
-        **{f"random_init_{k}": v for k, v in rand.items()},
-        "titles/n_titles": len(typed_titles),
-        "titles/n_titles_untyped": len(titles) - len(typed_titles),
-        "titles/majority_type_share": majority_share(typed_titles),
-        **{f"titles/{k}": v for k, v in t_trained.items()},
-        **{f"titles/random_init_{k}": v for k, v in t_rand.items()},
+        **type_clustering(tunes, titles, (tune_emb, title_emb), (rand_tune, rand_title)),
     }
     metrics = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
                for k, v in metrics.items()}
