@@ -129,10 +129,9 @@ def test_residual_column_of_an_ablation_table(monkeypatch):
 
 def test_ablate_residual_files(monkeypatch, tmp_path):
     pytest.importorskip("lightning")
-    from types import SimpleNamespace
-
     import folkclip.data.removal_probe as rp
     from folkclip_cli.study.sweep import write_residual
+    from folkclip_cli.train.config import DataConfig
 
     seen = []
 
@@ -141,7 +140,7 @@ def test_ablate_residual_files(monkeypatch, tmp_path):
         return {"removed": {"accuracy": 0.5}, "kept": {"accuracy": 0.9}, "majority_share": 0.25}
 
     monkeypatch.setattr(rp, "check_removal", fake_check)
-    data = SimpleNamespace(transpose=True, remove=["ornaments"], sources=["tiny"])
+    data = DataConfig(transpose=True, remove=["ornaments"], sources=["tiny"])
     write_residual(tmp_path, ["full", "meter"], data)
     assert json.loads((tmp_path / "residual.json").read_text())["meter"].startswith("meter 0.50")
     assert "| meter | meter 0.50" in (tmp_path / "residual.md").read_text()

@@ -35,9 +35,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Queue
-from typing import Any
+from typing import TYPE_CHECKING
 
 from folkclip.errors import FolkclipError
+
+if TYPE_CHECKING:
+    from folkclip_cli.train.config import DataConfig
 from folkclip.io.runfiles import read_json
 
 
@@ -294,14 +297,12 @@ def ablate_from_args(args: argparse.Namespace) -> int:
     return code
 
 
-def write_residual(out: Path, labels: list[str], data: object) -> Path:
+def write_residual(out: Path, labels: list[str], data: DataConfig) -> Path:
     """Write the residual-information column of the ablation rows ``labels`` (see
     :func:`folkclip.data.removal_probe.residual_column`) to ``out/residual.{json,md}``."""
     from folkclip.data.removal_probe import residual_column
 
-    d: Any = data  # the run config's DataConfig
-    base = d.tokenizer()
-    column = residual_column(labels, list(d.sources), base)
+    column = residual_column(labels, list(data.sources), data.tokenizer())
     (out / "residual.json").write_text(json.dumps(column, indent=1))
     lines = ["| remove | residual information (probe accuracy removed; kept, majority) |",
              "|---|---|", *(f"| {k} | {v} |" for k, v in column.items())]
