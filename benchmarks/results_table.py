@@ -3,8 +3,9 @@
     python benchmarks/results_table.py [--configs gru-attn cnn ...] [--epochs 6]
         [--out runs/results] [--set key=value ...]
 
-Each config trains into ``OUT/<name>`` (finished runs are reused: delete the folder to
-retrain); the chance baseline (random embeddings of the same test set) is added. Prints a
+Each config trains into ``OUT/<name>``; a finished run is reused only when it was trained
+with the same resolved config (otherwise the script stops and names the folder to delete);
+the chance baseline (random embeddings of the same test set) is added. Prints a
 Markdown table of test-split MRR and nDCG@10 in both directions with bootstrap 95% CIs,
 plus wall time per run, and writes it to ``OUT/results.md``.
 """
@@ -33,18 +34,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", dest="overrides", action="append", default=[])
     args = p.parse_args(argv)
 
+    import yaml
+
+    from folkclip.config import to_dict
+    from folkclip.errors import FolkclipError
+    from folkclip_cli.study import evaluate as evaluate_cmd
     from folkclip_cli.train.config import load_config
-    from folkclip_cli.study.evaluate import evaluate
-    from folkclip_cli.train.command import run
+    from folkclip_cli.train.tasks import run
 
     out = Path(args.out)
     rows = []
     for name in args.configs:
         run_dir = out / name
-        if not (run_dir / "eval_test.json").exists():
-            cfg = load_config(f"configs/{name}.yaml", [f"trainer.max_epochs={args.epochs}",
-                                                       "trainer.progress_bar=false",
-                                                       *args.overrides])
+        cfg = load_config(f"configs/{name}.yaml", [f"trainer.max_epochs={args.epochs}",
+                                                   "trainer.progress_bar=false",
+                                                   *args.overrides])
+        done = (run_dir / "eval_test.json").exists()
+        if done and yaml.safe_load((run_dir / "config.yaml").read_text()) != to_dict(cfg):
+            raise FolkclipError(f"{run_dir} was trained with other settings; delete it to "
+                                "retrain")
+        if not done:
             start = time.time()
             run(cfg, run_dir)
             (run_dir / "wall_time.json").write_text(json.dumps({"seconds": time.time() - start}))
@@ -53,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
             if (run_dir / "wall_time.json").exists() else float("nan")
         cfg_text = (run_dir / "config.yaml").read_text()
         rows.append((name, metrics, wall, cfg_text))
-    rand = evaluate(argparse.Namespace(run_dir=str(out / args.configs[0]), data=None,
-                                       split="test", rankings=None, random=True, seed=0))
+    eval_parser = argparse.ArgumentParser()
+    evaluate_cmd.add_arguments(eval_parser)
+    rand = evaluate_cmd.evaluate(eval_parser.parse_args(
+        [str(out / args.configs[0]), "--split", "test", "--random"]))
     lines = ["| model | tune→title MRR | tune→title nDCG@10 | title→tune MRR | "
              "title→tune nDCG@10 | train time |", "|---|---|---|---|---|---|"]
     for name, m, wall, _ in [("random", rand, float("nan"), "")] + rows:
