@@ -34,12 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", dest="overrides", action="append", default=[])
     args = p.parse_args(argv)
 
-    import yaml
-
     from folkclip.config import to_dict
     from folkclip.errors import FolkclipError
     from folkclip_cli.study import evaluate as evaluate_cmd
-    from folkclip_cli.train.config import load_config
+    from folkclip_cli.train.config import load_config, read_run_config
     from folkclip_cli.train.tasks import run
 
     out = Path(args.out)
@@ -50,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                                                    "trainer.progress_bar=false",
                                                    *args.overrides])
         done = (run_dir / "eval_test.json").exists()
-        if done and yaml.safe_load((run_dir / "config.yaml").read_text()) != to_dict(cfg):
+        if done and read_run_config(run_dir) != to_dict(cfg):
             raise FolkclipError(f"{run_dir} was trained with other settings; delete it to "
                                 "retrain")
         if not done:

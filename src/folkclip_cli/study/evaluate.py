@@ -85,9 +85,9 @@ def evaluate(args: argparse.Namespace) -> dict:
 
 
 def _sources(run: Path) -> list[str]:
-    import yaml
+    from folkclip_cli.train.config import read_run_config
 
-    return list(yaml.safe_load((run / "config.yaml").read_text())["data"]["sources"])
+    return list(read_run_config(run)["data"]["sources"])
 
 
 def main_from_args(args: argparse.Namespace) -> int:
