@@ -72,3 +72,21 @@ def test_word_auc_finds_the_informative_word():
     assert 0.3 < rows["jig"]["auc"] < 0.7  # not encoded in the features
     assert rows["lady"]["tunes"] == int(has_lady.sum())
     assert rows["lady"]["rate"] == pytest.approx(0.25)
+
+
+def test_rank_auc_matches_sklearn_with_ties_and_one_class():
+    from sklearn.metrics import roc_auc_score
+
+    from folkclip.eval.probes import rank_auc
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        y = rng.integers(0, 2, 40)
+        s = rng.integers(0, 6, 40).astype(float)  # many ties
+        if 0 < y.sum() < len(y):
+            assert rank_auc(y, s) == pytest.approx(roc_auc_score(y, s))
+    # hand-worked: positives scored 3 and 1, negatives 2 and 0 -> 3 of 4 pairs ordered
+    assert rank_auc(np.array([1, 0, 1, 0]), np.array([3.0, 2.0, 1.0, 0.0])) == 0.75
+    assert rank_auc(np.ones(4), np.arange(4.0)) == 0.5
+    batch = rank_auc(np.array([[1, 0], [0, 1]]), np.array([[1.0, 0.0], [1.0, 0.0]]))
+    assert batch.tolist() == [1.0, 0.0]

@@ -18,7 +18,7 @@ from folkclip.errors import FolkclipError
 from folkclip_cli import data, generate
 from folkclip_cli.index import command as index
 from folkclip_cli.serve import cli as serve
-from folkclip_cli.study import compare, evaluate, maps, report, sweep
+from folkclip_cli.study import command as study, compare, evaluate, maps, report, sweep
 from folkclip_cli.train import command
 
 REPORT_BUGS = "the folkclip issue tracker (the project's repository, 'Issues')"
@@ -40,6 +40,8 @@ PROGRAMS = (
      "add_ablate_arguments", "ablate_from_args"),
     ("sweep", "train config variants over seeds and compare them", sweep,
      "add_sweep_arguments", "sweep_from_args"),
+    ("study", "the whole study: encoders, removals, transfer, probes, title words, other "
+     "traditions; one resumable command and report", study, "add_arguments", "main_from_args"),
     ("compare", "put finished runs side by side (mean ± 95%% CI)", compare, "add_arguments",
      "main_from_args"),
     ("report", "one self-contained HTML report of a run or ablation", report, "add_arguments",

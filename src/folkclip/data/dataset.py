@@ -85,10 +85,13 @@ class TokenizedCorpus:
         return out
 
     def split(self, seed: int = 0, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
-              folds: int = 0, fold: int = 0) -> dict[str, np.ndarray]:
+              folds: int = 0, fold: int = 0, train_share: float = 1.0
+              ) -> dict[str, np.ndarray]:
         """Indices of each split, grouped by tune identity: with ``folds`` K >= 2, those of
-        cross-validation fold ``fold`` (see :func:`folkclip.data.splits.assign_splits`)."""
-        sides = np.array(assign_splits(self.identities(), fractions, seed, folds, fold))
+        cross-validation fold ``fold``; ``train_share`` < 1 keeps that share of the
+        training groups (see :func:`folkclip.data.splits.assign_splits`)."""
+        sides = np.array(assign_splits(self.identities(), fractions, seed, folds, fold,
+                                       train_share))
         return {name: np.nonzero(sides == name)[0] for name in ("train", "validation", "test")}
 
     def bar_patches(self, i: int, patch_size: int = 16, max_bars: int = 64) -> np.ndarray:

@@ -16,8 +16,8 @@ from pathlib import PurePath
 
 import numpy as np
 
-from folkclip.errors import FolkclipError
 from folkclip.abc.titles import is_untitled, title_key
+from folkclip.errors import FolkclipError
 
 SPLITS = ("train", "validation", "test")
 
@@ -107,8 +107,8 @@ def group_keys(identities: Sequence[TuneIdentity]) -> tuple[np.ndarray, dict[int
 
 
 def assign_splits(identities: Sequence[TuneIdentity], fractions: Sequence[float]
-                  = (0.8, 0.1, 0.1), seed: int = 0, folds: int = 0, fold: int = 0
-                  ) -> list[str]:
+                  = (0.8, 0.1, 0.1), seed: int = 0, folds: int = 0, fold: int = 0,
+                  train_share: float = 1.0) -> list[str]:
     """Give each tune a split name, keeping every group on one side.
 
     The one function behind every split: training, evaluation, ``data check-leakage``
@@ -127,9 +127,12 @@ def assign_splits(identities: Sequence[TuneIdentity], fractions: Sequence[float]
         seed: Changes the assignment; the same seed always gives the same split.
         folds: 0 for one split, or the number of cross-validation folds.
         fold: The held-out fold (``0 <= fold < folds``).
+        train_share: Keep this share of the training groups (a third draw from the
+            group's key, so a smaller share is a subset of a larger one); the others are
+            ``"unused"``. Validation and test do not change (learning curves).
 
     Returns:
-        One of ``"train"``, ``"validation"``, ``"test"`` per tune.
+        One of ``"train"``, ``"validation"``, ``"test"`` (or ``"unused"``) per tune.
 
     Raises:
         FolkclipError: For bad fractions, ``folds`` or ``fold``.
@@ -138,6 +141,8 @@ def assign_splits(identities: Sequence[TuneIdentity], fractions: Sequence[float]
     if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
         raise FolkclipError(f"split fractions must be three non-negative shares summing to 1, "
                             f"got {fractions}")
+    if not 0 < train_share <= 1:
+        raise FolkclipError(f"train_share must be in (0, 1], got {train_share}")
     if folds == 1 or folds < 0 or (folds and not 0 <= fold < folds):
         raise FolkclipError(f"folds must be 0 or >= 2 and 0 <= fold < folds, got folds={folds},"
                             f" fold={fold}")
@@ -154,6 +159,8 @@ def assign_splits(identities: Sequence[TuneIdentity], fractions: Sequence[float]
         else:
             cut1, cut2 = fractions[0], fractions[0] + fractions[1]
             side[g] = "train" if u < cut1 else "validation" if u < cut2 else "test"
+        if side[g] == "train" and _unit(seed, key, "subset:") >= train_share:
+            side[g] = "unused"
     return [side[int(g)] for g in groups]
 
 

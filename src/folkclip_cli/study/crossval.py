@@ -47,8 +47,14 @@ def fold_dirs(root: str | Path) -> list[Path]:
 
 
 def fold_config(cfg: TrainConfig, folds: int, fold: int) -> TrainConfig:
-    """``cfg`` for fold ``fold`` of ``folds``."""
-    return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, folds=folds, fold=fold))
+    """``cfg`` for fold ``fold`` of ``folds``; a ``{fold}`` in ``model.melody.init_from``
+    becomes the fold number (a language model pretrained on this fold's training part)."""
+    out = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, folds=folds, fold=fold))
+    source = cfg.model.melody.init_from
+    if source and "{fold}" in source:
+        melody = dataclasses.replace(cfg.model.melody, init_from=source.replace("{fold}", str(fold)))
+        out = dataclasses.replace(out, model=dataclasses.replace(cfg.model, melody=melody))
+    return out
 
 
 def _settings(cfg: TrainConfig) -> dict:

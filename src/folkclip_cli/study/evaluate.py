@@ -19,8 +19,8 @@ covers all folds.
 from __future__ import annotations
 
 import argparse
-import json
 import dataclasses
+import json
 from pathlib import Path
 
 from folkclip.errors import FolkclipError

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from folkclip.eval.cluster import knn_accuracy, majority_share, silhouette
-from folkclip.errors import FolkclipError
 from folkclip.abc.titles import UNKNOWN_TYPE
+from folkclip.errors import FolkclipError
+from folkclip.eval.cluster import knn_accuracy, majority_share, silhouette
 
 if TYPE_CHECKING:
     from folkclip.data.dataset import TokenizedCorpus

@@ -59,7 +59,7 @@ def load_eval(run_dir: str | Path, data: list[str] | None = None,
     return EvalContext(run, cfg, fm, tc, es, sources, split)
 
 
-def training_overlap(ctx: EvalContext, threshold: float = 0.9):  # noqa: ANN201 (Overlap)
+def training_overlap(ctx: EvalContext, threshold: float = 0.9):
     """Which tunes of ``ctx``'s evaluation set the run's training split (as recorded in its
     ``split.json``) has seen, by title identity or near-duplicate melody; both corpora are
     read with pitches kept.
@@ -68,8 +68,8 @@ def training_overlap(ctx: EvalContext, threshold: float = 0.9):  # noqa: ANN201 
         FolkclipError: When the sources cannot be read.
     """
     from folkclip.data.dataset import load_tokenized
-    from folkclip.eval.overlap import training_overlap as overlap_of
     from folkclip.data.tokenize import TokenizerConfig
+    from folkclip.eval.overlap import training_overlap as overlap_of
 
     data = ctx.config["data"]
     full = TokenizerConfig()  # pitches kept: the melody profile needs them
@@ -90,7 +90,7 @@ def run_split(run: Path, tc: TokenizedCorpus, cfg: dict, split: str) -> list[int
             return [index[n] for n in names]
     dc = cfg["data"]
     return tc.split(dc["split_seed"], tuple(dc["fractions"]), dc.get("folds", 0),
-                    dc.get("fold", 0))[split].tolist()
+                    dc.get("fold", 0), dc.get("train_share", 1.0))[split].tolist()
 
 
 def embeddings(ctx: EvalContext, random: bool = False, seed: int = 0):

@@ -97,6 +97,9 @@ def plan(variants: list[Variant], seeds: int, out: Path) -> list[PlannedRun]:
     return [PlannedRun(v, s, out / v.label / f"seed{s}") for v in variants for s in range(seeds)]
 
 
+# What a finished run leaves: a two-tower run its test evaluation, a melody LM its
+# test perplexities.
+FINISHED = ("eval_test.json", "perplexity.json")
 # Settings that change speed or display, not results: free to differ when resuming.
 _NEUTRAL = ("trainer.threads=", "trainer.progress_bar=", "trainer.num_workers=")
 
@@ -111,7 +114,7 @@ def _state(run: PlannedRun, config: str | None, base: list[str], folds: int = 0)
     if record.exists() and read_json(record) != wanted:
         raise FolkclipError(f"{run.out} was trained with other settings "
                             f"({record.read_text().strip()}); use another --out or delete it")
-    if (run.out / "eval_test.json").exists():
+    if any((run.out / name).exists() for name in FINISHED):
         return "done"
     run.out.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(wanted))
@@ -121,8 +124,8 @@ def _state(run: PlannedRun, config: str | None, base: list[str], folds: int = 0)
 def _train_in_process(run: PlannedRun, config: str | None, base: list[str], resume: bool,
                       quiet: bool, folds: int = 0) -> None:
     from folkclip_cli.study.crossval import run_cv
-    from folkclip_cli.train.tasks import run as train_run
     from folkclip_cli.train.config import load_config
+    from folkclip_cli.train.tasks import run as train_run
 
     extra = ["trainer.progress_bar=false"] if quiet else []
     cfg = load_config(config, [*base, *run.overrides, *extra])

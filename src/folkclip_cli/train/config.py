@@ -44,6 +44,7 @@ class DataConfig:
     fractions: list[Share] = field(default_factory=lambda: [0.8, 0.1, 0.1])  # train, val, test
     folds: NonNegative = 0  # K >= 2: grouped K-fold cross-validation (test = fold `fold`)
     fold: NonNegative = 0  # the held-out fold of this run (set by `train --folds K` per fold)
+    train_share: Annotated[float, Range(gt=0, le=1)] = 1.0  # share of training groups kept
     transpose: bool = True
     remove: list[str] = field(default_factory=list)  # tokenizer information-removal switches
     first_bars: NonNegative = 0

@@ -87,7 +87,7 @@ def prepare_run(cfg: TrainConfig, out: Path
     dc = cfg.data
     tok_cfg = dc.tokenizer()
     tc = load_tokenized(dc.sources, tok_cfg, progress=cfg.trainer.progress_bar)
-    splits = tc.split(dc.split_seed, tuple(dc.fractions), dc.folds, dc.fold)
+    splits = tc.split(dc.split_seed, tuple(dc.fractions), dc.folds, dc.fold, dc.train_share)
     (out / "split.json").write_text(json.dumps(
         {k: [f"{tc.meta[i]['source']}#{tc.meta[i]['number']}" for i in v]
          for k, v in splits.items()}))
