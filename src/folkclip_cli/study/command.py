@@ -98,6 +98,13 @@ def main_from_args(args: argparse.Namespace) -> int:
     out = Path(args.out)
     plan = make_plan(out, 2 if args.quick else args.folds, args.quick)
     start = time.time()
+    from folkclip_cli.train.config import load_config
+
+    cfg = load_config(args.config, _base(args))
+    print(f"study: {plan.folds}-fold cross-validation, 1 seed, {cfg.trainer.max_epochs} epochs,"
+          f" {cfg.data.max_events} events per tune, {cfg.model.embed_dim}-wide embeddings, "
+          f"{len(plan.variants)} variants (+ part 6), {cfg.trainer.accelerator}; in {out}",
+          flush=True)
     if not args.tables_only:
         train(args, plan)
     if not args.train_only:

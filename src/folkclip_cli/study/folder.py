@@ -26,11 +26,28 @@ def _budget(plan: StudyPlan, args: argparse.Namespace, base: list[str]) -> dict:
     from folkclip_cli.study.plan import base_overrides
 
     lm = load_config(args.lm_config, base_overrides(args.quick, args.overrides, lm=True))
-    return {"folds": plan.folds, "seeds": 1, "epochs": cfg.trainer.max_epochs,
+    return {"folds": plan.folds, "seeds": 1, **training_time(plan), "epochs": cfg.trainer.max_epochs,
             "events_per_tune": cfg.data.max_events, "tower_width": cfg.model.embed_dim,
             "sources": cfg.data.sources, "lm_epochs": lm.trainer.max_epochs,
             "accelerator": cfg.trainer.accelerator, "runs": len(plan.variants),
             "quick": plan.quick}
+
+
+def training_time(plan: StudyPlan) -> dict:
+    """Wall-clock span of the study's training, from the first run folder's split to the
+    last finished run, and the summed time of each run (minutes)."""
+    starts, ends, total = [], [], 0.0
+    for split in (plan.out / "runs").glob("**/split.json"):
+        run = split.parent
+        done = [run / n for n in ("eval_test.json", "perplexity.json") if (run / n).exists()]
+        if done:
+            starts.append(split.stat().st_mtime)
+            ends.append(done[0].stat().st_mtime)
+            total += ends[-1] - starts[-1]
+    if not starts:
+        return {"training_wall_minutes": 0.0, "training_run_minutes": 0.0}
+    return {"training_wall_minutes": round((max(ends) - min(starts)) / 60, 1),
+            "training_run_minutes": round(total / 60, 1)}
 
 
 def _residual(plan: StudyPlan, base: list[str], config: str) -> dict[str, str]:
@@ -180,6 +197,7 @@ def write_study(plan: StudyPlan, args: argparse.Namespace, seconds: float) -> Pa
         sections.append(_section(title, tables))
         summary[title] = {t.stem: t.data for t in tables}
     summary["seconds"] = seconds
+    summary["budget"]["runs"] = len(plan.variants)
     (out / "study.json").write_text(json.dumps(summary, indent=1, default=_jsonable))
     logged = mlflow_import(plan)
     html = render("study.html", title="folkclip study: what ties a title to a melody",

@@ -258,7 +258,10 @@ def transfer_table(plan: StudyPlan, folder: Path, base: list[str], config: str) 
                           references=frozenset(scratch.values()))
     csv_path = summary_csv(summary, folder / "tables" / "transfer.csv", "variant", extra)
     note = ("Δ: paired difference to the scratch model (same architecture, no pretraining) "
-            "at the same share of the training folds; Holm over every row and share.")
+            "at the same share of the training folds; Holm over every row and share. The "
+            "melody LM of each fold is pretrained on that fold's whole training part only "
+            "(titled or not; never its test fold), then transferred at every share: frozen "
+            "(only the projection trains), top1 (its top layer trains) or fine-tuned.")
     if missing:
         note += f" Not finished yet (left out): {', '.join(missing)}."
     (folder / "tables" / "transfer.md").write_text(f"## Part 3\n\n{md}\n\n{note}\n\n"
