@@ -131,3 +131,15 @@ def test_out_of_fold_embeddings_cover_each_tune_once(quick):
     assert len(set(pooled.indices.tolist())) == len(pooled.indices) == len(pooled.tune)
     stats = token_statistics(pooled.corpus, pooled.indices, pooled.max_events)
     np.testing.assert_allclose(stats.sum(1), 4.0)  # four normalised histograms per tune
+
+
+def test_readme_tables_script_reads_the_study_folder(quick, capsys):
+    import runpy
+
+    script = Path(__file__).parents[1] / "scripts" / "study_readme_tables.py"
+    main = runpy.run_path(str(script))["main"]
+    assert main([str(quick)]) == 0
+    printed = capsys.readouterr().out
+    for part in range(1, 7):
+        assert f"Part {part}" in printed
+    assert "remove-rhythm" in printed and "Holm p" in printed

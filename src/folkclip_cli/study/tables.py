@@ -247,10 +247,15 @@ def transfer_table(plan: StudyPlan, folder: Path, base: list[str], config: str) 
     if not rows:
         return Table("transfer", "Part 3", "(no finished run yet)", folder / "tables" /
                      "transfer.csv", study_command(plan))
+    references = set(scratch.values())
     for key in KEYS:  # Holm over every comparison of the table, not per share
-        tested = [(i, s) for i, (_, s) in enumerate(rows) if not math.isnan(s.p.get(key, math.nan))]
-        for (i, s), p in zip(tested, holm([s.p[key] for _, s in tested])):
+        tested = [s for _, s in rows if s.label not in references
+                  and not math.isnan(s.p.get(key, math.nan))]
+        for s, p in zip(tested, holm([s.p[key] for s in tested])):
             s.p_holm[key] = float(p)
+        for _, s in rows:
+            if s.label in references:  # the reference of its share: no difference to test
+                s.p[key] = s.p_holm[key] = math.nan
     summary = [s for _, s in rows]
     extra = {"training share": {s.label: f"{round(share * 100)}%" for share, s in rows},
              "training tunes": {s.label: f"{train_tunes(plan, s.label):.0f}" for _, s in rows}}
@@ -264,8 +269,8 @@ def transfer_table(plan: StudyPlan, folder: Path, base: list[str], config: str) 
             "(only the projection trains), top1 (its top layer trains) or fine-tuned.")
     if missing:
         note += f" Not finished yet (left out): {', '.join(missing)}."
-    (folder / "tables" / "transfer.md").write_text(f"## Part 3\n\n{md}\n\n{note}\n\n"
-                                                   f"Command: `{study_command(plan)}`\n")
+    (folder / "tables" / "transfer.md").write_text(
+        f"## Transfer and data size\n\n{md}\n\n{note}\n\nCommand: `{study_command(plan)}`\n")
     figures = [p for p in [learning_curve_plot(plan, folder / "figures" / "learning_curve.png")]
                if p]
     data = {s.label: {"share": share, "mean": s.mean, "ci": s.ci, "delta": s.delta,
