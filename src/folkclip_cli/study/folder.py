@@ -202,7 +202,7 @@ def write_study(plan: StudyPlan, args: argparse.Namespace, seconds: float) -> Pa
     logged = mlflow_import(plan)
     html = render("study.html", title="folkclip study: what ties a title to a melody",
                   budget=summary["budget"], best=best, sections=sections,
-                  command=_cmd(plan), minutes=seconds / 60, mlflow=logged,
+                  command=_cmd(plan), mlflow=logged,
                   date=time.strftime("%Y-%m-%d"))
     (out / "report.html").write_text(html)
     print(f"wrote {out / 'report.html'}, {out / 'study.json'}, {out / 'tables'}, "
