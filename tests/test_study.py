@@ -127,7 +127,7 @@ def test_quick_study_resumes_and_refuses_changed_settings(quick, capsys):
 def test_out_of_fold_embeddings_cover_each_tune_once(quick):
     from folkclip_cli.study.probing import pooled_embeddings, token_statistics
 
-    pooled = pooled_embeddings(quick / "runs" / "gru-attn")
+    pooled = pooled_embeddings(quick / "runs" / "gru-attn")["trained"]
     assert len(set(pooled.indices.tolist())) == len(pooled.indices) == len(pooled.tune)
     stats = token_statistics(pooled.corpus, pooled.indices, pooled.max_events)
     np.testing.assert_allclose(stats.sum(1), 4.0)  # four normalised histograms per tune

@@ -59,13 +59,12 @@ def train(args: argparse.Namespace, plan) -> None:
     from folkclip_cli.train.config import load_config
 
     base, lm_base = _base(args), _base(args, lm=True)
-    for label in plan.variants:  # every variant's config is checked before any training
-        if "{fold}" not in str(plan.variants[label].overrides):
-            load_config(args.config, [*base, *plan.variants[label].overrides])
+    own = [lbl for lbl in plan.variants if not plan.uses_lm(lbl)]  # need no LM run first
+    for label in own:  # their configs are checked before any training
+        load_config(args.config, [*base, *plan.variants[label].overrides])
     load_config(args.lm_config, lm_base)
-    first = [lbl for lbl in plan.parts["removal"]]
-    first += [lbl for lbl in plan.parts["encoders"] if "{fold}" not in
-              str(plan.variants[lbl].overrides) and lbl not in first]
+    first = list(dict.fromkeys(
+        [*plan.parts["removal"], *(lbl for lbl in plan.parts["encoders"] if lbl in own)]))
     steps = [("part 2 (removal) and part 1 (encoders without the LM)", first, args.config,
               base, plan.folds),
              ("melody language models, one per fold", None, args.lm_config, lm_base, 0)]

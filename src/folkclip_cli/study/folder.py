@@ -115,7 +115,7 @@ def other_traditions(plan: StudyPlan, best: str, base: list[str], config: str) -
                         f"{plan.run_dir('header-default')}, {plan.run_dir(best + '-default')})",
                         "Unseen part: tunes whose title or near-duplicate melody is not in "
                         "the training split. 95% bootstrap CIs over queries.", data=data))
-    tables.append(summary_table(plan, plan.out, "nottingham_cv", "Cross-validated on Nottingham",
+    tables.append(summary_table(plan, "nottingham_cv", "Cross-validated on Nottingham",
                                 ["header-nottingham", f"{best}-nottingham"], "header-nottingham",
                                 "model", base, config))
     return tables
@@ -142,7 +142,7 @@ def write_study(plan: StudyPlan, args: argparse.Namespace, seconds: float) -> Pa
         best_encoder,
         other_tradition_variants,
     )
-    from folkclip_cli.study.tables import Table, summary_table, transfer_table
+    from folkclip_cli.study.tables import Table, study_command, summary_table, transfer_table
 
     out, base, config = plan.out, base_overrides(args.quick, args.overrides), args.config
     (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -153,30 +153,30 @@ def write_study(plan: StudyPlan, args: argparse.Namespace, seconds: float) -> Pa
         best = None
     sections, summary = [], {"budget": _budget(plan, args, base), "best_encoder": best}
     enc = plan.parts["encoders"]
-    part1 = [summary_table(plan, out, "encoders", "Encoders (Δ vs header-only)", enc,
+    part1 = [summary_table(plan, "encoders", "Encoders (Δ vs header-only)", enc,
                            "header", "encoder", base, config)]
     if best:
-        part1.append(summary_table(plan, out, "encoders_vs_best", f"Encoders (Δ vs {best})",
+        part1.append(summary_table(plan, "encoders_vs_best", f"Encoders (Δ vs {best})",
                                    enc, best, "encoder", base, config))
     residual = _residual(plan, base, config)
-    part2 = [summary_table(plan, out, "removal", "Information removed (Δ vs full information)",
+    part2 = [summary_table(plan, "removal", "Information removed (Δ vs full information)",
                            plan.parts["removal"], REFERENCE, "remove", base, config,
                            extra={"residual information": residual},
                            note="Residual information: how well a linear probe still "
                                 "predicts the removed element from the tokens (folkclip data "
                                 "check-removal), accuracy removed vs kept, majority share.")]
-    part3 = [transfer_table(plan, out, base, config)]
+    part3 = [transfer_table(plan, base, config)]
     part4, part5, part6 = [], [], []
     if best and (plan.run_dir(best) / "eval_test.json").exists():
         print(f"probing the out-of-fold embeddings of {best} ...", flush=True)
-        trained = probing.pooled_embeddings(plan.run_dir(best))
-        untrained = probing.pooled_embeddings(plan.run_dir(best), untrained=True)
-        probes = probing.probe_rows(trained, untrained, folds=plan.folds)
+        pooled = probing.pooled_embeddings(plan.run_dir(best))
+        trained = pooled["trained"]
+        probes = probing.probe_rows(trained, pooled["untrained"], folds=plan.folds)
         md = probing.probe_markdown(probes)
         (out / "tables" / "probes.md").write_text(md + "\n")
         _csv(out / "tables" / "probes.csv", [_flat_probe(r) for r in probes])
         part4.append(Table("probes", f"Linear probes from {best}'s embeddings", md,
-                           out / "tables" / "probes.csv", f"{_cmd(plan)} --tables-only",
+                           out / "tables" / "probes.csv", f"{study_command(plan)} --tables-only",
                            "Out-of-fold accuracy of a logistic regression (grouped, "
                            "stratified 5-fold) with a bootstrap 95% CI over tunes.",
                            data={"rows": [_flat_probe(r) for r in probes]}))
@@ -186,7 +186,7 @@ def write_study(plan: StudyPlan, args: argparse.Namespace, seconds: float) -> Pa
         _csv(out / "tables" / "title_words.csv", [_flat_word(r) for r in words])
         fig = probing.word_plot(words, out / "figures" / "title_words.png")
         part5.append(Table("title_words", "Title words predicted from the melody", md,
-                           out / "tables" / "title_words.csv", f"{_cmd(plan)} --tables-only",
+                           out / "tables" / "title_words.csv", f"{study_command(plan)} --tables-only",
                            f"Words in ≥ {3 if plan.quick else 15} titles; AUC of out-of-fold "
                            f"logistic-regression scores from {best}'s tune embeddings vs from "
                            "one-hot type, meter, key and mode; bootstrap 95% CI over tunes.",
@@ -202,18 +202,12 @@ def write_study(plan: StudyPlan, args: argparse.Namespace, seconds: float) -> Pa
     logged = mlflow_import(plan)
     html = render("study.html", title="folkclip study: what ties a title to a melody",
                   budget=summary["budget"], best=best, sections=sections,
-                  command=_cmd(plan), mlflow=logged,
+                  command=study_command(plan), mlflow=logged,
                   date=time.strftime("%Y-%m-%d"))
     (out / "report.html").write_text(html)
     print(f"wrote {out / 'report.html'}, {out / 'study.json'}, {out / 'tables'}, "
           f"{out / 'figures'}")
     return out / "report.html"
-
-
-def _cmd(plan: StudyPlan) -> str:
-    from folkclip_cli.study.tables import study_command
-
-    return study_command(plan)
 
 
 def _jsonable(x: object) -> object:

@@ -81,6 +81,10 @@ class StudyPlan:
         """The planned cross-validation run of variant ``label`` (seed 0)."""
         return PlannedRun(self.variants[label], 0, self.run_dir(label))
 
+    def uses_lm(self, label: str) -> bool:
+        """Whether variant ``label``'s tower starts from a fold's language model."""
+        return any("{fold}" in o for o in self.variants[label].overrides)
+
     def run_dir(self, label: str) -> Path:
         return self.out / "runs" / label
 

@@ -35,31 +35,34 @@ class PooledEmbeddings:
     max_events: int
 
 
-def pooled_embeddings(root: Path, untrained: bool = False, seed: int = 0) -> PooledEmbeddings:
-    """Each fold's test tunes embedded by that fold's model (or its untrained twin)."""
+def pooled_embeddings(root: Path, seed: int = 0) -> dict[str, PooledEmbeddings]:
+    """Each fold's test tunes embedded by that fold's model (``trained``) and by its
+    untrained twin (``untrained``), each fold's model and tunes loaded once."""
     from folkclip.abc.titles import title_key
     from folkclip.eval.evaluation import random_init_embeddings
     from folkclip_cli.study.crossval import fold_dirs
     from folkclip_cli.study.runs import embeddings, load_eval
 
-    idx, tunes, titles = [], [], []
+    idx: list[int] = []
+    vectors: dict[str, tuple[list, list]] = {"trained": ([], []), "untrained": ([], [])}
     corpus, max_events = None, 0
     for d in fold_dirs(root):
         ctx = load_eval(d)
-        corpus, max_events = ctx.corpus, ctx.model.max_events
-        es = ctx.evalset
-        tune_emb, title_emb = (random_init_embeddings(ctx.model, ctx.corpus, es, seed)
-                               if untrained else embeddings(ctx))
+        corpus, max_events, es = ctx.corpus, ctx.model.max_events, ctx.evalset
         key_index = {title_key(t): j for j, t in enumerate(es.titles)}
-        for q, i in enumerate(es.tunes):
-            main = key_index.get(title_key(corpus.meta[i]["title"]),
-                                 es.tune_titles[q][0])
-            idx.append(i)
-            tunes.append(tune_emb[q])
-            titles.append(title_emb[main])
+        main = [key_index.get(title_key(corpus.meta[i]["title"]), es.tune_titles[q][0])
+                for q, i in enumerate(es.tunes)]
+        idx += es.tunes
+        for kind, (tune_emb, title_emb) in (
+                ("trained", embeddings(ctx)),
+                ("untrained", random_init_embeddings(ctx.model, corpus, es, seed))):
+            vectors[kind][0].append(tune_emb)
+            vectors[kind][1].append(title_emb[main])
     order = np.argsort(idx)
-    return PooledEmbeddings(corpus, np.asarray(idx)[order], np.stack(tunes)[order],
-                            np.stack(titles)[order], max_events)
+    return {kind: PooledEmbeddings(corpus, np.asarray(idx)[order],
+                                   np.concatenate(tunes)[order], np.concatenate(titles)[order],
+                                   max_events)
+            for kind, (tunes, titles) in vectors.items()}
 
 
 def token_statistics(corpus, indices: np.ndarray, max_events: int) -> np.ndarray:
@@ -177,29 +180,13 @@ def word_markdown(rows: list[dict]) -> str:
 
 def word_plot(rows: list[dict], path: Path, top: int = 25) -> Path:
     """AUC from the melody embedding and from the header per word (best ``top``)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from folkclip_cli.study.tables import interval_plot
 
     rows = rows[:top]
-    fig, ax = plt.subplots(figsize=(6.4, 0.3 * len(rows) + 1.4))
-    y = np.arange(len(rows))
-    for j, (key, ci, name) in enumerate((("auc", "ci", "melody embedding"),
-                                         ("header_auc", "header_ci", "header only"))):
-        v = np.array([r[key] for r in rows])
-        lo = np.array([r[ci][0] for r in rows])
-        hi = np.array([r[ci][1] for r in rows])
-        ax.errorbar(v, y + (j - 0.5) * 0.3, xerr=np.nan_to_num(np.vstack([v - lo, hi - v])),
-                    fmt="o", capsize=2, label=name)
-    ax.axvline(0.5, color="0.4", lw=0.8)
-    ax.set_yticks(y, [f"{r['word']} ({r['tunes']})" for r in rows])
-    ax.invert_yaxis()
-    ax.set_xlabel("ROC AUC, out-of-fold (bootstrap 95% CI)")
-    ax.set_title("Which title words the melody predicts", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    series = [(name, [r[key] for r in rows], [r[ci][0] for r in rows], [r[ci][1] for r in rows])
+              for key, ci, name in (("auc", "ci", "melody embedding"),
+                                    ("header_auc", "header_ci", "header only"))]
+    return interval_plot([f"{r['word']} ({r['tunes']})" for r in rows], series, path,
+                         "ROC AUC, out-of-fold (bootstrap 95% CI)",
+                         "Which title words the melody predicts", reference=0.5, spacing=0.3,
+                         row_height=0.3)

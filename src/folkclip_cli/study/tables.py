@@ -69,23 +69,13 @@ def summarise_runs(plan: StudyPlan, labels: list[str], reference: str | None
     return summarise(results, reference if reference in labels else None, KEYS)
 
 
-def _cell(mean: float, lo: float, hi: float, signed: bool = False) -> str:
-    from folkclip_cli.study.compare import _fmt
-
-    return _fmt(mean, lo, hi, signed)
-
-
-def _p(p: float) -> str:
-    from folkclip_cli.study.compare import _fmt_p
-
-    return _fmt_p(p)
-
-
 def compact_markdown(summary: list[GroupSummary], first: str, reference: str | None,
                      extra: dict[str, dict[str, str]] | None = None,
                      keys: tuple[str, ...] = KEYS, references: frozenset = frozenset()) -> str:
     """Scores ± CI half-width, then per key the paired Δ ± CI and Holm p, then ``extra``
     columns (``{column: {label: cell}}``); ``references``: more rows without a Δ."""
+    from folkclip_cli.study.compare import _fmt, _fmt_p
+
     extra = extra or {}
     head = [first, *(SHORT[k] for k in keys[:2])]
     if reference:
@@ -94,11 +84,11 @@ def compact_markdown(summary: list[GroupSummary], first: str, reference: str | N
     head += list(extra)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in summary:
-        cells = [s.label, *(_cell(s.mean[k], *s.ci[k]) for k in keys[:2])]
+        cells = [s.label, *(_fmt(s.mean[k], *s.ci[k]) for k in keys[:2])]
         if reference:
             for k in keys:
                 cells += (["—", "—"] if s.label in {reference, *references} or k not in s.delta else
-                          [_cell(s.delta[k], *s.delta_ci[k], signed=True), _p(s.p_holm[k])])
+                          [_fmt(s.delta[k], *s.delta_ci[k], signed=True), _fmt_p(s.p_holm[k])])
         cells += [col.get(s.label, "—") for col in extra.values()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -127,28 +117,28 @@ def summary_csv(summary: list[GroupSummary], path: Path, first: str,
     return path
 
 
-def delta_plot(summary: list[GroupSummary], reference: str, path: Path, title: str,
-               keys: tuple[str, ...] = ("tune_to_title/mrr", "title_to_tune/mrr")) -> Path:
-    """Paired differences to ``reference`` with their 95% CIs, one row per group."""
+def interval_plot(labels: list[str], series: list[tuple[str, list, list, list]], path: Path,
+                  xlabel: str, title: str, reference: float = 0.0, spacing: float = 0.25,
+                  row_height: float = 0.42) -> Path:
+    """Points with horizontal 95% CI bars, one row per label and one marker per series
+    ``(name, values, lows, highs)``, a line at ``reference``; saved as PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    rows = [s for s in summary if s.label != reference and s.delta]
-    fig, ax = plt.subplots(figsize=(6.4, 0.42 * len(rows) + 1.4))
-    y = np.arange(len(rows))
-    for j, key in enumerate(keys):
-        d = np.array([s.delta[key] for s in rows])
-        lo = np.array([s.delta_ci[key][0] for s in rows])
-        hi = np.array([s.delta_ci[key][1] for s in rows])
-        ax.errorbar(d, y + (j - 0.5) * 0.25, xerr=np.vstack([d - lo, hi - d]), fmt="o",
-                    capsize=3, label=SHORT[key])
-    ax.axvline(0, color="0.4", lw=0.8)
-    ax.set_yticks(y, [s.label for s in rows])
+    fig, ax = plt.subplots(figsize=(6.4, row_height * len(labels) + 1.4))
+    y = np.arange(len(labels))
+    for j, (name, values, lows, highs) in enumerate(series):
+        v, lo, hi = np.asarray(values), np.asarray(lows), np.asarray(highs)
+        ax.errorbar(v, y + (j - (len(series) - 1) / 2) * spacing,
+                    xerr=np.nan_to_num(np.vstack([v - lo, hi - v])), fmt="o", capsize=3,
+                    label=name)
+    ax.axvline(reference, color="0.4", lw=0.8)
+    ax.set_yticks(y, labels)
     ax.invert_yaxis()
-    ax.set_xlabel(f"paired Δ vs {reference} (95% CI)")
+    ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(axis="x", alpha=0.3)
@@ -158,10 +148,21 @@ def delta_plot(summary: list[GroupSummary], reference: str, path: Path, title: s
     return path
 
 
-def summary_table(plan: StudyPlan, folder: Path, stem: str, title: str, labels: list[str],
+def delta_plot(summary: list[GroupSummary], reference: str, path: Path, title: str,
+               keys: tuple[str, ...] = ("tune_to_title/mrr", "title_to_tune/mrr")) -> Path:
+    """Paired differences to ``reference`` with their 95% CIs, one row per group."""
+    rows = [s for s in summary if s.label != reference and s.delta]
+    series = [(SHORT[k], [s.delta[k] for s in rows], [s.delta_ci[k][0] for s in rows],
+               [s.delta_ci[k][1] for s in rows]) for k in keys]
+    return interval_plot([s.label for s in rows], series, path,
+                         f"paired Δ vs {reference} (95% CI)", title)
+
+
+def summary_table(plan: StudyPlan, stem: str, title: str, labels: list[str],
                   reference: str | None, first: str, base: list[str], config: str,
                   extra: dict[str, dict[str, str]] | None = None, note: str = "") -> Table:
     """Summarise the finished runs of ``labels`` into ``tables/<stem>.*`` (+ a Δ figure)."""
+    folder = plan.out
     done, missing = finished(plan, labels)
     if missing:
         note += f" Not finished yet (left out): {', '.join(missing)}."
@@ -231,8 +232,9 @@ def train_tunes(plan: StudyPlan, label: str) -> float:
     return sum(sizes) / len(sizes)
 
 
-def transfer_table(plan: StudyPlan, folder: Path, base: list[str], config: str) -> Table:
+def transfer_table(plan: StudyPlan, base: list[str], config: str) -> Table:
     """Part 3: every transfer variant against the scratch model at the same data share."""
+    folder = plan.out
     from folkclip.eval.stats import holm
 
     rows, missing = [], []
