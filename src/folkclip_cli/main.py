@@ -1,6 +1,7 @@
 """The ``folkclip`` command line: ``folkclip data inspect|check-leakage|tokens``,
 ``folkclip train``, ``evaluate``, ``map``, ``generate``, ``ablate``, ``sweep``,
-``compare``, ``report``, ``index``, ``search``, ``suggest``, ``similar`` and ``serve``.
+``compare``, ``report``, ``index``, ``search``, ``suggest``, ``similar``, ``identify`` and
+``serve``.
 
 Every command is reachable as ``main([...])``; errors in the input become a one-line
 message on stderr and exit status 2, never a traceback. Anything else that escapes a
@@ -15,7 +16,7 @@ import sys
 from types import ModuleType
 
 from folkclip.errors import FolkclipError
-from folkclip_cli import data, generate
+from folkclip_cli import data, generate, identify
 from folkclip_cli.index import command as index
 from folkclip_cli.serve import cli as serve
 from folkclip_cli.study import command as study, compare, evaluate, maps, report, sweep
@@ -54,6 +55,8 @@ PROGRAMS = (
      "suggest_from_args"),
     ("similar", "tunes of an index closest to a tune", index, "add_similar_arguments",
      "similar_from_args"),
+    ("identify", "name the tune a few bars (ABC), a MIDI file or a recording come from",
+     identify, "add_arguments", "main_from_args"),
     ("serve", "browse a tune index in a local web page (needs the 'serve' extra)", serve,
      "add_arguments", "main_from_args"),
 )

@@ -43,6 +43,7 @@ def prepare(fm: object, run: str | None, sources: list[str], out: Path,
         FolkclipError: When ``out`` holds a build of another model or other sources.
     """
     from folkclip.data.dataset import save, tokenize_corpus
+    from folkclip.identify.store import build_stage, indexed_tunes
     from folkclip.index.profiles import Profiles, ngram_document, pitches_of
     from folkclip.io.sources import read_sources
 
@@ -62,11 +63,13 @@ def prepare(fm: object, run: str | None, sources: list[str], out: Path,
     save(tc, out / "tokens")
     bank = store.write_metadata(out, tc.meta)
     Profiles.fit([ngram_document(pitches_of(t)) for t in corpus.tunes]).save(out)
+    identify = build_stage(indexed_tunes(corpus.tunes, tc.meta), tc.groups(), out)
     manifest = {
         "format": store.FORMAT_VERSION, "state": "prepared",
         "model": {"run": run, **identity}, "tokenizer": fm.tokenizer_config.to_dict(),  # type: ignore[attr-defined]
         "max_events": fm.max_events, "sources": sources, "n_tunes": len(tc),  # type: ignore[attr-defined]
         "n_titles": len(bank), "chunk": chunk, "problems": len(corpus.errors),
+        "identify": identify,
     }
     store.write_manifest(out, manifest)
     return manifest

@@ -1,0 +1,37 @@
+"""Bounds on identification work, named once with their reason.
+
+A query past a bound is cut or refused with a :class:`~folkclip.identify.errors.QueryError`
+naming the bound; an indexed tune past one is cut (its first notes are kept).
+"""
+
+from __future__ import annotations
+
+MAX_QUERY_BYTES = 1 << 20
+"""Bytes of an ABC query (a file or standard input): a few bars, or one tune, are a few
+kilobytes; a megabyte is far past any tune (the longest real one has 2,438 characters)."""
+
+MIN_QUERY_NOTES = 5
+"""Notes a query needs: four intervals are the shortest melody that a candidate n-gram
+(:data:`NGRAM`) can find; fewer notes match nearly any tune somewhere."""
+
+MAX_QUERY_NOTES = 400
+"""Notes of a query that are matched (the first ones; a 60-s recording of a reel holds
+about 300): bounds the alignment's work, which grows with the query's length."""
+
+MAX_TUNE_NOTES = 4096
+"""Notes of an indexed tune, repeats unfolded, that are stored and aligned (the longest
+tune of ``default`` and ``nottingham`` unfolds to about 1,700): bounds the alignment's
+work per candidate."""
+
+NGRAM = 4
+"""Intervals per candidate n-gram (as the index's similarity profiles use): long enough
+that a 4-gram is specific, short enough that a two-bar fragment with a changed note still
+holds several intact ones."""
+
+MAX_INTERVAL = 24
+"""Intervals are clipped to two octaves either way: leaps beyond are rare and are all
+alike to the matcher."""
+
+CANDIDATES = 100
+"""Tunes the n-gram stage hands to the alignment stage (their alignment costs about
+``CANDIDATES * query notes * tune notes`` cell updates)."""
