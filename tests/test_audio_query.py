@@ -3,7 +3,6 @@ every kind of recording that holds no melody or no audio at all."""
 
 from __future__ import annotations
 
-import io
 import re
 
 import numpy as np
@@ -11,6 +10,8 @@ import pytest
 
 sf = pytest.importorskip("soundfile")
 pytest.importorskip("librosa")
+
+from melody_audio import encode, synth  # tests/melody_audio.py
 
 from folkclip.audio import read_audio
 from folkclip.audio.pitch import segment
@@ -21,27 +22,6 @@ SR_HZ = 22_050
 # "The Kesh"-like opening in G: a repeated note (69, 69) tests attack splitting
 MELODY = [67, 67, 69, 71, 69, 67, 64, 62, 67, 71, 74, 71, 72, 69, 66, 67]
 BEATS = [1, 0.5, 0.5, 1, 1, 1, 0.5, 0.5, 1, 1, 1, 1, 1, 1, 1, 2]
-
-
-def synth(pitches, beats, *, beat_s=0.25, sr_hz=SR_HZ, wave="saw", cents=0.0,
-          level=0.3) -> np.ndarray:
-    """A melody of band-limited sawtooth (or sine) notes with short attacks and releases."""
-    out = []
-    for p, b in zip(pitches, beats):
-        f_hz = 440.0 * 2 ** ((p + cents / 100 - 69) / 12)
-        t = np.arange(int(b * beat_s * sr_hz)) / sr_hz
-        ks = range(1, 12) if wave == "saw" else range(1, 2)
-        x = sum(np.sin(2 * np.pi * k * f_hz * t) / k for k in ks if k * f_hz < sr_hz / 2)
-        env = np.clip(np.minimum(t / 0.01, (t[-1] - t) / 0.03), 0, 1)
-        out.append(x * env)
-    y = np.concatenate(out)
-    return (level * y / np.abs(y).max()).astype(np.float32)
-
-
-def encode(y: np.ndarray, sr_hz: int = SR_HZ, fmt: str = "WAV") -> bytes:
-    buf = io.BytesIO()
-    sf.write(buf, y, sr_hz, format=fmt)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,8 @@ Routes (``/docs`` lists them with their models):
 - ``GET /api/search?q=...&k=10`` — tunes whose melody fits a title or free text;
 - ``POST /api/suggest`` ``{"abc", "k", "titles"}`` — titles for a tune;
 - ``POST /api/similar`` ``{"abc" | "tune_id", "k"}`` — the closest indexed tunes;
+- ``POST /api/identify`` (multipart: ``file`` or ``abc``, ``k``) — name the tune of a
+  recording, a MIDI file or a few typed bars (:mod:`folkclip_cli.serve.identify_route`);
 - ``GET /api/tunes/{tune_id}`` — one tune with its ABC text;
 - ``GET /api/map`` — the index's 2-D map, coloured by tune type;
 - ``GET /soundfont/{instrument}/{note}`` — note samples for abcjs's synth (made in memory).
@@ -32,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from folkclip.errors import FolkclipError
 from folkclip_cli.pages import render
 from folkclip_cli.serve import limits as L
+from folkclip_cli.serve.identify_route import add_identify_route
 from folkclip_cli.serve.tones import INSTRUMENT_DIR, midi_pitch, tone_wav
 
 STATIC = Path(__file__).with_name("static")
@@ -206,6 +209,7 @@ def create_app(index: Any, *, allow_origins: tuple[str, ...] = (),
                             headers={"Retry-After": "1"})
 
     _add_api(app, index, call)
+    add_identify_route(app, index, call)
     _add_pages(app, index)
     return app
 
@@ -262,7 +266,7 @@ def _add_api(app: FastAPI, index: Any, call: Callable[..., Any]) -> None:
     async def info() -> dict:
         """How many tunes the index holds, and the limits of this server."""
         return {"tunes": len(index), "max_k": L.MAX_K, "max_abc_chars": L.MAX_ABC_CHARS,
-                "max_query_chars": L.MAX_QUERY_CHARS}
+                "max_query_chars": L.MAX_QUERY_CHARS, "max_upload_bytes": L.MAX_UPLOAD_BYTES}
 
 
 def _path_id() -> Any:

@@ -8,6 +8,14 @@ MAX_ABC_CHARS = 32_768
 # Whole request bodies: the ABC text plus JSON quoting and a title list. Bodies over this
 # are refused (413) before they are read to the end.
 MAX_BODY_BYTES = 2 * MAX_ABC_CHARS + 32_768
+# An upload to POST /api/identify: the largest recording the audio reader takes, plus the
+# multipart form around it (the reader checks each kind's own limit again).
+MAX_UPLOAD_BYTES = 16 * 2**20 + 64 * 1024
+# Reading one upload (decoding and pitch tracking a minute of audio takes ~2 s of CPU) must
+# finish in this time (then 503); it runs on its own thread, not the index's.
+READ_TIMEOUT_S = 60.0
+# Uploads waiting to be read at once; more are refused at once (503).
+MAX_PENDING_READS = 4
 # A title or free-text query; the title tower reads far fewer tokens than this.
 MAX_QUERY_CHARS = 300
 # Results per query: a page shows tens; more only costs time.
