@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePath
 from typing import Annotated, Any
 
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -65,8 +65,7 @@ class ReaderBusy(FolkclipError):
     """Too many uploads wait to be read, or one took too long (answered with 503)."""
 
 
-class TooLarge(FolkclipError):
-    """An upload over its kind's limit (answered with 413)."""
+STATUS = {UnsupportedQuery: 415, Unavailable: 501, ReaderBusy: 503}
 
 
 def _query_name(filename: str | None, content_type: str | None) -> str:
@@ -77,29 +76,29 @@ def _query_name(filename: str | None, content_type: str | None) -> str:
     return name
 
 
-def add_identify_route(app: FastAPI, index: Any, call: Callable[..., Any]) -> None:
-    """Add ``POST /api/identify`` and its error answers to the app.
+def identify_router(index: Any, call: Callable[..., Any]) -> APIRouter:
+    """The router of ``POST /api/identify`` (listed in :data:`folkclip_cli.serve.app.ROUTERS`).
 
     Args:
-        app: The app of :func:`folkclip_cli.serve.app.create_app`.
-        index: Its :class:`~folkclip.index.TuneIndex` (``folder`` names the index folder).
+        index: The app's :class:`~folkclip.index.TuneIndex` (``folder`` names its folder).
         call: The app's way to run work on the index thread (bounded queue and time).
+
+    Returns:
+        The router.
     """
-    @app.exception_handler(UnsupportedQuery)
-    async def unsupported(request: Request, exc: UnsupportedQuery) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 415)
-
-    @app.exception_handler(TooLarge)
-    async def too_large(request: Request, exc: TooLarge) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 413)
-
-    @app.exception_handler(ReaderBusy)
-    async def busy(request: Request, exc: ReaderBusy) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 503, headers={"Retry-After": "1"})
-
-    @app.exception_handler(Unavailable)
-    async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 501)
+    router = APIRouter()
+    errors = {413: {"description": "body or file over its limit"},
+              415: {"description": "a kind of file folkclip does not read"},
+              422: {"description": "unreadable query, or no melody in it"},
+              501: {"description": "the index holds no identification data"},
+              503: {"description": "uploads queue up, or one took too long to read"}}
+    if importlib.util.find_spec("multipart") is None:  # FastAPI reads forms with it
+        @router.post("/api/identify", responses=errors, tags=["identify"])
+        async def identify_unavailable() -> JSONResponse:
+            """Needs python-multipart (the ``serve`` extra) to read uploads."""
+            return JSONResponse({"detail": "uploads need python-multipart: "
+                                           "pip install 'folkclip[serve]'"}, 501)
+        return router
 
     state: dict[str, Any] = {}
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="folkclip-reader")
@@ -133,40 +132,38 @@ def add_identify_route(app: FastAPI, index: Any, call: Callable[..., Any]) -> No
                 raise Unavailable(f"this index cannot identify tunes: {err}") from None
         return [r.to_json() for r in state["identifier"].identify(notes, k)]
 
-    errors = {413: {"description": "body or file over its limit"},
-              415: {"description": "a kind of file folkclip does not read"},
-              422: {"description": "unreadable query, or no melody in it"},
-              501: {"description": "the index holds no identification data"}}
+    async def answer(data: bytes, name: str, k: int) -> Any:
+        try:
+            return {"results": await call(identify, await read(data, name), k)}
+        except (UnsupportedQuery, Unavailable, ReaderBusy) as err:
+            status = STATUS[type(err)]
+            return JSONResponse({"detail": str(err)}, status,
+                                headers={"Retry-After": "1"} if status == 503 else None)
 
-    if importlib.util.find_spec("multipart") is None:  # FastAPI reads forms with it
-        @app.post("/api/identify", responses=errors, tags=["identify"])
-        async def identify_unavailable() -> JSONResponse:
-            """Needs python-multipart (the ``serve`` extra) to read uploads."""
-            return JSONResponse({"detail": "uploads need python-multipart: "
-                                           "pip install 'folkclip[serve]'"}, 501)
-        return
-
-    @app.post("/api/identify", response_model=Identifications, responses=errors,
-              tags=["identify"], max_body_size=L.MAX_UPLOAD_BYTES)
+    @router.post("/api/identify", response_model=Identifications, responses=errors,
+                 tags=["identify"], max_body_size=L.MAX_UPLOAD_BYTES)
     async def identify_route(
             file: Annotated[UploadFile | None, File(
                 description="a recording (.wav .flac .ogg .mp3) or a MIDI file (.mid)")] = None,
             abc: Annotated[str | None, Form(min_length=1, max_length=L.MAX_ABC_CHARS,
                                             description="a few bars of ABC")] = None,
             k: Annotated[int, Form(ge=1, le=L.MAX_K, description="how many results")] = 5,
-    ) -> dict:
+    ) -> Any:
         """Name the tune of a recording, a MIDI file or a few typed bars."""
         if (file is None) == (abc is None):
             return JSONResponse({"detail": "give exactly one of file and abc"}, 422)
         if abc is not None:
-            return {"results": await call(identify, await read(abc.encode(), ""), k)}
+            return await answer(abc.encode(), "", k)
         name = _query_name(file.filename, file.content_type)
         limit = QL.MAX_MIDI_BYTES if PurePath(name).suffix.lower() in MIDI_SUFFIXES \
             else QL.MAX_AUDIO_BYTES
         data = await file.read(limit + 1)
         if len(data) > limit:
-            raise TooLarge(f"{name}: over the limit of {limit:,} bytes for this kind of file")
-        return {"results": await call(identify, await read(data, name), k)}
+            return JSONResponse({"detail": f"{name}: over the limit of {limit:,} bytes for "
+                                           "this kind of file"}, 413)
+        return await answer(data, name, k)
+
+    return router
 
 
 def _warm_up() -> None:
