@@ -294,5 +294,7 @@
     reader.onload = function () { $('abc').value = reader.result; lookup(); };
     reader.readAsText(f);
   });
-  window.folkclip = {openTune: openTune, search: search, lookup: lookup, show: show};
+  window.folkclip = {openTune: openTune, search: search, lookup: lookup, show: show,
+                     el: el, notate: notate, playButton: playButton, tuneLink: tuneLink,
+                     errorText: errorText};
 })();
