@@ -32,9 +32,12 @@ RESOLUTION_ST = 0.25  # pYIN's pitch grid, semitones
 PITCH_CHANGE_ST = 0.5  # a pitch this far from the note's median may start a new note
 HOLD_FRAMES = 3  # ... when held this long (60 ms); shorter is a slide or vibrato
 MIN_NOTE_S = 0.06  # notes shorter than this are ornaments or glitches: left out
+ONSET_SETTLE_S = 0.1  # an attack splits a note only this long after the note began: the
+# detector's peak trails the start of voicing by a few frames (it split every first note)
 ONSET_DELTA = 0.2  # onset strength (of the track's peak) an attack must rise above its
 # surroundings: librosa's 0.07 also fires on the pre-echo of lossy codecs (Ogg, MP3)
-MIN_VOICED_PROB = 0.35  # mean pYIN voicing probability a melody's voiced frames reach
+MIN_VOICED_PROB = 0.2  # mean pYIN voicing probability a melody's voiced frames reach (noise and
+# chords stay under 0.05; 10 dB of noise over a melody lowers it to ~0.3)
 
 
 def track_f0(y: np.ndarray, sr_hz: int) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +83,7 @@ def segment(midi: np.ndarray, onsets: np.ndarray, hop_s: float
         exclusive and the pitch the median of the note's frames.
     """
     min_frames = max(1, round(MIN_NOTE_S / hop_s))
+    settle = max(min_frames, round(ONSET_SETTLE_S / hop_s))
     is_onset = np.zeros(len(midi) + 1, bool)
     is_onset[np.clip(onsets, 0, len(midi))] = True
     voiced = np.isfinite(midi)
@@ -104,7 +108,7 @@ def segment(midi: np.ndarray, onsets: np.ndarray, hop_s: float
                     and np.ptp(ahead) < PITCH_CHANGE_ST):
                 emit(start, j)
                 start, ref = j, float(np.median(ahead))
-            elif is_onset[j] and j - start >= min_frames and end - j >= min_frames:
+            elif is_onset[j] and j - start >= settle and end - j >= min_frames:
                 emit(start, j)
                 start, ref = j, midi[j]
             else:
