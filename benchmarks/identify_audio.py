@@ -4,6 +4,8 @@ synthesizer, through pitch tracking and matching, with top-1/top-5/MRR/no-match 
     python benchmarks/identify_audio.py INDEX [--extracts 150] [--jobs 2] [--seed 0]
         [--out runs/bench-identify-audio]
     python benchmarks/identify_audio.py INDEX --pyin-settings   # pYIN cost per setting
+    python benchmarks/identify_audio.py INDEX --render TUNE_ID q.wav [--instrument fiddle]
+        # one clean 12-s extract of an indexed tune (from its start), for trying it by hand
 
 Each extract: a random indexed tune is rendered by ``abc2midi`` (repeats unfolded), its
 melody line is cut to a 12-s window from a random place (tempo x0.8-1.25 of a session
@@ -238,6 +240,28 @@ def pyin_settings(y: np.ndarray) -> None:
               f"{time.process_time() - t0:.2f} CPU s per 12-s clip")
 
 
+def render_one(meta, tune_id: int, out: Path, instrument: str) -> int:
+    """One extract from the tune's first note, at session tempo, a tone up, 10 cents sharp."""
+    import soundfile as sf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        line = tune_line(meta.tune(tune_id)["abc"], Path(tmp))
+        if line is None:
+            sys.exit(f"abc2midi could not render tune {tune_id}")
+        pitch, onset, dur = line
+        scale = SESSION_IOI_S / float(np.median(np.diff(onset)[np.diff(onset) > 0]))
+        keep = onset * scale < EXTRACT_S
+        plan = {"pitch": (pitch[keep] + 2).tolist(), "onset_s": (onset[keep] * scale).tolist(),
+                "duration_s": (dur[keep] * scale).tolist(), "instrument": instrument,
+                "cents": 10.0}
+        y, starts = render([plan], Path(tmp))
+    clip = y[int(starts[0] * RENDER_SR_HZ): int((starts[0] + EXTRACT_S) * RENDER_SR_HZ)]
+    sf.write(out, 0.9 * clip / np.abs(clip).max(), RENDER_SR_HZ, subtype="PCM_16")
+    print(f"wrote {out}: tune {tune_id} ({meta.tune(tune_id)['title']}), {instrument}, "
+          f"{EXTRACT_S:g} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("index", help="an index folder built by `folkclip index`")
@@ -246,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/bench-identify-audio")
     p.add_argument("--pyin-settings", action="store_true", help="time pYIN settings and stop")
+    p.add_argument("--render", nargs=2, metavar=("TUNE_ID", "WAV"),
+                   help="write one clean extract of an indexed tune and stop")
+    p.add_argument("--instrument", choices=sorted(PROGRAMS), default="fiddle")
     args = p.parse_args(argv)
     for tool in ("abc2midi", "fluidsynth"):
         if shutil.which(tool) is None:
@@ -260,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    if args.render:
+        return render_one(meta, int(args.render[0]), Path(args.render[1]), args.instrument)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         plans: list[dict] = []

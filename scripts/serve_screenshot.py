@@ -1,12 +1,15 @@
 """Screenshot of the ``folkclip serve`` page for the README (headless Chromium, loopback).
 
-    python scripts/serve_screenshot.py INDEX [--query "the humours of"] [--pane search|mine|map]
+    python scripts/serve_screenshot.py INDEX [--query "the humours of"]
+        [--pane search|mine|map|identify] [--query-file q.wav]
         [--out docs/figures/serve.png] [--width 1280] [--height 900]
 
 Serves INDEX on a free 127.0.0.1 port, opens the page in headless Chromium (which can
 resolve no other host), types the query into the search box, waits for the notation,
 and saves a PNG. With ``--pane mine`` the first search hit's ABC is pasted into "Your
-tune" instead (or tune ``--tune-id``), to show suggestions; ``--pane map`` shows the map.
+tune" instead (or tune ``--tune-id``), to show suggestions; ``--pane map`` shows the map;
+``--pane identify --query-file FILE`` opens a recording or MIDI file in "Play or hum" and
+waits for the answer (the identified tune with its matched bars marked).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("index")
     p.add_argument("--query", default="the humours of")
-    p.add_argument("--pane", choices=("search", "mine", "map"), default="search")
+    p.add_argument("--pane", choices=("search", "mine", "map", "identify"), default="search")
+    p.add_argument("--query-file", help="with --pane identify: a recording or MIDI file")
     p.add_argument("--tune-id", type=int, default=None,
                    help="with --pane mine: paste this indexed tune (default: the first hit)")
     p.add_argument("--out", default="docs/figures/serve.png")
@@ -66,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         driver.get(f"http://127.0.0.1:{port}/")
         wait.until(lambda d: d.execute_script("return !!(window.ABCJS && window.folkclip)"))
-        if args.pane == "map":
+        if args.pane == "identify":
+            driver.find_element(By.CSS_SELECTOR, "button[data-pane=identify]").click()
+            driver.find_element(By.ID, "id-file").send_keys(str(Path(args.query_file).resolve()))
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#id-result .notation svg")
+                       or d.find_elements(By.CSS_SELECTOR, "#id-result .suggestion"))
+        elif args.pane == "map":
             driver.find_element(By.CSS_SELECTOR, "button[data-pane=map]").click()
             wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "svg.map circle"))
         elif args.pane == "mine":
