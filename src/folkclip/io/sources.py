@@ -270,6 +270,46 @@ def _subsample(part: Corpus) -> None:
         p.severity == "warning" and (p.source, p.line) in kept)]
 
 
+class SourceNames:
+    """Names of the files of some sources that say where a tune came from without a path
+    of this machine: ``oneills1850/0101-0200.abc`` for a named collection (its folder and
+    file), ``books/sub/reels.abc`` for a file under a folder given as a source (the
+    folder's name and the path inside it), ``reels.abc`` for a file given itself."""
+
+    def __init__(self, sources: list[str]) -> None:
+        self.roots = [(Path(s).resolve(), Path(s).is_dir()) for s in sources
+                      if s not in NAMED_SOURCES and Path(s).exists()]
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, source: str) -> str:
+        name = self._seen.get(source)
+        if name is None:
+            name = self._seen[source] = self._name(source)
+        return name
+
+    def _name(self, source: str) -> str:
+        path = Path(source)
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):  # a looping link: its own name is still safe
+            return path.name
+        for root, is_dir in self.roots:
+            if is_dir and resolved.is_relative_to(root):
+                return (Path(root.name) / resolved.relative_to(root)).as_posix()
+            if not is_dir and resolved == root:
+                return path.name
+        return relative_name(source)
+
+
+def relative_name(source: str) -> str:
+    """An absolute path shortened to its folder and file name (``oneills1850/0101-0200.abc``);
+    anything else (a relative name, ``<query>``) is kept."""
+    path = Path(source)
+    if not path.is_absolute():
+        return source
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+
 def fingerprint(files: list[Path]) -> str:
     """SHA-256 over the names and contents of ``files`` (the cache key of a source set).
 
