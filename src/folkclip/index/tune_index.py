@@ -54,7 +54,7 @@ class TuneIndex:
 
     @classmethod
     def build(cls, model_or_run_dir: object, sources: list[str] | str, out_dir: str | Path, *,
-              batch_size: int = 256, progress: bool = True, kind: str = "auto",
+              batch_size: int = 64, progress: bool = True, kind: str = "auto",
               chunk_size: int = _build.CHUNK, jobs: int | None = None) -> TuneIndex:
         """Embed every tune and title of ``sources`` and save an index folder (resumable).
 
