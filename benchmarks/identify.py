@@ -101,17 +101,24 @@ def load(index: Path) -> tuple[object, list, list[dict], float]:
     from folkclip.data.dataset import load as load_tokens
     from folkclip.identify import Identifier
     from folkclip.identify.melody import tune_melody
-    from folkclip.identify.store import IdentifyData, indexed_tunes
+    from folkclip.identify.store import IdentifyData
     from folkclip.index.store import read_manifest
     from folkclip.io.sources import read_sources
 
     ident = Identifier.open(index)
     meta = load_tokens(index / "tokens").meta
-    tunes = indexed_tunes(read_sources(read_manifest(index)["sources"]).tunes, meta)
+    tunes = read_sources(read_manifest(index)["sources"]).tunes
     start = time.perf_counter()
     melodies = [tune_melody(t) for t in tunes]
+    stage_s = time.perf_counter() - start
+    if len(tunes) != len(meta):  # the tokenizer refused some: keep the indexed ones
+        keys = {(m["number"], m["abc"]) for m in meta}
+        melodies = [m for t, m in zip(tunes, melodies) if (t.number, t.abc) in keys]
+    if len(melodies) != len(ident.data):
+        raise SystemExit(f"{index}: {len(ident.data)} indexed tunes, {len(melodies)} read")
+    start = time.perf_counter()
     IdentifyData.build(melodies, np.asarray(ident.data.groups))
-    return ident, melodies, meta, time.perf_counter() - start
+    return ident, melodies, meta, stage_s + time.perf_counter() - start
 
 
 def make_conditions(melodies: list, groups: np.ndarray, files: np.ndarray, out_mask: np.ndarray,
