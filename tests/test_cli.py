@@ -99,3 +99,16 @@ def test_help_lists_every_command(capsys):
     for command in ("data", "train", "evaluate", "map", "generate", "ablate", "sweep",
                     "compare", "report"):
         assert command in out
+
+
+
+def test_help_opens_with_a_one_line_description_of_folkclip(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    paragraphs = capsys.readouterr().out.split("\n\n")
+    assert paragraphs[0].startswith("usage: folkclip")
+    description = " ".join(paragraphs[1].split())  # argparse may wrap it
+    assert description.startswith("folkclip: joint embeddings of folk-tune titles and melodies")
+    assert "``" not in description and "command line:" not in description

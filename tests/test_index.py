@@ -3,6 +3,7 @@ model identity, bad ABC, numpy vs FAISS, the command line and a 2-process build.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -306,3 +307,61 @@ def test_two_process_predict_build(built, collection, tmp_path):
     two = TuneIndex.load(out)
     np.testing.assert_allclose(two.tunes.vectors, idx.tunes.vectors, atol=1e-5)
     assert two.search("reel number 3", 5) == idx.search("reel number 3", 5)
+
+
+def test_sources_are_collection_relative_never_server_paths(built, collection, capsys):
+    idx, _, folder = built
+    want = {f"{collection.name}/book1.abc", f"{collection.name}/book2.abc"}
+    sources = [idx.tune(i)["source"] for i in range(len(idx))]
+    assert set(sources) == want
+    for hits in (idx.search("reel number 4", 5), idx.similar(tune_id=0, k=5)):
+        assert {h["source"] for h in hits} <= want
+    assert main(["similar", str(folder), "--id", "1", "-k", "3", "--json"]) == 0
+    assert str(collection) not in capsys.readouterr().out
+
+
+def test_an_old_index_with_absolute_sources_answers_relative_names():
+    from folkclip.index.store import _row
+
+    row = (3, "/usr/lib/python3/site-packages/music21/corpus/oneills1850/0101-0200.abc",
+           "7", "T", '["T"]', "reel", "G", "major", "4/4", "oneills1850")
+    assert _row(row)["source"] == "oneills1850/0101-0200.abc"
+    assert _row((3, "oneills1850/x.abc") + row[2:])["source"] == "oneills1850/x.abc"
+
+
+def test_profiles_from_pitches_equal_the_text_fit(collection):
+    from folkclip.index.profiles import Profiles, ngram_document, pitch_array, pitches_of
+    from folkclip.io.sources import read_sources
+
+    tunes = read_sources([str(collection), "tiny"]).tunes
+    tunes.append(dataclasses.replace(tunes[0], events=tunes[0].notes[:3]))  # < one 4-gram
+    ref = Profiles.fit([ngram_document(pitches_of(t)) for t in tunes])
+    got = Profiles.from_pitches([pitch_array(t) for t in tunes])
+    assert got.vocab == ref.vocab
+    np.testing.assert_array_equal(got.idf, ref.idf)
+    assert abs(got.counts - ref.counts).max() == 0
+    assert abs(got.tfidf - ref.tfidf).max() < 1e-7
+    empty = Profiles.from_pitches([np.array([60, 62], np.int16)])
+    assert empty.vocab == {} and empty.counts.shape == (1, 0)
+
+
+def test_embed_tunes_from_abc_texts_equals_the_index(built, collection):
+    import folkclip
+    from folkclip.io.sources import read_sources
+
+    idx, run, _ = built
+    fm = folkclip.load(run)
+    tunes = read_sources([str(collection)]).tunes
+    texts = [t.abc for t in tunes[:5]]
+    vecs = fm.embed_tunes(texts)  # (5, D)
+    assert vecs.shape == (5, fm.dim) and vecs.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-5)
+    np.testing.assert_allclose(vecs, idx.tunes.vectors[:5], atol=1e-5)
+    np.testing.assert_allclose(fm.embed_tunes(tunes[:5]), vecs, atol=1e-6)  # Tune objects
+    np.testing.assert_allclose(fm.embed_tunes(texts[::-1]), vecs[::-1], atol=1e-6)
+    assert fm.embed_tunes([]).shape == (0, fm.dim)
+    with pytest.raises(AbcQueryError) as err:
+        fm.embed_tunes([texts[0], "X:1\nT:no key\nnot music"])
+    assert err.value.problems
+    with pytest.raises(AbcQueryError, match="no notes"):
+        fm.embed_tunes(["X:1\nT:Rests\nK:G\nz4|z4|]\n"])

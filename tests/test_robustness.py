@@ -308,15 +308,38 @@ def test_cli_inspect_on_a_hostile_file_exits_0_without_traceback(tmp_path):
     assert report["parsed"] == 1 and report["skipped"] == len(ESCAPES)
 
 
-def test_session_csv_field_past_the_csv_limit(tmp_path):
+def test_session_csv_field_past_the_csv_limit_skips_only_its_row(tmp_path):
+    import csv
+
     path = tmp_path / "tunes.csv"
     header = "tune_id,setting_id,name,type,meter,mode,abc,date,username,composer\n"
     good = '3,13,Good,reel,4/4,Gmajor,"GABc dedB|",d,u,c\n'
-    huge = '4,14,Huge,reel,4/4,Gmajor,"' + "A" * (limits.MAX_CSV_FIELD_CHARS + 10) + '",d,u,c\n'
-    path.write_text(header + good + huge + good)
+    # over the bound, on several lines, with quotes inside ("" is one quote in CSV)
+    huge = ('4,14,Huge,reel,4/4,Gmajor,"' + "A" * limits.MAX_CSV_FIELD_CHARS
+            + '\nB ""q"" B\n,"x"\nC",d,u,c\n')
+    # over Python's csv default (131,072) but within folkclip's bound: read
+    long_ok = '5,15,Long Composer,reel,4/4,Gmajor,"GABc|",d,u,"' + "c" * 200_000 + '"\n'
+    path.write_text(header + good + huge + good.replace("Good", "After") + long_ok)
+    before = csv.field_size_limit()
     tunes, problems = read_session_csv(path)
-    assert [t.title for t in tunes] == ["Good"]
-    assert problems[0].line == 3 and "field larger than field limit" in problems[0].reason
+    assert csv.field_size_limit() == before  # the global limit is put back
+    assert [t.title for t in tunes] == ["Good", "After", "Long Composer"]
+    assert len(problems) == 1 and problems[0].line == 3
+    assert "MAX_CSV_FIELD_CHARS" in problems[0].reason and "row skipped" in problems[0].reason
+
+
+def test_stray_nul_bytes_are_removed_with_a_warning(tmp_path):
+    book = tmp_path / "book.abc"
+    text = GOOD + "\n" + GOOD.replace("Good", "Second").replace("X:2", "X:3")
+    book.write_bytes(text.replace("K:", "\x00K:", 1).encode() + b"\x00\x00")
+    corpus = read_sources(str(book))
+    assert sorted(t.title for t in corpus.tunes) == ["Good Reel", "Second Reel"]
+    warn = [p for p in corpus.problems if "NUL" in p.reason]
+    assert len(warn) == 1 and warn[0].severity == "warning"
+    assert "3 stray NUL" in warn[0].reason and warn[0].line == 5  # K: of the first tune
+    (tmp_path / "bin.abc").write_bytes(b"X:1\nK:G\n" + b"\x00" * 40)
+    refused = read_sources(str(tmp_path / "bin.abc"))
+    assert not refused.tunes and "not a text file" in refused.problems[0].reason
 
 
 def test_rounded_durations_are_said_to_be_rounded():

@@ -59,6 +59,8 @@ def test_search_matches_the_index(client, index):
     for h in hits:
         assert {"title", "type", "key", "meter", "score", "abc"} <= set(h)
         assert h["abc"] == index.tune(h["tune_id"])["abc"]
+    for h in hits:  # a name inside the collection, never a path of the server
+        assert not Path(h["source"]).is_absolute() and h["source"].count("/") == 1
     lean = client.get("/api/search", params={"q": "valley", "k": 2, "abc": "false"}).json()
     assert len(lean["results"]) == 2 and "abc" not in lean["results"][0]
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from folkclip.config import from_dict, to_dict
-from folkclip.errors import FolkclipError
+from folkclip.abc.model import Tune
+from folkclip.errors import FolkclipError, Problem
 from folkclip.io.runfiles import DAMAGED_HINT, read_json, require_keys
 from folkclip.data.tokenize import TokenizerConfig
 
@@ -47,7 +49,7 @@ class FolkclipModel:
         """A tokenized corpus's ids in this model's vocabulary."""
         return tc.remap(self.vocab)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def embed_titles(self, titles: list[str]) -> np.ndarray:
         """(N, D) L2-normalised title embeddings."""
         out = []
@@ -55,6 +57,71 @@ class FolkclipModel:
             tb = self.model.tokenize_titles(titles[s:s + 256])
             out.append(self.model.encode_titles(tb).float())
         return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+
+    def embed_tunes(self, tunes: Sequence[str | Tune], batch_size: int = 256) -> np.ndarray:
+        """Embed tunes given as ABC texts (one tune each) or parsed :class:`Tune` objects.
+
+        Returns:
+            (N, D) L2-normalised float32 tune embeddings, in the order given.
+
+        Raises:
+            AbcQueryError: For a text that holds no readable tune or no notes (with the
+                reader's problems, as ``folkclip suggest`` reports them).
+        """
+        from folkclip.data.dataset import tokenize_corpus
+        from folkclip.index.query import AbcQueryError, read_tune
+        from folkclip.io.sources import Corpus
+
+        parsed = [t if isinstance(t, Tune) else read_tune(t, f"<tune {i}>")[0]
+                  for i, t in enumerate(tunes)]
+        if not parsed:
+            return np.zeros((0, self.dim), np.float32)
+        tc = tokenize_corpus(Corpus(parsed), self.tokenizer_config)
+        if len(tc) != len(parsed):
+            raise AbcQueryError("a tune could not be tokenized", [
+                Problem(p["source"], p["tune"], p["line"], p["reason"])
+                for p in tc.problems if p["severity"] == "error"])
+        return self.embed_corpus(tc)
+
+    @property
+    def dim(self) -> int:
+        """Width D of the joint embedding space."""
+        return int(self.model.config.embed_dim)
+
+    @torch.inference_mode()
+    def embed_corpus(self, tc, indices: Sequence[int] | None = None,  # noqa: ANN001
+                     batch_size: int = 256, ids: np.ndarray | None = None,
+                     device: str | torch.device = "cpu") -> np.ndarray:
+        """Embed tunes of a :class:`~folkclip.data.dataset.TokenizedCorpus` with the tune tower.
+
+        Tunes are batched by length (longest first, so a batch pads little), the
+        results put back in the order of ``indices``.
+
+        Args:
+            tc: The tokenized corpus.
+            indices: Tunes to embed (default: all).
+            batch_size: Tunes per forward pass.
+            ids: ``tc``'s ids already in this model's vocabulary (:meth:`corpus_ids`).
+            device: Where the tower runs.
+
+        Returns:
+            (N, D) L2-normalised float32 embeddings.
+        """
+        from folkclip.data.batch import tune_batch
+
+        idx = np.arange(len(tc)) if indices is None else np.asarray(indices, dtype=np.int64)
+        ids = self.corpus_ids(tc) if ids is None else ids
+        lengths = np.minimum(tc.offsets[idx + 1] - tc.offsets[idx], self.max_events)
+        order = np.argsort(-lengths, kind="stable")  # (N,) longest first
+        out = np.zeros((len(idx), self.dim), np.float32)
+        patches = "patches" in self.model.melody_inputs
+        for s in range(0, len(order), batch_size):
+            rows = order[s:s + batch_size]
+            batch = tune_batch(tc, idx[rows].tolist(), self.max_events, patches=patches,
+                               ids=ids)
+            batch = {k: v.to(device) for k, v in batch.items()}
+            out[rows] = self.model.encode_tunes(batch).float().cpu().numpy()  # (B, D)
+        return out
 
 
 def export_model(model: torch.nn.Module, model_config: object, vocab: dict[str, list[str]],

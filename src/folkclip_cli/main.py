@@ -22,6 +22,8 @@ from folkclip_cli.serve import cli as serve
 from folkclip_cli.study import command as study, compare, evaluate, maps, report, sweep
 from folkclip_cli.train import command
 
+DESCRIPTION = ("folkclip: joint embeddings of folk-tune titles and melodies in ABC notation "
+               "(train models, index collections, search, suggest titles, serve)")
 REPORT_BUGS = "the folkclip issue tracker (the project's repository, 'Issues')"
 MAX_MESSAGE = 300  # characters of an internal error's message shown (input can be huge)
 
@@ -63,7 +65,7 @@ PROGRAMS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="folkclip", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="folkclip", description=DESCRIPTION)
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an internal error (to report a bug)")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -88,9 +88,16 @@ MAX_WARNINGS_KEPT = 20
 MAX_RECORD_CHARS = 1_000_000
 """Characters in one JSON-lines record (one line of a ``.jsonl`` file)."""
 
-MAX_CSV_FIELD_CHARS = 131_072
-"""Characters in one CSV field: Python's ``csv`` default, kept (a longer field stops
-the reading of that CSV file with a problem naming the row)."""
+MAX_CSV_FIELD_CHARS = 1_000_000
+"""Characters in one CSV field (a Session ``abc`` field holds one tune: at most
+:data:`MAX_TUNE_CHARS`, written with escapes). Python's ``csv`` default of 131,072 is
+raised to this bound while a Session CSV is read; a field past it skips only its row,
+with a problem naming the row."""
+
+MAX_NUL_BYTE_SHARE = 0.05
+"""Share of NUL bytes above which a file is binary, not text (refused with a problem).
+Fewer NUL bytes are stray ones (a damaged copy, an editor's padding): they are
+removed with a warning naming their number and first line, and the rest is read."""
 
 MAX_JSON_DEPTH = 16
 """Nesting of arrays/objects in a JSON record (a record is flat, ``titles`` a list):

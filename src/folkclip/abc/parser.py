@@ -18,10 +18,11 @@ from folkclip.abc.unfold import part_order
 from folkclip.errors import AbcSyntaxError, FolkclipError, Problem
 from folkclip.abc.titles import UNKNOWN_TYPE, canonical_type, is_untitled, normalise_title
 
-READER_VERSION = 2
+READER_VERSION = 3
 """Version of what the reader makes of a text: bump it whenever a change to the reader
 (or to :mod:`folkclip.abc.limits`) can change the tunes, events or problems it gives;
-the token cache is keyed by it. 1: first release; 2: limits, internal-error records."""
+the token cache is keyed by it. 1: first release; 2: limits, internal-error records; 3: stray NUL bytes removed with a
+warning, Session CSV fields up to ``MAX_CSV_FIELD_CHARS``."""
 
 _FIELD_RE = re.compile(r"^([A-Za-z+]):\s?(.*)$")
 _SESSION_RE = re.compile(r"thesession\.org/tunes/(\d+)(?:#setting(\d+))?")

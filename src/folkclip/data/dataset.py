@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from folkclip.abc.parser import READER_VERSION
-from folkclip.errors import FolkclipError, Problem
-from folkclip.io.sources import Corpus, fingerprint, read_sources, source_files
+from folkclip.errors import FolkclipError
+from folkclip.io.sources import Corpus, fingerprint, source_files
 from folkclip.data.splits import TuneIdentity, assign_splits, group_ids, make_identity, tune_ref
 from folkclip.abc.titles import title_key
+from folkclip.data.reading import Feature, Part, read_parts, tokenize_tunes
 from folkclip.data.tokenize import FIELDS, TOKENIZER_VERSION, Tokenizer, TokenizerConfig
 
 FORMAT_VERSION = 2  # 2: removal switches also remove the bar structure (issue 11)
@@ -138,51 +139,38 @@ class TokenizedCorpus:
 def tokenize_corpus(corpus: Corpus, config: TokenizerConfig | None = None,
                     progress: bool = False) -> TokenizedCorpus:
     """Tokenize every tune of a corpus into a :class:`TokenizedCorpus`."""
-    tokenizer = Tokenizer(config)
-    # Intern whole event tuples first (one dict look-up per event), then split the
-    # few thousand distinct events into per-field vocabularies.
-    event_index: dict[tuple[str, ...], int] = {}
-    event_ids: list[int] = []
-    all_bars: list[int] = []
-    offsets = [0]
-    meta = []
     tunes = corpus.tunes
     if progress:
         from tqdm import tqdm
         tunes = tqdm(tunes, desc="tokenizing", unit="tune")
-    setdefault = event_index.setdefault
-    problems = list(corpus.problems)
-    for tune in tunes:
-        try:
-            tt = tokenizer.tokenize(tune)
-        except FolkclipError as err:  # a hand-made tune the reader would have refused
-            problems.append(Problem(tune.source, tune.ref, tune.line, str(err)))
-            continue
-        event_ids.extend([setdefault(ev, len(event_index)) for ev in tt.events])
-        all_bars.extend(tt.bars)
-        offsets.append(len(event_ids))
-        meta.append({
-            "title": tune.title, "alt_titles": tune.alt_titles, "type": tune.tune_type,
-            "key": tune.key.tonic, "mode": tune.key.mode,
-            "meter": None if tune.meter is None else "%d/%d" % tune.meter,
-            "tune_id": tune.tune_id, "setting_id": tune.setting_id, "source": tune.source,
-            "number": tune.number, "collection": tune.collection, "abc": tune.abc,
-        })
-    distinct = list(event_index)  # id -> event tuple
-    eids = np.array(event_ids, dtype=np.int64)
+    tokenizer = Tokenizer(config)
+    return from_part(tokenize_tunes(tunes, tokenizer, read_problems=corpus.problems),
+                     tokenizer.config)
+
+
+def from_part(part: Part, config: TokenizerConfig) -> TokenizedCorpus:
+    """A :class:`TokenizedCorpus` of a part's tokenized tunes: reading problems first,
+    then the tokenizer's, each in tune order; vocabularies sorted by frequency."""
+    distinct = part.events  # id -> event tuple
+    eids = part.ids
     freq = np.bincount(eids, minlength=len(distinct)) if len(eids) else np.zeros(0, np.int64)
     vocab: dict[str, list[str]] = {}
     table = np.zeros((len(distinct), len(FIELDS)), dtype=np.int32)
     for j, f in enumerate(FIELDS):
         counts: Counter[str] = Counter()
         for ev, n in zip(distinct, freq.tolist()):
-            counts[ev[j]] += n
+            if n:  # a part cut down (``tiny``) keeps events no kept tune uses
+                counts[ev[j]] += n
         vocab[f] = [PAD, UNK] + sorted(counts, key=lambda t: (-counts[t], t))
         index = {t: k for k, t in enumerate(vocab[f])}
-        table[:, j] = [index[ev[j]] for ev in distinct]
+        table[:, j] = [index.get(ev[j], 0) for ev in distinct]
     ids = table[eids] if len(eids) else np.zeros((0, len(FIELDS)), dtype=np.int32)
-    return TokenizedCorpus(tokenizer.config, vocab, ids, np.array(all_bars, dtype=np.int32),
-                           np.array(offsets, dtype=np.int64), meta,
+    kept = [r is None for r in part.refused]
+    lengths = np.array([n for n, k in zip(part.lengths, kept) if k], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    meta = [m for m, k in zip(part.meta, kept) if k]
+    problems = part.read_problems + [r for r in part.refused if r is not None]
+    return TokenizedCorpus(config, vocab, ids, part.bars, offsets, meta,
                            [p.to_dict() for p in problems])
 
 
@@ -224,8 +212,16 @@ def load(path: Path) -> TokenizedCorpus:
 
 
 def load_tokenized(sources: list[str] | str, config: TokenizerConfig | None = None, *,
-                   use_cache: bool = True, progress: bool = False) -> TokenizedCorpus:
+                   use_cache: bool = True, progress: bool = False,
+                   jobs: int | None = None) -> TokenizedCorpus:
     """Read and tokenize ``sources``, through the on-disk cache.
+
+    Args:
+        sources: Source names or paths.
+        config: Tokenizer configuration (default: :class:`TokenizerConfig`'s defaults).
+        use_cache: Load from / save to the cache (see :func:`cache_dir`).
+        progress: Unused since reading is done file by file in a pool; kept for callers.
+        jobs: Reading processes (``None``: one per processor; the result is the same).
 
     Raises:
         FolkclipError: For missing sources, or when nothing could be read.
@@ -238,13 +234,33 @@ def load_tokenized(sources: list[str] | str, config: TokenizerConfig | None = No
             return load(path)
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache entry is rebuilt below
-    corpus = read_sources(sources)
-    if not corpus.tunes:
-        raise FolkclipError(f"no tunes could be read from {', '.join(sources)}")
-    tc = tokenize_corpus(corpus, config, progress=progress)
+    tc, _ = read_tokenized(sources, config, jobs=jobs)
     if path is not None:
         try:
             save(tc, path)
         except OSError:
             pass  # a read-only cache only costs speed
     return tc
+
+
+def read_tokenized(sources: list[str], config: TokenizerConfig, *, jobs: int | None = None,
+                   features: dict[str, Feature] | None = None
+                   ) -> tuple[TokenizedCorpus, dict[str, list]]:
+    """Read and tokenize ``sources`` without the cache, file by file in ``jobs`` processes.
+
+    Args:
+        features: Per name, a module-level function of a :class:`~folkclip.abc.model.Tune`
+            computed where the tune is read (e.g. its pitches for the n-gram profiles).
+
+    Returns:
+        The corpus, and per feature name one value per tune of the corpus.
+
+    Raises:
+        FolkclipError: For missing sources, or when nothing could be read.
+    """
+    part = read_parts(sources, config, jobs, features)
+    if not part.meta:
+        raise FolkclipError(f"no tunes could be read from {', '.join(sources)}")
+    kept = [r is None for r in part.refused]
+    values = {name: [v for v, k in zip(vs, kept) if k] for name, vs in part.features.items()}
+    return from_part(part, config), values

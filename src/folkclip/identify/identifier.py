@@ -24,6 +24,7 @@ from folkclip.identify.store import IdentifyData
 from folkclip.identify.symbols import START, melody_symbols
 
 IDENTIFIED, SUGGESTION = "identified", "suggestion"
+ALIGN_BLOCK = 25  # candidates aligned together (sorted by length, padded to the longest)
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,15 @@ class Identifier:
                    _meta=store.Metadata(folder))
 
     # ------------------------------------------------------------------ ranking
-    def rank(self, notes: QueryNotes, k: int = 5) -> list[Match]:
+    def rank(self, notes: QueryNotes, k: int = 5, exclude: frozenset[int] = frozenset()
+             ) -> list[Match]:
         """The best match of each of the ``k`` best identity groups, best first.
+
+        Args:
+            notes: The query.
+            k: Most groups.
+            exclude: Indexed tunes to leave out (a benchmark's held-out tunes, or the
+                query tune itself when looking for its other versions).
 
         Raises:
             NoMelodyFound: For fewer than :data:`~folkclip.identify.limits.MIN_QUERY_NOTES`
@@ -140,11 +148,12 @@ class Identifier:
         pitch = np.asarray(notes.midi_pitch, np.float64)[:MAX_QUERY_NOTES]
         ioi = notes.inter_onset()[:MAX_QUERY_NOTES]
         q_iv, q_rh = melody_symbols(pitch, ioi)
-        cand, _ = self.data.candidates(q_iv, self.candidates)
+        cand, _ = self.data.candidates(q_iv, self.candidates + len(exclude))
+        if exclude:
+            cand = cand[~np.isin(cand, np.fromiter(exclude, np.int64))][:self.candidates]
         if len(cand) == 0:
             return []
-        t_iv, t_rh = self._block(cand)
-        raw, start, end = align_batch(q_iv, q_rh, t_iv, t_rh, self.scoring)
+        raw, start, end = self._align(q_iv, q_rh, cand)
         n_sym = int(np.count_nonzero(q_iv != START))
         norm = raw / (n_sym * self.scoring.best_per_symbol)
         order = np.lexsort((cand, -raw))
@@ -164,6 +173,22 @@ class Identifier:
             out.append(self._match(int(cand[j]), float(norm[j]), float(raw[j]), margin,
                                    int(start[j]), int(end[j]), n_sym))
         return out
+
+    def _align(self, q_iv: np.ndarray, q_rh: np.ndarray, cand: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`align_batch` over the candidates in blocks of :data:`ALIGN_BLOCK` of
+        similar length (shortest first), so that little of the work goes into padding."""
+        offs = np.asarray(self.data.offsets)
+        by_length = np.argsort(offs[cand + 1] - offs[cand], kind="stable")
+        raw = np.zeros(len(cand), np.float32)
+        start = np.zeros(len(cand), np.int64)
+        end = np.zeros(len(cand), np.int64)
+        for a in range(0, len(cand), ALIGN_BLOCK):
+            rows = by_length[a:a + ALIGN_BLOCK]
+            t_iv, t_rh = self._block(cand[rows])
+            raw[rows], start[rows], end[rows] = align_batch(q_iv, q_rh, t_iv, t_rh,
+                                                            self.scoring)
+        return raw, start, end
 
     def _block(self, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(C, L) interval and rhythm symbols of the candidates, padded with ``START``."""

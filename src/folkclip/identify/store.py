@@ -163,30 +163,14 @@ class IdentifyData:
         return hit[order].astype(np.int64), scores[hit[order]]
 
 
-def build_stage(tunes: Sequence[object], groups: np.ndarray, index_dir: Path) -> dict:
-    """The index build's identification stage: melodies of ``tunes`` (parsed
-    :class:`~folkclip.abc.model.Tune`, in index order) written to ``identify/``.
+def build_stage(melodies: Sequence[Melody], groups: np.ndarray, index_dir: Path) -> dict:
+    """The index build's identification stage: the indexed tunes' melodies
+    (:func:`folkclip.identify.melody.tune_melody`, in index order) written to ``identify/``.
 
     Returns:
-        ``identify.json``'s content (with the stage's build time in seconds).
+        ``identify.json``'s content (with the stage's build time in seconds; the melodies
+        themselves are computed where the tunes are read).
     """
-    from folkclip.identify.melody import tune_melody
-
     start = time.perf_counter()
-    data = IdentifyData.build([tune_melody(t) for t in tunes], groups)  # type: ignore[arg-type]
+    data = IdentifyData.build(melodies, groups)
     return data.save(index_dir, time.perf_counter() - start)
-
-
-def indexed_tunes(tunes: Sequence[object], meta: Sequence[dict]) -> list[object]:
-    """The tunes that made it into the index, in index order: ``tunes`` less those the
-    tokenizer refused (``meta``: the tokenized corpus's metadata, a subsequence)."""
-    out: list[object] = []
-    j = 0
-    for t in tunes:
-        if j < len(meta) and (t.source, t.number, t.abc) == (  # type: ignore[attr-defined]
-                meta[j]["source"], meta[j]["number"], meta[j]["abc"]):
-            out.append(t)
-            j += 1
-    if j != len(meta):
-        raise FolkclipError("internal: the indexed tunes do not line up with their metadata")
-    return out

@@ -1,7 +1,11 @@
 """Building an index folder in three resumable steps.
 
-1. :func:`prepare` reads and tokenizes the sources with the model's tokenizer config,
-   writes the metadata (SQLite), the interval n-gram profiles and the tokenized corpus.
+1. :func:`prepare` reads and tokenizes the sources with the model's tokenizer config (file
+   by file in a process pool, :func:`folkclip.data.dataset.read_tokenized`), computing the
+   :data:`READ_FEATURES` of each tune where it is read, then runs the
+   :data:`PREPARE_STAGES` in order: the tokenized corpus, the metadata (SQLite), the
+   interval n-gram profiles, the identification data (unfolded melodies). A new kind of stored data is one more feature and one more
+   stage function appended to these lists.
 2. Tune vectors are computed in chunks of :data:`CHUNK` tunes, each written to
    ``parts/`` as it is done (:func:`embed_chunk`), here or by several processes through
    Lightning's predict loop (``folkclip_cli.index.build``); a stopped build resumes
@@ -14,16 +18,80 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from folkclip.errors import FolkclipError
+from folkclip.identify.melody import tune_melody
 from folkclip.index import store
+from folkclip.index.profiles import pitch_array
 from folkclip.index.vectors import VectorIndex
 
 CHUNK = 4096  # tunes per resumable part
 RECALL_QUERIES = 500  # title queries used to measure recall@10 at build time
+
+
+@dataclass
+class Prepared:
+    """What the preparing stages share.
+
+    Attributes:
+        fm: The :class:`~folkclip.export.FolkclipModel`.
+        out: The index folder.
+        sources: The sources as given.
+        tc: The tokenized corpus (:class:`~folkclip.data.dataset.TokenizedCorpus`).
+        features: Per :data:`READ_FEATURES` name, one value per tune of ``tc``.
+        manifest: The manifest being written; stages add their own keys.
+    """
+
+    fm: object
+    out: Path
+    sources: list[str]
+    tc: object
+    features: dict[str, list]
+    manifest: dict = field(default_factory=dict)
+
+
+def write_tokens(p: Prepared) -> None:
+    """Stage: the tokenized corpus (``tokens.*``), read back by the embedding step."""
+    from folkclip.data.dataset import save
+
+    save(p.tc, p.out / "tokens")  # type: ignore[arg-type]
+
+
+def write_metadata(p: Prepared) -> None:
+    """Stage: ``tunes.sqlite`` (sources relative to their collection, never a server path)."""
+    from folkclip.io.sources import SourceNames
+
+    names = SourceNames(p.sources)
+    meta = [dict(m, source=names(m["source"])) for m in p.tc.meta]  # type: ignore[attr-defined]
+    p.manifest["n_titles"] = len(store.write_metadata(p.out, meta))
+
+
+def write_profiles(p: Prepared) -> None:
+    """Stage: interval n-gram count and TF-IDF profiles, from the pitches read."""
+    from folkclip.index.profiles import Profiles
+
+    Profiles.from_pitches(p.features["pitches"]).save(p.out)
+
+
+def write_identify(p: Prepared) -> None:
+    """Stage: what identification needs (``identify/``: unfolded melodies' symbols and the
+    inverted interval n-gram index, :mod:`folkclip.identify.store`)."""
+    from folkclip.identify.store import build_stage
+
+    p.manifest["identify"] = build_stage(p.features["melody"], p.tc.groups(),  # type: ignore[attr-defined]
+                                         p.out)
+
+
+# Per-tune values computed where the tune is read (module-level functions: they travel
+# to the reading processes by name), and the stages that store what the index needs.
+READ_FEATURES: dict[str, Callable] = {"pitches": pitch_array, "melody": tune_melody}
+PREPARE_STAGES: list[Callable[[Prepared], None]] = [write_tokens, write_metadata,
+                                                     write_profiles, write_identify]
 
 
 def resolve_model(model_or_run_dir: object) -> tuple[object, str | None]:
@@ -36,16 +104,20 @@ def resolve_model(model_or_run_dir: object) -> tuple[object, str | None]:
 
 
 def prepare(fm: object, run: str | None, sources: list[str], out: Path,
-            progress: bool = True, chunk: int = CHUNK) -> dict:
+            progress: bool = True, chunk: int = CHUNK, jobs: int | None = None) -> dict:
     """Step 1, or the manifest of a build already prepared with the same model and sources.
 
     Raises:
         FolkclipError: When ``out`` holds a build of another model or other sources.
     """
-    from folkclip.data.dataset import save, tokenize_corpus
-    from folkclip.identify.store import build_stage, indexed_tunes
-    from folkclip.index.profiles import Profiles, ngram_document, pitches_of
-    from folkclip.io.sources import read_sources
+    return prepare_folder(fm, run, sources, out, progress, chunk, jobs)[0]
+
+
+def prepare_folder(fm: object, run: str | None, sources: list[str], out: Path,
+                   progress: bool = True, chunk: int = CHUNK, jobs: int | None = None
+                   ) -> tuple[dict, object | None]:
+    """:func:`prepare`, also giving the tokenized corpus when it was read now (else None)."""
+    from folkclip.data.dataset import read_tokenized
 
     identity = store.model_identity(fm)
     out.mkdir(parents=True, exist_ok=True)
@@ -55,24 +127,19 @@ def prepare(fm: object, run: str | None, sources: list[str], out: Path,
                 identity["config_hash"], identity["weights_hash"], sources):
             raise FolkclipError(f"{out} holds an index of another model or other sources; "
                                 "choose another --out folder or delete it")
-        return old
-    corpus = read_sources(sources)
-    if not corpus.tunes:
-        raise FolkclipError(f"no tunes could be read from {', '.join(sources)}")
-    tc = tokenize_corpus(corpus, fm.tokenizer_config, progress=progress)  # type: ignore[attr-defined]
-    save(tc, out / "tokens")
-    bank = store.write_metadata(out, tc.meta)
-    Profiles.fit([ngram_document(pitches_of(t)) for t in corpus.tunes]).save(out)
-    identify = build_stage(indexed_tunes(corpus.tunes, tc.meta), tc.groups(), out)
-    manifest = {
+        return old, None
+    tc, features = read_tokenized(sources, fm.tokenizer_config, jobs=jobs,  # type: ignore[attr-defined]
+                                  features=READ_FEATURES)
+    p = Prepared(fm, out, sources, tc, features, {
         "format": store.FORMAT_VERSION, "state": "prepared",
         "model": {"run": run, **identity}, "tokenizer": fm.tokenizer_config.to_dict(),  # type: ignore[attr-defined]
         "max_events": fm.max_events, "sources": sources, "n_tunes": len(tc),  # type: ignore[attr-defined]
-        "n_titles": len(bank), "chunk": chunk, "problems": len(corpus.errors),
-        "identify": identify,
-    }
-    store.write_manifest(out, manifest)
-    return manifest
+        "chunk": chunk,
+        "problems": sum(1 for q in tc.problems if q["severity"] == "error")})
+    for stage in PREPARE_STAGES:
+        stage(p)
+    store.write_manifest(out, p.manifest)
+    return p.manifest, tc
 
 
 def missing_chunks(out: Path, manifest: dict) -> list[int]:
@@ -102,18 +169,16 @@ def write_chunk(out: Path, c: int, vectors: np.ndarray) -> None:
 def embed_chunk(fm: object, tc: object, ids: np.ndarray, manifest: dict, out: Path, c: int,
                 batch_size: int = 256, device: object = "cpu") -> int:
     """Embed chunk ``c``'s tunes with the tune tower and write them; return their number."""
-    from folkclip.eval.evaluation import embed_tunes
-
     indices = chunk_indices(manifest, c)
-    vecs = embed_tunes(fm.model, tc, indices, batch_size, fm.max_events, ids,  # type: ignore[attr-defined]
-                       device=device)
+    vecs = fm.embed_corpus(tc, indices, batch_size, ids, device)  # type: ignore[attr-defined]
     write_chunk(out, c, vecs)
     return len(indices)
 
 
 def embed_missing(fm: object, out: Path, manifest: dict, batch_size: int = 256,
-                  progress: bool = True) -> float:
-    """Step 2 in this process; returns the tunes embedded per second (0 when none were)."""
+                  progress: bool = True, tc: object = None) -> float:
+    """Step 2 in this process (``tc``: the corpus if in memory, else read from ``out``);
+    returns the tunes embedded per second (0 when none were)."""
     from tqdm import tqdm
 
     from folkclip.data.dataset import load as load_tokens
@@ -121,7 +186,7 @@ def embed_missing(fm: object, out: Path, manifest: dict, batch_size: int = 256,
     todo = missing_chunks(out, manifest)
     if not todo:
         return 0.0
-    tc = load_tokens(out / "tokens")
+    tc = load_tokens(out / "tokens") if tc is None else tc
     ids = fm.corpus_ids(tc)  # type: ignore[attr-defined]
     total = sum(len(chunk_indices(manifest, c)) for c in todo)
     start = time.perf_counter()
@@ -138,16 +203,14 @@ def finalize(fm: object, out: Path, manifest: dict, batch_size: int = 256,
     Returns:
         The completed manifest (also written to ``out``).
     """
-    from folkclip.eval.evaluation import embed_titles
-
     if missing_chunks(out, manifest):
         raise FolkclipError(f"{out}: tune vectors are still missing; run the build again")
     n_chunks = (manifest["n_tunes"] + manifest["chunk"] - 1) // manifest["chunk"]
     tunes = np.concatenate([np.load(chunk_path(out, c)) for c in range(n_chunks)])
     names = store.Metadata(out).title_names()
     start = time.perf_counter()
-    titles = embed_titles(fm.model, names, batch_size) if names else \
-        np.zeros((0, tunes.shape[1]), np.float32)  # type: ignore[attr-defined]
+    titles = fm.embed_titles(names) if names else \
+        np.zeros((0, tunes.shape[1]), np.float32)  # type: ignore[attr-defined]  # (M, D)
     title_rate = len(names) / max(time.perf_counter() - start, 1e-9)
     tune_index = VectorIndex.build(tunes, kind)
     title_index = VectorIndex.build(titles, kind)

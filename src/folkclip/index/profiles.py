@@ -31,6 +31,48 @@ def pitches_of(tune: object) -> list[int]:
     return [n.pitch for n in tune.notes if n.pitch is not None]  # type: ignore[attr-defined]
 
 
+def pitch_array(tune: object) -> np.ndarray:
+    """:func:`pitches_of` as a compact (P,) int16 array (a reading feature of the index)."""
+    return np.array(pitches_of(tune), dtype=np.int16)
+
+
+_STEP_BITS = 10  # one interval in 10 bits: |interval| < 512 (pitches lie within 0..127)
+_STEP_OFFSET = 1 << (_STEP_BITS - 1)
+
+
+def ngram_counts(pitch_arrays: Sequence[np.ndarray], n: int = NGRAM
+                 ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Interval n-grams of many melodies at once, without a Python loop over notes.
+
+    Returns:
+        The distinct n-gram tokens (as :func:`ngram_document` writes them) sorted as
+        strings, and per occurrence its melody (row) and its token's position (column).
+    """
+    lens = np.array([len(p) for p in pitch_arrays], dtype=np.int64)
+    if not len(lens) or lens.sum() == 0:
+        return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
+    flat = np.concatenate([np.asarray(p, dtype=np.int64) for p in pitch_arrays])  # (P,)
+    ends = np.cumsum(lens)  # one past each melody's last note
+    steps = np.diff(flat) + _STEP_OFFSET  # (P-1,) interval from note k to k+1
+    m = len(steps) - n + 1  # n-grams starting at notes 0..m-1 (some cross melodies)
+    if m <= 0:
+        return [], np.zeros(0, np.int64), np.zeros(0, np.int64)
+    keys = np.zeros(m, np.int64)
+    for j in range(n):
+        keys |= steps[j:j + m] << (_STEP_BITS * j)
+    row = np.repeat(np.arange(len(lens)), lens)[:m]
+    valid = np.arange(m) + n < ends[row]  # the n-gram's last note is in the same melody
+    keys, row = keys[valid], row[valid]
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    mask = (1 << _STEP_BITS) - 1
+    tokens = ["_".join(str(((int(k) >> (_STEP_BITS * j)) & mask) - _STEP_OFFSET)
+                       for j in range(n)) for k in uniq]
+    order = sorted(range(len(tokens)), key=tokens.__getitem__)  # CountVectorizer's order
+    column = np.empty(len(order), np.int64)
+    column[order] = np.arange(len(order))
+    return [tokens[i] for i in order], row, column[inverse]
+
+
 class Profiles:
     """Count and TF-IDF profiles of the indexed tunes.
 
@@ -55,6 +97,25 @@ class Profiles:
         tt = TfidfTransformer().fit(counts)
         tfidf = tt.transform(counts).astype(np.float32).tocsc()
         vocab = {t: int(i) for t, i in cv.vocabulary_.items()}
+        return cls(vocab, tt.idf_.astype(np.float32), normalize(counts).tocsr(), tfidf)
+
+    @classmethod
+    def from_pitches(cls, pitch_arrays: Sequence[np.ndarray]) -> Profiles:
+        """:meth:`fit` of the melodies' :func:`ngram_document` texts, computed from their
+        pitches in bulk (the same vocabulary, counts and weights)."""
+        from scipy import sparse
+        from sklearn.feature_extraction.text import TfidfTransformer
+        from sklearn.preprocessing import normalize
+
+        tokens, rows, cols = ngram_counts(pitch_arrays)
+        counts = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
+                                   shape=(len(pitch_arrays), len(tokens)), dtype=np.float32)
+        counts.sum_duplicates()
+        vocab = {t: i for i, t in enumerate(tokens)}
+        if not tokens:  # no melody has n notes: empty profiles, every score 0
+            return cls(vocab, np.zeros(0, np.float32), counts, counts.tocsc())
+        tt = TfidfTransformer().fit(counts)
+        tfidf = tt.transform(counts).astype(np.float32).tocsc()
         return cls(vocab, tt.idf_.astype(np.float32), normalize(counts).tocsr(), tfidf)
 
     def query(self, document: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -48,22 +48,13 @@ class QueryTune:
     warnings: list[dict]
 
 
-def read_query(abc: str, fm: object, source: str = "<query>") -> QueryTune:
-    """Parse the first tune of ``abc`` and embed it with ``fm``'s tune tower.
-
-    Args:
-        abc: ABC text of one tune (``X:`` and ``T:`` may be left out; ``K:`` is needed).
-        fm: A :class:`~folkclip.export.FolkclipModel`.
-        source: Name used in problem reports.
+def read_tune(abc: str, source: str = "<query>") -> tuple[object, list[Problem]]:
+    """The first tune of ``abc``, checked as a query, and the reader's problems.
 
     Raises:
-        AbcQueryError: When no tune can be read (with the reader's problems).
+        AbcQueryError: When the text is too long or empty, or no tune with notes is read.
     """
     from folkclip.abc.parser import parse_tunebook
-    from folkclip.data.dataset import tokenize_corpus
-    from folkclip.eval.evaluation import embed_tunes
-    from folkclip.index.profiles import ngram_document, pitches_of
-    from folkclip.io.sources import Corpus
 
     if len(abc) > MAX_QUERY_CHARS:
         raise AbcQueryError(f"the query holds {len(abc)} characters, more than the "
@@ -75,14 +66,27 @@ def read_query(abc: str, fm: object, source: str = "<query>") -> QueryTune:
     if not tunes:
         raise AbcQueryError("the ABC query could not be read", problems)
     tune = tunes[0]
-    notes = [n for n in tune.notes if n.pitch is not None]
-    if not notes:
+    if not any(n.pitch is not None for n in tune.notes):
         raise AbcQueryError("the ABC query has no notes",
                             [Problem(source, tune.ref, tune.line, "no notes in the tune body")])
-    tc = tokenize_corpus(Corpus([tune]), fm.tokenizer_config)  # type: ignore[attr-defined]
-    ids = tc.remap(fm.vocab)  # type: ignore[attr-defined]
-    vec = embed_tunes(fm.model, tc, [0], max_events=fm.max_events,  # type: ignore[attr-defined]
-                      ids=ids)[0]
+    return tune, problems
+
+
+def read_query(abc: str, fm: object, source: str = "<query>") -> QueryTune:
+    """Parse the first tune of ``abc`` and embed it with ``fm``'s tune tower.
+
+    Args:
+        abc: ABC text of one tune (``X:`` and ``T:`` may be left out; ``K:`` is needed).
+        fm: A :class:`~folkclip.export.FolkclipModel`.
+        source: Name used in problem reports.
+
+    Raises:
+        AbcQueryError: When no tune can be read (with the reader's problems).
+    """
+    from folkclip.index.profiles import ngram_document, pitches_of
+
+    tune, problems = read_tune(abc, source)
+    vec = fm.embed_tunes([tune])[0]  # type: ignore[attr-defined]  # (D,)
     warnings = [{"line": p.line, "reason": p.reason, "tune": p.tune, "severity": p.severity}
                 for p in problems if p.severity == "warning" and p.tune == tune.ref]
     return QueryTune(vec, ngram_document(pitches_of(tune)), tune.title, abc, warnings)

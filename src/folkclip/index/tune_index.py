@@ -54,8 +54,8 @@ class TuneIndex:
 
     @classmethod
     def build(cls, model_or_run_dir: object, sources: list[str] | str, out_dir: str | Path, *,
-              batch_size: int = 256, progress: bool = True, kind: str = "auto",
-              chunk_size: int = _build.CHUNK) -> TuneIndex:
+              batch_size: int = 64, progress: bool = True, kind: str = "auto",
+              chunk_size: int = _build.CHUNK, jobs: int | None = None) -> TuneIndex:
         """Embed every tune and title of ``sources`` and save an index folder (resumable).
 
         Args:
@@ -67,6 +67,7 @@ class TuneIndex:
             kind: Vector index: ``auto`` (exact up to the measured break-even, HNSW
                 beyond), ``flat``, ``hnsw`` or ``numpy``.
             chunk_size: Tunes per resumable part.
+            jobs: Processes reading the sources (``None``: one per processor).
 
         Raises:
             FolkclipError: For unreadable sources, or ``out_dir`` holding another build.
@@ -74,9 +75,9 @@ class TuneIndex:
         fm, run = _build.resolve_model(model_or_run_dir)
         sources = [sources] if isinstance(sources, str) else list(sources)
         out = Path(out_dir)
-        manifest = _build.prepare(fm, run, sources, out, progress, chunk_size)
+        manifest, tc = _build.prepare_folder(fm, run, sources, out, progress, chunk_size, jobs)
         if manifest["state"] != "complete":
-            rate = _build.embed_missing(fm, out, manifest, batch_size, progress)
+            rate = _build.embed_missing(fm, out, manifest, batch_size, progress, tc)
             if rate:
                 manifest["tunes_per_s"] = round(rate, 1)
             manifest = _build.finalize(fm, out, manifest, batch_size, progress, kind)

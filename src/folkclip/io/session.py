@@ -18,7 +18,8 @@ import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from folkclip.abc.limits import MAX_FIELD_CHARS, MAX_FILE_BYTES, MAX_NUMBER_DIGITS
+from folkclip.abc.limits import (MAX_CSV_FIELD_CHARS, MAX_FIELD_CHARS, MAX_FILE_BYTES,
+                                 MAX_NUMBER_DIGITS)
 from folkclip.abc.model import Tune
 from folkclip.abc.parser import parse_tune, warning_problems
 from folkclip.errors import AbcSyntaxError, FolkclipError, Problem
@@ -168,8 +169,56 @@ def _check_columns(columns: object, source: str) -> None:
                             f"{', '.join(missing)}")
 
 
+class _RecordLines:
+    """A CSV file's lines as ``csv.reader`` pulls them, with the lines of the record being
+    read kept, so that a record the reader gave up on can be skipped to its end."""
+
+    def __init__(self, handle: Iterator[str]) -> None:
+        self.lines = iter(handle)
+        self.record: list[str] = []
+        self.line = 0  # lines read so far
+
+    def __iter__(self) -> _RecordLines:
+        return self
+
+    def __next__(self) -> str:
+        text = next(self.lines)
+        self.line += 1
+        self.record.append(text)
+        return text
+
+    def next_record(self) -> None:
+        self.record = []
+
+    def skip_record(self) -> None:
+        """Read on to the end of the current record: while its quotes are open (an odd
+        number so far; a doubled ``""`` inside a field counts twice), the field goes on."""
+        open_quote = sum(text.count('"') for text in self.record) % 2 == 1
+        self.record = []
+        while open_quote:
+            try:
+                text = next(self.lines)
+            except StopIteration:
+                return
+            self.line += 1
+            open_quote = (text.count('"') % 2 == 1) != open_quote
+
+
+def _next_row(reader: Iterator[list[str]]) -> list[str]:
+    """The next CSV row, with the field size limit raised to ``MAX_CSV_FIELD_CHARS``
+    (and put back: it is global to Python's ``csv`` module)."""
+    old = csv.field_size_limit(MAX_CSV_FIELD_CHARS)
+    try:
+        return next(reader)
+    finally:
+        csv.field_size_limit(old)
+
+
 def iter_session_csv(path: str | Path) -> Iterator[Tune | Problem]:
     """Stream the tunes (and problems) of a Session ``tunes.csv``, one row at a time.
+
+    A row with a field longer than :data:`~folkclip.abc.limits.MAX_CSV_FIELD_CHARS` is
+    skipped with a problem; the rows after it are read.
 
     Raises:
         FolkclipError: When the file cannot be opened or its header lacks required columns.
@@ -180,23 +229,31 @@ def iter_session_csv(path: str | Path) -> Iterator[Tune | Problem]:
     except OSError as err:
         raise FolkclipError(f"{source}: cannot read: {err.strerror or err}") from None
     with handle:
-        reader = csv.reader(handle)
+        lines = _RecordLines(handle)
+        reader = csv.reader(lines)
         try:
-            columns = [c.strip() for c in next(reader)]
+            columns = [c.strip() for c in _next_row(reader)]
         except StopIteration:
             columns = []
         except csv.Error as err:
             raise FolkclipError(f"{source}: not a CSV file: {err}") from None
         _check_columns(columns, source)
         while True:
-            start = reader.line_num + 1
+            start = lines.line + 1
+            lines.next_record()
             try:
-                values = next(reader)
+                values = _next_row(reader)
             except StopIteration:
                 return
             except csv.Error as err:
-                yield Problem(source, "-", start, f"CSV error, rest of file not read: {err}")
-                return
+                if "field larger than field limit" not in str(err):
+                    yield Problem(source, "-", start, f"CSV error, rest of file not read: {err}")
+                    return
+                lines.skip_record()
+                yield Problem(source, "-", start, "row skipped: a field is longer than "
+                              f"folkclip's limit of {MAX_CSV_FIELD_CHARS} characters "
+                              "(MAX_CSV_FIELD_CHARS)")
+                continue
             if not any(v.strip() for v in values):
                 continue  # blank line
             row: dict[str, object] = dict(zip(columns, values, strict=False))

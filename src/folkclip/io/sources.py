@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from folkclip.abc.limits import MAX_FILE_BYTES
+from folkclip.abc.limits import MAX_FILE_BYTES, MAX_NUL_BYTE_SHARE
 from folkclip.abc.model import Tune
 from folkclip.abc.parser import parse_tunebook
 from folkclip.errors import FolkclipError, Problem
@@ -173,13 +173,15 @@ def _walk(folder: Path) -> list[Path]:
     return sorted(files)
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, problems: list[Problem] | None = None) -> str:
     """Read a text file: UTF-8 (with or without a byte-order mark), UTF-16 with a
-    byte-order mark, else Latin-1 (common in old tunebooks).
+    byte-order mark, else Latin-1 (common in old tunebooks). Stray NUL bytes (at most
+    :data:`~folkclip.abc.limits.MAX_NUL_BYTE_SHARE` of the file) are removed, with a
+    warning appended to ``problems``.
 
     Raises:
         FolkclipError: For a file larger than :data:`~folkclip.abc.limits.MAX_FILE_BYTES`
-            or one that holds NUL bytes (binary, not text).
+            or one that holds more NUL bytes than stray ones (binary, not text).
         OSError: When the file cannot be read.
     """
     size = path.stat().st_size
@@ -189,8 +191,17 @@ def read_text(path: Path) -> str:
     data = path.read_bytes()
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16", errors="replace")
-    if b"\0" in data:
-        raise FolkclipError(f"{path}: not a text file (it holds NUL bytes)")
+    nul = data.count(b"\0")
+    if nul:
+        if nul > MAX_NUL_BYTE_SHARE * len(data):
+            raise FolkclipError(f"{path}: not a text file (it holds {nul} NUL bytes, more "
+                                f"than {MAX_NUL_BYTE_SHARE:.0%} of it: MAX_NUL_BYTE_SHARE)")
+        line = data.count(b"\n", 0, data.index(b"\0")) + 1
+        data = data.replace(b"\0", b"")
+        if problems is not None:
+            problems.append(Problem(str(path), "-", line, f"{nul} stray NUL byte(s) removed "
+                                    f"(the first on line {line}); the rest was read",
+                                    "warning"))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -217,9 +228,12 @@ def read_file(path: Path, collection: str = "") -> Corpus:
             from folkclip.io.jsonl import read_jsonl
             tunes, problems = read_jsonl(path)
         else:
-            tunes, problems = parse_tunebook(read_text(path), str(path),
+            stray: list[Problem] = []
+            text = read_text(path, stray)
+            tunes, problems = parse_tunebook(text, str(path),
                                              collection=collection or path.parent.name,
                                              default_type=file_type_hint(path))
+            problems = stray + problems
     except OSError as err:
         raise FolkclipError(f"cannot read {path}: {err.strerror or err}") from None
     return Corpus(tunes, problems, [path])
@@ -268,6 +282,46 @@ def _subsample(part: Corpus) -> None:
     chosen = {id(p) for p in errors}
     part.problems = [p for p in part.problems if id(p) in chosen or (
         p.severity == "warning" and (p.source, p.line) in kept)]
+
+
+class SourceNames:
+    """Names of the files of some sources that say where a tune came from without a path
+    of this machine: ``oneills1850/0101-0200.abc`` for a named collection (its folder and
+    file), ``books/sub/reels.abc`` for a file under a folder given as a source (the
+    folder's name and the path inside it), ``reels.abc`` for a file given itself."""
+
+    def __init__(self, sources: list[str]) -> None:
+        self.roots = [(Path(s).resolve(), Path(s).is_dir()) for s in sources
+                      if s not in NAMED_SOURCES and Path(s).exists()]
+        self._seen: dict[str, str] = {}
+
+    def __call__(self, source: str) -> str:
+        name = self._seen.get(source)
+        if name is None:
+            name = self._seen[source] = self._name(source)
+        return name
+
+    def _name(self, source: str) -> str:
+        path = Path(source)
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):  # a looping link: its own name is still safe
+            return path.name
+        for root, is_dir in self.roots:
+            if is_dir and resolved.is_relative_to(root):
+                return (Path(root.name) / resolved.relative_to(root)).as_posix()
+            if not is_dir and resolved == root:
+                return path.name
+        return relative_name(source)
+
+
+def relative_name(source: str) -> str:
+    """An absolute path shortened to its folder and file name (``oneills1850/0101-0200.abc``);
+    anything else (a relative name, ``<query>``) is kept."""
+    path = Path(source)
+    if not path.is_absolute():
+        return source
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
 
 
 def fingerprint(files: list[Path]) -> str:

@@ -26,9 +26,12 @@ def add_index_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", help="a trained run folder (or its model/ folder)")
     p.add_argument("--data", nargs="+", required=True, help="sources to index")
     p.add_argument("--out", required=True, help="index folder (a stopped build resumes)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=64,
+                   help="tunes per forward pass (64: the fastest measured on CPUs)")
     p.add_argument("--chunk-size", type=int, default=4096, help="tunes per resumable part")
     p.add_argument("--devices", type=int, default=1, help="processes for the tune vectors")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="processes reading the sources (default: one per processor)")
     p.add_argument("--accelerator", default="cpu")
     p.add_argument("--kind", choices=("auto", "flat", "hnsw", "numpy"), default="auto")
     p.add_argument("--no-progress", action="store_true")
@@ -77,7 +80,7 @@ def index_from_args(args: argparse.Namespace) -> int:
     else:
         manifest = TuneIndex.build(args.run_dir, args.data, args.out, batch_size=args.batch_size,
                                    progress=progress, kind=args.kind,
-                                   chunk_size=args.chunk_size).manifest
+                                   chunk_size=args.chunk_size, jobs=args.jobs).manifest
     if args.json:
         print(json.dumps(manifest, indent=1))
     else:
