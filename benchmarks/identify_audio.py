@@ -4,6 +4,7 @@ synthesizer, through pitch tracking and matching, with top-1/top-5/MRR/no-match 
     python benchmarks/identify_audio.py INDEX [--extracts 150] [--jobs 2] [--seed 0]
         [--out runs/bench-identify-audio]
     python benchmarks/identify_audio.py INDEX --pyin-settings   # pYIN cost per setting
+    python benchmarks/identify_audio.py INDEX --summarise OUT/queries.jsonl  # a stopped run
     python benchmarks/identify_audio.py INDEX --render TUNE_ID q.wav [--instrument fiddle]
         # one clean 12-s extract of an indexed tune (from its start), for trying it by hand
 
@@ -273,7 +274,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--render", nargs=2, metavar=("TUNE_ID", "WAV"),
                    help="write one clean extract of an indexed tune and stop")
     p.add_argument("--instrument", choices=sorted(PROGRAMS), default="fiddle")
+    p.add_argument("--summarise", metavar="QUERIES_JSONL",
+                   help="print the table of a (possibly stopped) run's queries.jsonl and stop")
     args = p.parse_args(argv)
+    if args.summarise:
+        done = [json.loads(line) for line in Path(args.summarise).read_text().splitlines()]
+        print(f"{len({r['i'] for r in done})} extracts, {len(done)} queries read back")
+        print(table({c: summarise([r for r in done if r["condition"] == c])
+                     for c in CONDITIONS if any(r["condition"] == c for r in done)}))
+        return 0
     for tool in ("abc2midi", "fluidsynth"):
         if shutil.which(tool) is None:
             sys.exit(f"needs {tool} (Debian: abcmidi, fluidsynth, fluid-soundfont-gm)")
@@ -319,9 +328,15 @@ def main(argv: list[str] | None = None) -> int:
                      subtype="PCM_16")
             jobs.append((i, name, buf.getvalue(), plan["group"]))
     t_query = time.perf_counter()
+    rows = []
     with get_context("spawn").Pool(args.jobs, initializer=_open,
-                                   initargs=(str(args.index),)) as pool:
-        rows = pool.map(query, jobs, chunksize=4)
+                                   initargs=(str(args.index),)) as pool, \
+            (out / "queries.jsonl").open("w") as log:
+        for row in pool.imap_unordered(query, jobs):  # written as they come: a stopped run
+            rows.append(row)                          # keeps what it measured
+            log.write(json.dumps({**row, "group": plans[row["i"]]["group"]}) + "\n")
+            log.flush()
+    rows.sort(key=lambda r: (r["i"], list(CONDITIONS).index(r["condition"])))
     wall_s = time.perf_counter() - t_query
     for r in rows:
         plan = plans[r["i"]]

@@ -34,8 +34,9 @@ HOLD_FRAMES = 3  # ... when held this long (60 ms); shorter is a slide or vibrat
 MIN_NOTE_S = 0.06  # notes shorter than this are ornaments or glitches: left out
 ONSET_SETTLE_S = 0.1  # an attack splits a note only this long after the note began: the
 # detector's peak trails the start of voicing by a few frames (it split every first note)
-ONSET_DELTA = 0.2  # onset strength (of the track's peak) an attack must rise above its
-# surroundings: librosa's 0.07 also fires on the pre-echo of lossy codecs (Ogg, MP3)
+ONSET_DELTA = 0.05  # onset strength (of the track's peak) an attack must rise above its
+# surroundings: a re-bowed or re-tongued repeated note is a soft attack (0.2 lost most of
+# FluidSynth's fiddle repeats, and with them the identification of 'Haste to the Wedding')
 MIN_VOICED_PROB = 0.2  # mean pYIN voicing probability a melody's voiced frames reach (noise and
 # chords stay under 0.05; 10 dB of noise over a melody lowers it to ~0.3)
 
