@@ -259,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=int, default=100_000, help="tunes for latency (0: skip)")
     p.add_argument("--calibrate", action="store_true", help="fit the threshold and stop")
     p.add_argument("--no-similar", action="store_true", help="skip the similar baseline")
+    p.add_argument("--scale-only", action="store_true", help="only the latency at --scale")
     p.add_argument("--similar-only", action="store_true",
                    help="only the other-version condition and its similar baseline")
     p.add_argument("--out", default="docs/results")
@@ -275,6 +276,12 @@ def main(argv: list[str] | None = None) -> int:
         conds = make_conditions(melodies, groups, files, cal_mask, base, args.seed + 1000,
                                 args.queries)
         calibrate(ident, conds)
+        return 0
+    if args.scale_only:
+        scale = scale_latency(melodies, groups, args.scale, args.seed)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "identify_scale.json").write_text(json.dumps(scale, indent=1))
+        print("scale:", json.dumps(scale))
         return 0
     base = frozenset(np.nonzero(cal_mask | eval_mask)[0].tolist())
     conds = make_conditions(melodies, groups, files, eval_mask, base, args.seed, args.queries)
