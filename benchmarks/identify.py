@@ -259,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=int, default=100_000, help="tunes for latency (0: skip)")
     p.add_argument("--calibrate", action="store_true", help="fit the threshold and stop")
     p.add_argument("--no-similar", action="store_true", help="skip the similar baseline")
+    p.add_argument("--scale-only", action="store_true", help="only the latency at --scale")
+    p.add_argument("--similar-only", action="store_true",
+                   help="only the other-version condition and its similar baseline")
     p.add_argument("--out", default="docs/results")
     args = p.parse_args(argv)
     from folkclip.eval.metrics import bootstrap_ci
@@ -274,11 +277,19 @@ def main(argv: list[str] | None = None) -> int:
                                 args.queries)
         calibrate(ident, conds)
         return 0
+    if args.scale_only:
+        scale = scale_latency(melodies, groups, args.scale, args.seed)
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "identify_scale.json").write_text(json.dumps(scale, indent=1))
+        print("scale:", json.dumps(scale))
+        return 0
     base = frozenset(np.nonzero(cal_mask | eval_mask)[0].tolist())
     conds = make_conditions(melodies, groups, files, eval_mask, base, args.seed, args.queries)
     results: dict = {"index": str(index), "tunes": len(groups), "seed": args.seed,
                      "identify_stage_s": round(stage_s, 2), "conditions": {}}
     for name, (qs, tr, ex) in conds.items():
+        if args.similar_only and name != "other version":
+            continue
         results["conditions"][name] = score_condition(ident, qs, tr, ex)
     ov = results["conditions"]["other version"]
     if not args.no_similar:
@@ -292,14 +303,14 @@ def main(argv: list[str] | None = None) -> int:
                          "mrr_diff_ci95": bootstrap_ci(ali - sim),
                          "top5_diff": float((a5 - s5).mean()),
                          "top5_diff_ci95": bootstrap_ci(a5 - s5)}
-    if args.scale:
+    if args.scale and not args.similar_only:
         results["scale"] = scale_latency(melodies, groups, args.scale, args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     slim = {k: v for k, v in results.items() if k != "conditions"}
     slim["conditions"] = {n: {k: v for k, v in r.items() if k not in ("rr", "top5_hits")}
                           for n, r in results["conditions"].items()}
-    (out / "identify.json").write_text(json.dumps(slim, indent=1))
+    (out / ("identify_similar.json" if args.similar_only else "identify.json")).write_text(json.dumps(slim, indent=1))
     print(f"index {index}: {len(groups)} tunes; identification stage {stage_s:.1f} s")
     print("| condition | queries | top-1 | top-5 | MRR | identified | no match | CPU ms |")
     print("|---|---:|---|---|---|---|---|---:|")
