@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from folkclip.errors import FolkclipError, Problem
+from folkclip.index.query_encoder import QueryEncoder
 
 MAX_QUERY_CHARS = 100_000  # one tune; a whole tunebook is not a query
 
@@ -48,20 +49,23 @@ class QueryTune:
     warnings: list[dict]
 
 
-def read_query(abc: str, fm: object, source: str = "<query>") -> QueryTune:
+def read_query(abc: str, fm: object, source: str = "<query>",
+               encoder: QueryEncoder | None = None) -> QueryTune:
     """Parse the first tune of ``abc`` and embed it with ``fm``'s tune tower.
 
     Args:
         abc: ABC text of one tune (``X:`` and ``T:`` may be left out; ``K:`` is needed).
         fm: A :class:`~folkclip.export.FolkclipModel`.
         source: Name used in problem reports.
+        encoder: The model's :class:`~folkclip.index.query_encoder.QueryEncoder` (made
+            for this call when ``None``; a server keeps one).
 
     Raises:
         AbcQueryError: When no tune can be read (with the reader's problems).
     """
     from folkclip.abc.parser import parse_tunebook
+    from folkclip.data.batch import tune_batch
     from folkclip.data.dataset import tokenize_corpus
-    from folkclip.eval.evaluation import embed_tunes
     from folkclip.index.profiles import ngram_document, pitches_of
     from folkclip.io.sources import Corpus
 
@@ -81,8 +85,10 @@ def read_query(abc: str, fm: object, source: str = "<query>") -> QueryTune:
                             [Problem(source, tune.ref, tune.line, "no notes in the tune body")])
     tc = tokenize_corpus(Corpus([tune]), fm.tokenizer_config)  # type: ignore[attr-defined]
     ids = tc.remap(fm.vocab)  # type: ignore[attr-defined]
-    vec = embed_tunes(fm.model, tc, [0], max_events=fm.max_events,  # type: ignore[attr-defined]
-                      ids=ids)[0]
+    if encoder is None:
+        encoder = QueryEncoder(fm, backend="torch")
+    batch = tune_batch(tc, [0], fm.max_events, ids=ids)  # type: ignore[attr-defined]
+    vec = encoder.tune_vector(batch)  # (D,)
     warnings = [{"line": p.line, "reason": p.reason, "tune": p.tune, "severity": p.severity}
                 for p in problems if p.severity == "warning" and p.tune == tune.ref]
     return QueryTune(vec, ngram_document(pitches_of(tune)), tune.title, abc, warnings)

@@ -162,13 +162,16 @@ class VectorIndex:
             backend: ``auto`` (as built, numpy without FAISS), or ``numpy`` to force exact
                 numpy search.
         """
-        vectors = np.load(folder / info["file"], mmap_mode="r")  # FAISS holds its own copy
+        vectors = np.load(folder / info["file"], mmap_mode="r")  # (N, D), shared pages
         kind = info["kind"] if backend == "auto" else backend
         saved = folder / (Path(info["file"]).stem + ".faiss")
         if kind in ("ivf", "hnsw") and have_faiss() and saved.exists():
             import faiss
 
-            return cls(vectors, kind, faiss.read_index(str(saved)))
+            # An IVF index's lists are memory-mapped read-only: server worker processes
+            # share one copy in the page cache, as they share the .npy vectors.
+            flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if kind == "ivf" else 0
+            return cls(vectors, kind, faiss.read_index(str(saved), flags))
         return cls(vectors, kind if kind in ("numpy", "flat") else "flat")
 
 

@@ -24,3 +24,7 @@ MAX_PENDING = 64
 MAX_MAP_POINTS = 20_000
 # Tune ids are SQLite row ids.
 MAX_TUNE_ID = 2**53
+# Worker processes (folkclip serve --workers) must answer the supervisor's health check in
+# this time, else they are killed and restarted. Loading torch and the model holds the GIL
+# for seconds at a time (tens of seconds on a busy machine), longer than uvicorn's 5 s.
+WORKER_HEALTHCHECK_S = 120
