@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--vectors", choices=("real", "synthetic"), default="real",
                    help="embed the synthetic collection (real) or grow tiny's index with "
                         "random vectors (synthetic; see build_index)")
+    p.add_argument("--base", default=None, help="with --vectors synthetic: the real index to "
+                   "grow (e.g. the index of default)")
     p.add_argument("--tunes", type=int, default=100_000)
     p.add_argument("--rate", type=float, default=200.0, help="requests per second")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of traffic")
@@ -233,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
 
     t = time.perf_counter()
     index = Path(args.index) if args.index else build_index(args.run, Path(args.work),
-                                                            args.tunes, args.vectors)
+                                                            args.tunes, args.vectors,
+                                                            base=args.base and Path(args.base))
     titles, tunes = queries(index)
     print(f"index ready in {time.perf_counter() - t:.0f} s: {index}", flush=True)
 
