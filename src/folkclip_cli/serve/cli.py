@@ -53,19 +53,6 @@ def default_workers() -> int:
         os.cpu_count() or 1
 
 
-def set_threads(n: int) -> None:
-    """Threads of torch's and FAISS's kernels for this process."""
-    import importlib.util
-
-    import torch
-
-    torch.set_num_threads(n)
-    if importlib.util.find_spec("faiss") is not None:
-        import faiss
-
-        faiss.omp_set_num_threads(n)
-
-
 def main_from_args(args: argparse.Namespace) -> int:
     try:
         import uvicorn
@@ -76,7 +63,7 @@ def main_from_args(args: argparse.Namespace) -> int:
                             "pip install 'folkclip[serve]'") from None
     from folkclip.index import TuneIndex
     from folkclip_cli.serve.limits import WORKER_HEALTHCHECK_S
-    from folkclip_cli.serve.worker import settings_env
+    from folkclip_cli.serve.worker import set_threads, settings_env
 
     set_threads(args.threads)
     workers = args.workers or default_workers()

@@ -21,11 +21,23 @@ def settings_env(index: str, allow_origins: tuple[str, ...], threads: int) -> di
                              "threads": threads})}
 
 
+def set_threads(n: int) -> None:
+    """Threads of torch's and FAISS's kernels for this process."""
+    import importlib.util
+
+    import torch
+
+    torch.set_num_threads(n)
+    if importlib.util.find_spec("faiss") is not None:
+        import faiss
+
+        faiss.omp_set_num_threads(n)
+
+
 def app() -> Any:
     """The FastAPI app of one worker process (uvicorn's ``factory=True`` target)."""
     from folkclip.index import TuneIndex
     from folkclip_cli.serve.app import create_app
-    from folkclip_cli.serve.cli import set_threads
 
     settings = json.loads(os.environ[ENV])
     set_threads(settings["threads"])
