@@ -123,8 +123,10 @@ def _export_checked(model: torch.nn.Module, method: str, probe: dict[str, torch.
     try:
         with _one_sequence(), warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
-            torch.onnx.export(_Tower(model, method, names), tuple(probe[n] for n in names), buf,
-                              dynamo=False,
+            # eval() on the wrapper: the export restores the wrapper's own mode afterwards,
+            # and a wrapper left in training mode would put the model in training mode too
+            torch.onnx.export(_Tower(model, method, names).eval(),
+                              tuple(probe[n] for n in names), buf, dynamo=False,
                               input_names=names, output_names=["embedding"],
                               dynamic_axes={n: {1: "length"} for n in names})
         opts = ort.SessionOptions()
@@ -134,6 +136,8 @@ def _export_checked(model: torch.nn.Module, method: str, probe: dict[str, torch.
         got = _run(session, probe)
     except Exception:  # noqa: BLE001 - any export failure keeps the tower on torch
         return None
+    finally:
+        model.eval()
     return session if np.abs(got - want).max() <= ONNX_TOLERANCE else None
 
 
