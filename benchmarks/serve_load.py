@@ -1,17 +1,20 @@
 """Load test of ``folkclip serve``: mixed search/suggest traffic at a fixed rate on loopback.
 
-Builds (once, into ``--work``) a real index of ``--source`` with the model of ``--run`` and,
-from it, a ``--tunes``-tune index with synthetic unit vectors (tune metadata, ABC and
-n-gram profiles repeated from the real one, titles made distinct), starts ``folkclip serve``
-on it in a subprocess on 127.0.0.1, and sends ``--rate`` requests/s for ``--duration``
-seconds from an open-loop async client (aiohttp): half ``GET /api/search`` with a title, half
-``POST /api/suggest`` with a tune's ABC. Requests leave on schedule whether or not earlier
+Builds (once, into ``--work``) a ``--tunes``-tune synthetic-but-valid ABC collection
+(``benchmarks/synthetic_collection.py``: transposed versions of the ``default`` tunes) and
+its index with the model of ``--run`` (or takes ``--index``), starts ``folkclip serve`` on it
+in a subprocess on 127.0.0.1 (``--server-src`` runs another version's server on the same
+index), and sends ``--rate`` requests/s for ``--duration`` seconds from an open-loop async
+client (aiohttp): half ``GET /api/search`` with a title, half ``POST /api/suggest`` with a
+tune's ABC (both drawn from 2,000 tunes of the index). Requests leave on schedule whether or not earlier
 ones have been answered; at most ``--max-in-flight`` wait at once, each for at most 10 s.
 Prints and writes (``--out``) p50/p90/p99 latency (of all requests, of the answered
-searches and suggestions, and of the failed ones), the rate sent and the errors.
+searches and suggestions, and of the failed ones), the rate sent, the errors and the
+server's CPU time per request (all its processes, from ``/proc``).
 
-    python benchmarks/serve_load.py --run runs/default [--source tiny] [--tunes 100000]
+    python benchmarks/serve_load.py --run runs/default [--tunes 100000] [--workers 2]
         [--rate 200] [--duration 60] [--work /tmp/folkclip-serve-load] [--out load.json]
+        [--index DIR] [--server-src OLD/src]
 
 Loopback only; bounded in count (rate x duration requests) and time.
 """
@@ -22,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +35,21 @@ from pathlib import Path
 import numpy as np
 
 TIMEOUT_S = 10.0
+
+
+def build_index(run: str, work: Path, n: int, seed: int = 0) -> Path:
+    """The ``n``-tune index of the synthetic collection (made once into ``work``): real
+    ABC tunes (``synthetic_collection.py``), embedded in bulk by the index build."""
+    from synthetic_collection import write_collection
+
+    from folkclip.index import TuneIndex
+
+    collection, out = work / f"collection-{n}", work / f"index-{n}"
+    if not (out / "manifest.json").exists():
+        if not collection.exists():
+            write_collection(collection, n, seed)
+        TuneIndex.build(run, [str(collection)], out, progress=False)
+    return out
 
 
 def synthetic_index(base: Path, out: Path, n: int, seed: int = 0) -> None:
@@ -80,6 +99,33 @@ def synthetic_index(base: Path, out: Path, n: int, seed: int = 0) -> None:
     store.write_manifest(out, dict(manifest, n_tunes=n, n_titles=len(bank), synthetic=True,
                                    vectors={"tunes": ti.save(out, "tunes"),
                                             "titles": ni.save(out, "titles")}))
+
+
+def queries(index: Path, n: int = 2000, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Titles (search) and ABC texts (suggest) of ``n`` tunes drawn from the index."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{index / 'tunes.sqlite'}?mode=ro", uri=True)
+    total = con.execute("SELECT count(*) FROM tunes").fetchone()[0]
+    ids = np.random.default_rng(seed).choice(total, min(n, total), replace=False).tolist()
+    rows = con.execute(f"SELECT title, abc FROM tunes WHERE id IN ({','.join('?' * len(ids))})",
+                       ids).fetchall()
+    con.close()
+    return [t or "reel" for t, _ in rows], [a for _, a in rows]
+
+
+def group_cpu_s(pgrp: int) -> float:
+    """CPU seconds (user + system) used so far by the live processes of process group
+    ``pgrp`` (the server and its workers), from ``/proc``."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended
+        if int(fields[2]) == pgrp:  # fields after the name: state, ppid, pgrp, ...
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -162,36 +208,48 @@ async def drive(url: str, titles: list[str], tunes: list[str], rate: float, dura
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--run", required=True, help="a trained two-tower run folder")
-    p.add_argument("--source", default="tiny", help="collection the real index is built from")
+    p.add_argument("--run", help="a trained two-tower run folder (to build the index)")
+    p.add_argument("--index", help="a ready index folder (instead of building one)")
+    p.add_argument("--vectors", choices=("real", "synthetic"), default="real",
+                   help="embed the synthetic collection (real) or grow tiny's index with "
+                        "random vectors (synthetic; see build_index)")
+    p.add_argument("--base", default=None, help="with --vectors synthetic: the real index to "
+                   "grow (e.g. the index of default)")
     p.add_argument("--tunes", type=int, default=100_000)
     p.add_argument("--rate", type=float, default=200.0, help="requests per second")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of traffic")
     p.add_argument("--max-in-flight", type=int, default=256)
-    p.add_argument("--work", default="/tmp/folkclip-serve-load", help="index folders")
+    p.add_argument("--work", default="/tmp/folkclip-serve-load", help="collection and index")
+    p.add_argument("--workers", type=int, default=None,
+                   help="the server's --workers (left out when not given: an old server "
+                        "has no such option)")
     p.add_argument("--threads", type=int, default=1, help="the server's --threads")
+    p.add_argument("--server-src", default=None,
+                   help="a folkclip src/ folder to run the server from (e.g. an old version)")
     p.add_argument("--out", default=None, help="JSON file for the figures")
     args = p.parse_args(argv)
     if not (0 < args.rate <= 1000 and 0 < args.duration <= 600 and 0 < args.tunes <= 2_000_000):
         p.error("bounded: rate <= 1000/s, duration <= 600 s, tunes <= 2M")
+    if not (args.run or args.index):
+        p.error("give --run (to build the index) or --index")
 
-    from folkclip.index import TuneIndex
-
-    work = Path(args.work)
-    base, big = work / f"base-{args.source}", work / f"synthetic-{args.tunes}"
     t = time.perf_counter()
-    real = TuneIndex.build(args.run, [args.source], base, progress=False)
-    tunes = [real.tune(i)["abc"] for i in range(len(real))]
-    titles = [real.tune(i)["title"] or "reel" for i in range(len(real))]
-    del real
-    synthetic_index(base, big, args.tunes)
-    print(f"indexes ready in {time.perf_counter() - t:.0f} s: {big}", flush=True)
+    index = Path(args.index) if args.index else build_index(args.run, Path(args.work),
+                                                            args.tunes, args.vectors,
+                                                            base=args.base and Path(args.base))
+    titles, tunes = queries(index)
+    print(f"index ready in {time.perf_counter() - t:.0f} s: {index}", flush=True)
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "folkclip_cli.main", "serve", str(big),
-                               "--host", "127.0.0.1", "--port", str(port), "--threads",
-                               str(args.threads)], env=os.environ)
+    env = dict(os.environ)
+    if args.server_src:
+        env["PYTHONPATH"] = str(Path(args.server_src).resolve())
+    cmd = [sys.executable, "-m", "folkclip_cli.main", "serve", str(index), "--host",
+           "127.0.0.1", "--port", str(port), "--threads", str(args.threads)]
+    if args.workers:
+        cmd += ["--workers", str(args.workers)]
+    server = subprocess.Popen(cmd, env=env, start_new_session=True)
     try:
         import httpx
 
@@ -204,18 +262,22 @@ def main(argv: list[str] | None = None) -> int:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise SystemExit("the server did not start") from None
                 time.sleep(0.5)
-        # warm-up: a few requests of each kind, not counted
-        asyncio.run(drive(url, titles, tunes, rate=10, duration=1, max_in_flight=8, seed=1))
+        # warm-up: a few requests of each kind per worker, not counted
+        asyncio.run(drive(url, titles, tunes, rate=20, duration=2, max_in_flight=8, seed=1))
+        cpu = group_cpu_s(server.pid)
         figures = asyncio.run(drive(url, titles, tunes, args.rate, args.duration,
                                     args.max_in_flight))
+        cpu = group_cpu_s(server.pid) - cpu
+        figures["server_cpu_ms_per_request"] = round(1000 * cpu / figures["requests"], 2)
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)  # the server and its worker processes
         try:
             server.wait(15)
         except subprocess.TimeoutExpired:
-            server.kill()
-    figures.update(tunes=info["tunes"], source=args.source, run=args.run,
-                   cpus=os.cpu_count(), load_average=os.getloadavg(), threads=args.threads)
+            os.killpg(server.pid, signal.SIGKILL)
+    figures.update(tunes=info["tunes"], index=str(index), server_src=args.server_src,
+                   workers=args.workers, cpus=os.cpu_count(), load_average=os.getloadavg(),
+                   threads=args.threads)
     print(json.dumps(figures, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=1))

@@ -84,8 +84,10 @@ def test_library_imports_with_programs_unimportable(tmp_path):
         "import importlib, sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('folkclip_cli', 'lightning', 'fastapi', 'librosa',\n"
-        "                                   'soundfile', 'mido', 'pretty_midi'):\n"
+        "        if name.split('.')[0] in ('folkclip_cli', 'lightning', 'fastapi', 'librosa',
+"
+        "                                   'soundfile', 'mido', 'pretty_midi', 'onnxruntime'):
+"
         "            raise ImportError(f'blocked: {name}')\n"
         "sys.meta_path.insert(0, Block())\n"
         f"for n in {names!r}:\n"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from folkclip.errors import FolkclipError, Problem
+from folkclip.index.query_encoder import QueryEncoder
 
 MAX_QUERY_CHARS = 100_000  # one tune; a whole tunebook is not a query
 
@@ -72,21 +73,32 @@ def read_tune(abc: str, source: str = "<query>") -> tuple[object, list[Problem]]
     return tune, problems
 
 
-def read_query(abc: str, fm: object, source: str = "<query>") -> QueryTune:
+def read_query(abc: str, fm: object, source: str = "<query>",
+               encoder: QueryEncoder | None = None) -> QueryTune:
     """Parse the first tune of ``abc`` and embed it with ``fm``'s tune tower.
 
     Args:
         abc: ABC text of one tune (``X:`` and ``T:`` may be left out; ``K:`` is needed).
         fm: A :class:`~folkclip.export.FolkclipModel`.
         source: Name used in problem reports.
+        encoder: The model's :class:`~folkclip.index.query_encoder.QueryEncoder` (made
+            for this call when ``None``; a server keeps one).
 
     Raises:
         AbcQueryError: When no tune can be read (with the reader's problems).
     """
+    from folkclip.data.batch import tune_batch
+    from folkclip.data.dataset import tokenize_corpus
     from folkclip.index.profiles import ngram_document, pitches_of
+    from folkclip.io.sources import Corpus
 
     tune, problems = read_tune(abc, source)
-    vec = fm.embed_tunes([tune])[0]  # type: ignore[attr-defined]  # (D,)
+    tc = tokenize_corpus(Corpus([tune]), fm.tokenizer_config)  # type: ignore[attr-defined]
+    ids = tc.remap(fm.vocab)  # type: ignore[attr-defined]
+    if encoder is None:
+        encoder = QueryEncoder(fm, backend="torch")
+    batch = tune_batch(tc, [0], fm.max_events, ids=ids)  # type: ignore[attr-defined]
+    vec = encoder.tune_vector(batch)  # (D,)
     warnings = [{"line": p.line, "reason": p.reason, "tune": p.tune, "severity": p.severity}
                 for p in problems if p.severity == "warning" and p.tune == tune.ref]
     return QueryTune(vec, ngram_document(pitches_of(tune)), tune.title, abc, warnings)

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from folkclip.abc.titles import title_key
 from folkclip.config import to_dict
 from folkclip.errors import FolkclipError
-from folkclip.abc.titles import title_key
 from folkclip.io.sources import relative_name
 
 FORMAT_VERSION = 1
@@ -129,11 +129,23 @@ def write_metadata(folder: Path, meta: list[dict]) -> list[str]:
 
 
 class Metadata:
-    """Read access to ``tunes.sqlite`` (one connection, usable from any thread)."""
+    """Read access to ``tunes.sqlite``: one read-only connection per process (usable from
+    any thread of it; a forked worker process opens its own at its first query)."""
 
     def __init__(self, folder: Path) -> None:
-        self.con = sqlite3.connect(f"file:{folder / DB}?mode=ro", uri=True,
-                                   check_same_thread=False)
+        self.path = folder / DB
+        self._con: sqlite3.Connection | None = None
+        self._pid = -1
+        self.con  # noqa: B018 - open now, so that a missing file fails at load
+
+    @property
+    def con(self) -> sqlite3.Connection:
+        """This process's read-only connection (``mode=ro``: writes raise an error)."""
+        if self._pid != os.getpid():
+            self._con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                        check_same_thread=False)
+            self._pid = os.getpid()
+        return self._con  # type: ignore[return-value]
 
     def tunes(self, ids: list[int]) -> dict[int, dict]:
         """Metadata of the tunes ``ids`` (without the ABC text), by id."""

@@ -14,14 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+from folkclip.abc.titles import title_key
 from folkclip.errors import FolkclipError
 from folkclip.index import build as _build
 from folkclip.index import similar as _similar
 from folkclip.index import store
 from folkclip.index.profiles import NEAR_DUPLICATE, Profiles
 from folkclip.index.query import QueryTune, read_query
+from folkclip.index.query_encoder import QueryEncoder
 from folkclip.index.vectors import VectorIndex
-from folkclip.abc.titles import title_key
 
 NEAR_DUPLICATE_CANDIDATES = 20  # most similar tunes checked for a near-duplicate melody
 
@@ -51,6 +52,15 @@ class TuneIndex:
         self.meta = store.Metadata(folder)
         self.title_names = self.meta.title_names()
         self._lock = threading.Lock()  # sqlite reads and torch encoding, one at a time
+        self._encoder: QueryEncoder | None = None
+
+    @property
+    def encoder(self) -> QueryEncoder:
+        """The model's single-query encoder (ONNX Runtime where it agrees with torch),
+        made at the first query."""
+        if self._encoder is None:
+            self._encoder = QueryEncoder(self.model)
+        return self._encoder
 
     @classmethod
     def build(cls, model_or_run_dir: object, sources: list[str] | str, out_dir: str | Path, *,
@@ -134,7 +144,7 @@ class TuneIndex:
             ``{"tune_id", "title", "score", "type", "key", "meter", "source", "x"}`` per tune.
         """
         with self._lock:
-            q = self.model.embed_titles([text])  # type: ignore[attr-defined]  # (1, D)
+            q = self.encoder.title_vectors([text])  # (1, D)
         scores, ids = self.tunes.search(q, k)
         return self._results([(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0])
 
@@ -161,7 +171,7 @@ class TuneIndex:
     def read(self, abc: str) -> QueryTune:
         """Read and embed a query tune (raises :class:`AbcQueryError` for bad ABC)."""
         with self._lock:
-            return read_query(abc, self.model)
+            return read_query(abc, self.model, encoder=self.encoder)
 
     def similar(self, abc: str | None = None, tune_id: str | int | None = None, k: int = 10,
                 mode: str = _similar.DEFAULT_MODE) -> list[dict]:
@@ -245,7 +255,7 @@ class TuneIndex:
         if not fresh:
             return []
         with self._lock:
-            emb = self.model.embed_titles(fresh)  # type: ignore[attr-defined]  # (U, D)
+            emb = self.encoder.title_vectors(fresh)  # (U, D)
         return [{"title": t, "score": round(float(s), 6), "near_duplicate": False,
                  "tune_id": None, "from": "user"} for t, s in zip(fresh, emb @ q.vector)]
 

@@ -1,19 +1,23 @@
 """``folkclip serve``: browse a tune index in a local web page.
 
     folkclip serve INDEX [--host 127.0.0.1] [--port 8000] [--allow-origin URL ...]
-                         [--threads 1]
+                         [--workers N] [--threads 1]
 
 Opens the index written by ``folkclip index`` and serves the page and its JSON API
 (``/docs``) with uvicorn on the loopback address unless ``--host`` says otherwise.
-Queries are answered one at a time, each with ``--threads`` torch/FAISS threads: one
-query is too small to gain from more, and on a busy machine extra threads only wait
-(search took 48 ms with 2 threads and 4 ms with 1 on a loaded 2-core machine).
+``--workers`` processes (default: one per usable core) each answer queries one at a time,
+each with ``--threads`` torch/FAISS threads: one query is too small to gain from more,
+and on a busy machine extra threads only wait (search took 48 ms with 2 threads and 4 ms
+with 1 on a loaded 2-core machine). The workers share one memory-mapped copy of the
+vectors (see :mod:`folkclip_cli.serve.worker`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from folkclip.errors import FolkclipError
 
@@ -37,21 +41,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     p.add_argument("--allow-origin", action="append", default=[], metavar="URL",
                    help="let pages from this origin call the API (CORS is closed by default)")
+    p.add_argument("--workers", type=int, default=None, choices=range(1, 65), metavar="N",
+                   help=f"server processes (default: the usable cores, here {default_workers()})")
     p.add_argument("--threads", type=int, default=1, choices=range(1, 65), metavar="N",
                    help="torch and FAISS threads per query (default 1)")
 
 
-def _set_threads(n: int) -> None:
-    """Threads of torch's and FAISS's kernels for this process."""
-    import importlib.util
-
-    import torch
-
-    torch.set_num_threads(n)
-    if importlib.util.find_spec("faiss") is not None:
-        import faiss
-
-        faiss.omp_set_num_threads(n)
+def default_workers() -> int:
+    """One worker process per core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
+        os.cpu_count() or 1
 
 
 def main_from_args(args: argparse.Namespace) -> int:
@@ -63,18 +62,30 @@ def main_from_args(args: argparse.Namespace) -> int:
         raise FolkclipError(f"folkclip serve needs {err.name!r}: "
                             "pip install 'folkclip[serve]'") from None
     from folkclip.index import TuneIndex
+    from folkclip_cli.serve.limits import WORKER_HEALTHCHECK_S
+    from folkclip_cli.serve.worker import set_threads, settings_env
 
-    _set_threads(args.threads)
-    index = TuneIndex.load(args.index)
-    app = create_app(index, allow_origins=tuple(args.allow_origin))
+    set_threads(args.threads)
+    workers = args.workers or default_workers()
+    index = TuneIndex.load(args.index)  # refuses a bad index here, before any worker starts
+    n_tunes = len(index)
     if args.host not in LOOPBACK:
         print(f"warning: listening on {args.host}: other machines can reach this server",
               file=sys.stderr)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"serving {len(index)} tunes at http://{host}:{args.port}/ "
-          "(API docs at /docs; Ctrl-C stops)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                timeout_graceful_shutdown=2)
+    print(f"serving {n_tunes} tunes at http://{host}:{args.port}/ with {workers} worker "
+          f"process{'es' if workers > 1 else ''} (API docs at /docs; Ctrl-C stops)", flush=True)
+    run = {"host": args.host, "port": args.port, "log_level": "warning",
+           "timeout_graceful_shutdown": 2}
+    if workers == 1:
+        index.encoder  # noqa: B018 - export the towers before the first request
+        uvicorn.run(create_app(index, allow_origins=tuple(args.allow_origin)), **run)
+        return 0
+    del index
+    os.environ.update(settings_env(str(Path(args.index).resolve()),
+                                   tuple(args.allow_origin), args.threads))
+    uvicorn.run("folkclip_cli.serve.worker:app", factory=True, workers=workers,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S, **run)
     return 0
 
 

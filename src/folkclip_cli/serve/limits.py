@@ -24,11 +24,19 @@ MAX_K = 100
 MAX_USER_TITLES = 200
 # Every request must finish in this time (then 503); the index answers in milliseconds.
 REQUEST_TIMEOUT_S = 10.0
-# Queries waiting for the index at once; beyond this a request is refused at once (503 with
-# Retry-After) instead of queueing towards the timeout, so an overloaded server fails fast.
+# Queries waiting for the index at once, per worker process; beyond this a request is refused
+# at once (503 with Retry-After) instead of queueing towards the timeout, so an overloaded
+# server fails fast. Measured cost (benchmarks/query_cost.py, 100k tunes): about 10 ms of a
+# core per suggestion and 4.4 ms per search, so 64 waiting queries are about 0.5 s of work:
+# a server that keeps up with its traffic never reaches this, one that does not answers 503
+# long before the timeout.
 MAX_PENDING = 64
 # Points the map view draws; larger indexes are thinned evenly (an SVG of 100k points
 # would make the page unusable).
 MAX_MAP_POINTS = 20_000
 # Tune ids are SQLite row ids.
 MAX_TUNE_ID = 2**53
+# Worker processes (folkclip serve --workers) must answer the supervisor's health check in
+# this time, else they are killed and restarted. Loading torch and the model holds the GIL
+# for seconds at a time (tens of seconds on a busy machine), longer than uvicorn's 5 s.
+WORKER_HEALTHCHECK_S = 120
