@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from folkclip.generate.constraints import TuneConstraint
+from folkclip.generate.constraints import BatchMasks, TuneConstraint
 from folkclip.data.tokenize import TokenizerConfig
 
 TOKENS = ["<pad>", "<unk>", "<bos>", "<eos>", "|", "||", "|]", "|:", ":|", "::", "[1", "[2",
@@ -86,3 +87,46 @@ def test_closing_a_tune_cut_short():
     assert rule.closing(":|") == (False, None)
     _play(rule, ["p60", "|:"])
     assert rule.closing("|:") == (True, "|]")
+
+
+def _random_walk(rule: TuneConstraint, steps: int, g: torch.Generator) -> list[tuple[str, str]]:
+    """Tokens and durations of a random tune: a meter, then random events (some allowed,
+    some not, so the states include overrun bars and unpaired repeats)."""
+    played = []
+    for _ in range(steps):
+        tok = TOKENS[int(torch.randint(3, len(TOKENS) - 1, (1,), generator=g))]
+        dur = DURATIONS[int(torch.randint(0, len(DURATIONS), (1,), generator=g))] \
+            if tok.startswith("p") or tok == "rest" else "-"
+        played.append((tok, dur))
+    return played
+
+
+@pytest.mark.parametrize("remove", [(), ("rhythm",), ("barlines",)])
+def test_batch_masks_equal_each_tunes_masks(remove):
+    """BatchMasks gives, row for row, the masks of TuneConstraint's own methods, in every
+    state that random tunes (4 side by side, 60 steps, a meter change now and then) reach,
+    under the full base and under bases that leave few or no choices."""
+    g = torch.Generator().manual_seed(0)
+    masks = BatchMasks(TOKENS, DURATIONS)
+    bases = [torch.ones(len(TOKENS), dtype=torch.bool),
+             torch.tensor([t.startswith("p") or t in ("|", "<eos>") for t in TOKENS]),
+             torch.tensor([t.startswith("p") for t in TOKENS])]
+    dur_bases = [torch.ones(len(DURATIONS), dtype=torch.bool),
+                 torch.tensor([d in ("2", "4") for d in DURATIONS])]
+    rules = [_rule(remove) for _ in range(4)]
+    rules[1].header("meter:6/8")
+    walks = [_random_walk(r, 60, g) for r in rules]
+    checked = set()
+    for t in range(60):
+        for base in bases:
+            want = torch.stack([r.allowed_tokens(base) for r in rules])
+            assert torch.equal(masks.tokens(rules, base), want), (t, base)
+        for base in dur_bases:
+            want = torch.stack([r.allowed_durations(base) for r in rules])
+            assert torch.equal(masks.durations(rules, base), want), (t, base)
+        for r in rules:
+            checked.add((r.open, r.in_first, r.second_ok, r.last_bar,
+                         r.position >= (r.bar_beats or 0)))
+        for r, walk in zip(rules, walks):
+            r.step(*walk[t])
+    assert len(checked) >= 8  # the walks reached many different states
