@@ -75,7 +75,7 @@ def ending_model(jig_text: str, reel_book: str, seed: int) -> tuple[MelodyLM, ob
     torch.manual_seed(seed)
     model = MelodyLM(LM, {f: len(v) for f, v in tc.vocab.items()}).eval()
     with torch.no_grad():
-        model.heads["token"].bias[tc.vocab["token"].index(EOS)] += 5.0
+        model.heads["token"].bias[tc.vocab["token"].index(EOS)] += 2.0
     return model, tc
 
 
@@ -88,3 +88,5 @@ def test_cached_samples_equal_uncached_samples(jig_text, reel_book, seed, constr
                 constrain)
         cached = sample_batch(*args, cache=True)
         assert cached == sample_batch(*args, cache=False)
+        assert len({len(tune) for tune in cached}) > 1  # rows finished at different steps
+        assert any(tune[-1][0] == EOS and len(tune) < 60 for tune in cached)

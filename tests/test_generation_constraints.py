@@ -32,7 +32,7 @@ def _play(rule: TuneConstraint, seq: list[str]) -> None:
 def test_repeat_signs_pair_up():
     rule = _rule(remove=("rhythm",))  # bar lengths off: only the repeat rules apply
     first = _allowed(rule)
-    assert {"|:", ":|", "<eos>"} <= first and not {"::", "[1", "[2"} & first
+    assert {"|:", ":|"} <= first and not {"::", "[1", "[2", "<eos>"} & first  # no music yet
     _play(rule, ["|:", "p60"])
     inside = _allowed(rule)
     assert {":|", "::", "[1"} <= inside  # inside a repeat
@@ -60,6 +60,20 @@ def test_bars_fill_the_meter():
     assert [d for d, ok in zip(DURATIONS, room.tolist()) if ok] == ["1/2", "1"]
     rule.step("p60", "1")
     assert _allowed(rule) == {"|", "||", "|]", "|:", ":|"}  # full: only a bar line
+
+
+def test_a_tune_ends_after_a_closed_bar_of_music():
+    rule = _rule()
+    assert "<eos>" not in _allowed(rule)  # nothing written yet
+    _play(rule, ["p60", "p60"])
+    assert "<eos>" not in _allowed(rule)  # a lone pickup is no tune
+    _play(rule, ["|"])
+    assert "<eos>" in _allowed(rule)
+    free = _rule(remove=("rhythm",))  # no bar lengths: any note will do
+    _play(free, ["|:", ":|"])
+    assert "<eos>" not in _allowed(free)
+    free.step("p60", "-")
+    assert "<eos>" in _allowed(free)
 
 
 def test_hornpipes_are_in_two_or_four():

@@ -9,7 +9,8 @@ step, which next tokens and durations keep it well-formed:
   only inside one,
   ``:|`` inside one or (an implicit repeat from the start, as abc2midi assumes) before
   any repeat sign, ``[2`` only right after the ``:|`` that closes a first ending, and
-  ``<eos>`` only with no section open;
+  ``<eos>`` only with no section open and after music (with bar lengths checked: after
+  a bar line that closes a bar of music);
 - no two bar lines in a row (``||`` then ``|]`` reads as ``||]``);
 - bar lengths (with a meter, rhythm and bar lines kept): a note or rest may not overrun
   the bar, a bar line comes exactly when the bar is full (the first bar, a pickup, may be
@@ -42,6 +43,12 @@ _OPENS, _CLOSES, _BOTH = "|:", ":|", "::"
 _ENDS = frozenset({"||", "|]"})  # section ends: a new implicit repeat may start after
 
 
+def is_note(token: str) -> bool:
+    """Whether ``token`` is a note or rest event (a pitch, an interval or ``rest``)."""
+    return token == "rest" or (token[:1] == "p" and token[1:].isdigit()) \
+        or token in ("start", "up", "down", "same")
+
+
 @lru_cache(maxsize=1024)  # durations come from a vocabulary: a few dozen strings
 def _fraction(text: str) -> Fraction | None:
     """A duration token's length, or None (parsed once per vocabulary string)."""
@@ -72,6 +79,7 @@ class TuneConstraint:
         self.in_first = False  # inside a first ending
         self.second_ok = False  # right after the :| closing a first ending
         self.last_bar = False  # the last token was a bar line
+        self.has_music = False  # a note or rest was written: the tune may end
         self.bar_beats: Fraction | None = None
         self.position = Fraction(0)  # beats so far in the bar
         self.bars = 0  # bar lines written after music
@@ -110,11 +118,20 @@ class TuneConstraint:
             self.in_first = token == "[1"
             self.second_ok = False
             return
+        self.has_music = self.has_music or is_note(token)
         value = _fraction(duration)
         if value is not None and value > 0:
             self.position += value
 
     # ------------------------------------------------------------------ masks
+    @property
+    def may_end(self) -> bool:
+        """Whether the tune holds enough music to end: a closed bar when bar lengths are
+        checked (not a lone pickup), else any note."""
+        if self.check_bars and self.bar_beats is not None:
+            return self.bars > 0
+        return self.has_music
+
     def _bar_allowed(self, token: str) -> bool:
         if self.last_bar:  # two bar lines in a row read as one odd sign (||] or |||)
             return False
@@ -138,7 +155,7 @@ class TuneConstraint:
         if "[2" in self.ids:
             mask[self.ids["[2"]] &= self.second_ok
         if EOS in self.ids:
-            mask[self.ids[EOS]] &= not self.open and not self.in_first
+            mask[self.ids[EOS]] &= not self.open and not self.in_first and self.may_end
         if self.check_bars and self.bar_beats is not None:
             full = self.position >= self.bar_beats
             short = 0 < self.position < self.bar_beats and self.bars > 0
@@ -233,7 +250,7 @@ def _token_classes(r: TuneConstraint) -> list[bool]:
     bar = not r.last_bar
     row = [True, bar and not r.open, bar and r.open, bar and (r.open or not r.seen_repeat),
            bar and not r.open, bar, r.open and not r.in_first, r.second_ok,
-           not r.open and not r.in_first]
+           not r.open and not r.in_first and r.may_end]
     if r.check_bars and r.bar_beats is not None:
         full = r.position >= r.bar_beats
         if full:  # only a bar line

@@ -24,7 +24,7 @@ from torch import Tensor
 from folkclip.abc.fields import WHOLE, beat_length
 from folkclip.data.decode import decode
 from folkclip.errors import FolkclipError
-from folkclip.generate.constraints import BatchMasks, TuneConstraint
+from folkclip.generate.constraints import BatchMasks, TuneConstraint, is_note
 from folkclip.models.decoding import StepDecoder
 from folkclip.models.lm import MelodyLM
 from folkclip.data.tokenize import (
@@ -43,18 +43,13 @@ from folkclip.data.tokenize import (
 )
 
 HEADER_SLOTS = ("type", "meter", "mode", "key", "unit")  # the tokenizer's header order
-_NOT_IN_BODY = ("<", "type:", "unit:")  # <pad>, <unk>, <bos>; header-only tokens
+_NOT_IN_BODY = ("<pad>", "<unk>", "<bos>", "type:", "unit:")  # <eos> may end a tune
 
 
 def header_slots(config: TokenizerConfig) -> list[str]:
     """Header slots a tokenizer with ``config`` writes after ``<bos>``, in order."""
     no_unit = bool({"meter", "rhythm"} & set(config.remove))  # as Tokenizer.header
     return [s for s in HEADER_SLOTS if (s == "unit" and not no_unit) or s not in config.remove]
-
-
-def _is_note(token: str) -> bool:
-    return token == "rest" or (token[:1] == "p" and token[1:].isdigit()) \
-        or token in ("start", "up", "down", "same")
 
 
 def _beats(f: Fraction) -> str:
@@ -117,7 +112,7 @@ class EventCompleter:
             new = meter_from_token(token[6:])
             self.position *= Fraction(_beat_units(self.meter), _beat_units(new))
             self.meter = new
-        if not _is_note(token):
+        if not is_note(token):
             return (token,) + blank
         no_rhythm = "rhythm" in self.remove
         if no_rhythm:
@@ -183,7 +178,7 @@ def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
     if not note_durations.any() and "rhythm" not in config.remove:
         raise FolkclipError("the model's duration vocabulary holds no note lengths")
     with_rhythm = "rhythm" not in config.remove
-    is_note = [_is_note(t) for t in tok_vocab]
+    notes = [is_note(t) for t in tok_vocab]
     gens = [torch.Generator().manual_seed(seed + i) for i in range(n)]
     completers = [EventCompleter(config) for _ in range(n)]
     events: list[list[tuple[str, ...]]] = [[c.event(BOS)] for c in completers]
@@ -208,7 +203,7 @@ def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
             else:
                 k = int(torch.multinomial(tok_probs[row], 1, generator=gens[b]))
             token, duration = tok_vocab[k], NONE
-            if is_note[k] and with_rhythm:
+            if notes[k] and with_rhythm:
                 duration = dur_vocab[int(torch.multinomial(dur_probs[row], 1,
                                                            generator=gens[b]))]
             ev = completers[b].event(token, duration)
