@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from folkclip.generate.constraints import BatchMasks, TuneConstraint
 from folkclip.data.tokenize import TokenizerConfig
+from folkclip.generate.constraints import BatchMasks, TuneConstraint
 
 TOKENS = ["<pad>", "<unk>", "<bos>", "<eos>", "|", "||", "|]", "|:", ":|", "::", "[1", "[2",
           "p60", "p62", "rest", "meter:4/4", "meter:6/8", "meter:3/4", "type:hornpipe"]

@@ -23,10 +23,6 @@ from torch import Tensor
 
 from folkclip.abc.fields import WHOLE, beat_length
 from folkclip.data.decode import decode
-from folkclip.errors import FolkclipError
-from folkclip.generate.constraints import BatchMasks, TuneConstraint, is_note
-from folkclip.models.decoding import StepDecoder
-from folkclip.models.lm import MelodyLM
 from folkclip.data.tokenize import (
     BAR_TIMING_SWITCHES,
     BAR_TOKENS,
@@ -41,6 +37,10 @@ from folkclip.data.tokenize import (
     meter_from_token,
     transpose_shift,
 )
+from folkclip.errors import FolkclipError
+from folkclip.generate.constraints import BatchMasks, TuneConstraint, is_note
+from folkclip.models.decoding import StepDecoder
+from folkclip.models.lm import MelodyLM
 
 HEADER_SLOTS = ("type", "meter", "mode", "key", "unit")  # the tokenizer's header order
 _NOT_IN_BODY = ("<pad>", "<unk>", "<bos>", "type:", "unit:")  # <eos> may end a tune

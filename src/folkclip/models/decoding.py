@@ -12,13 +12,10 @@ tunes are finished are dropped with :meth:`StepDecoder.keep` and cost nothing af
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
-from torch import Tensor
-
-if TYPE_CHECKING:
-    from folkclip.models.lm import MelodyLM
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 
 @dataclass
@@ -45,17 +42,35 @@ class KVCache:
         self.values = [v.index_select(0, rows) for v in self.values]
 
 
+def cached_attention(attn: nn.MultiheadAttention, h: Tensor, cache: KVCache, layer: int
+                     ) -> Tensor:
+    """Self-attention of one new position ``h`` (B, C) of Transformer layer ``layer`` over
+    the cached positions and itself (the causal mask: nothing later exists yet) -> (B, C);
+    stores its key and value at position ``cache.length``."""
+    b, c = h.shape
+    t = cache.length
+    qkv = F.linear(h, attn.in_proj_weight, attn.in_proj_bias)  # (B, 3C): q | k | v
+    q, k, v = qkv.view(b, 3, attn.num_heads, c // attn.num_heads).unbind(1)  # (B, H, D)
+    keys, values = cache.keys[layer], cache.values[layer]  # (B, H, L, D)
+    keys[:, :, t] = k
+    values[:, :, t] = v
+    out = F.scaled_dot_product_attention(q.unsqueeze(2), keys[:, :, : t + 1],
+                                         values[:, :, : t + 1])  # (B, H, 1, D)
+    return attn.out_proj(out.reshape(b, c))
+
+
 class StepDecoder:
     """Next-event logits of a batch of sequences that grow by one event per call.
 
     Args:
-        model: The language model (put in eval mode).
+        model: The :class:`~folkclip.models.lm.MelodyLM` (put in eval mode; typed as a
+            module because ``lm`` imports this module for :class:`KVCache`).
         batch: Number of sequences.
         length: Events per sequence at most (at most the model's ``max_len``).
         cache: Keep keys and values (:class:`KVCache`); ``False`` re-reads the prefix.
     """
 
-    def __init__(self, model: MelodyLM, batch: int, length: int, cache: bool = True) -> None:
+    def __init__(self, model: nn.Module, batch: int, length: int, cache: bool = True) -> None:
         self.model = model.eval()
         self.cache = model.backbone.new_cache(batch, length) if cache else None
         self.prefix: Tensor | None = None  # (B, t, F) events so far, without a cache

@@ -30,16 +30,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from folkclip.data.batch import tune_batch
 from folkclip.config import from_dict, to_dict
+from folkclip.data.batch import tune_batch
 from folkclip.data.dataset import TokenizedCorpus
+from folkclip.data.tokenize import FIELDS, TokenizerConfig
 from folkclip.errors import FolkclipError
 from folkclip.models.config import LMConfig, MelodyConfig
-from folkclip.models.decoding import KVCache
+from folkclip.models.decoding import KVCache, cached_attention
 from folkclip.models.layers import (
-    BiGru, EventEmbedding, key_padding, masked_mean, transformer_stack,
+    BiGru,
+    EventEmbedding,
+    key_padding,
+    masked_mean,
+    transformer_stack,
 )
-from folkclip.data.tokenize import FIELDS, TokenizerConfig
 
 PREDICTED = ("token", "duration")  # the fields of the next event the heads predict
 LM_FILE, LM_WEIGHTS = "lm.json", "lm_weights.pt"
@@ -111,26 +115,10 @@ class CausalBackbone(nn.Module):
             x = x + embed.position.weight[t]
         x = embed.norm(x)  # (B, C)
         for i, layer in enumerate(self.encoder.layers):
-            x = x + _cached_attention(layer.self_attn, layer.norm1(x), cache, i)
+            x = x + cached_attention(layer.self_attn, layer.norm1(x), cache, i)
             x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
         cache.length = t + 1
         return self.norm(x)
-
-
-def _cached_attention(attn: nn.MultiheadAttention, h: Tensor, cache: KVCache, layer: int
-                      ) -> Tensor:
-    """Self-attention of one new position ``h`` (B, C) over the cached positions and
-    itself (the causal mask: nothing later exists yet) -> (B, C)."""
-    b, c = h.shape
-    t = cache.length
-    qkv = F.linear(h, attn.in_proj_weight, attn.in_proj_bias)  # (B, 3C): q | k | v
-    q, k, v = qkv.view(b, 3, attn.num_heads, c // attn.num_heads).unbind(1)  # (B, H, D)
-    keys, values = cache.keys[layer], cache.values[layer]  # (B, H, L, D)
-    keys[:, :, t] = k
-    values[:, :, t] = v
-    out = F.scaled_dot_product_attention(q.unsqueeze(2), keys[:, :, : t + 1],
-                                         values[:, :, : t + 1])  # (B, H, 1, D)
-    return attn.out_proj(out.reshape(b, c))
 
 
 class MelodyLM(nn.Module):
