@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from folkclip.generate.constraints import TuneConstraint
 from folkclip.data.tokenize import TokenizerConfig
+from folkclip.generate.constraints import BatchMasks, TuneConstraint
 
 TOKENS = ["<pad>", "<unk>", "<bos>", "<eos>", "|", "||", "|]", "|:", ":|", "::", "[1", "[2",
           "p60", "p62", "rest", "meter:4/4", "meter:6/8", "meter:3/4", "type:hornpipe"]
@@ -31,7 +32,7 @@ def _play(rule: TuneConstraint, seq: list[str]) -> None:
 def test_repeat_signs_pair_up():
     rule = _rule(remove=("rhythm",))  # bar lengths off: only the repeat rules apply
     first = _allowed(rule)
-    assert {"|:", ":|", "<eos>"} <= first and not {"::", "[1", "[2"} & first
+    assert {"|:", ":|"} <= first and not {"::", "[1", "[2", "<eos>"} & first  # no music yet
     _play(rule, ["|:", "p60"])
     inside = _allowed(rule)
     assert {":|", "::", "[1"} <= inside  # inside a repeat
@@ -61,6 +62,20 @@ def test_bars_fill_the_meter():
     assert _allowed(rule) == {"|", "||", "|]", "|:", ":|"}  # full: only a bar line
 
 
+def test_a_tune_ends_after_a_closed_bar_of_music():
+    rule = _rule()
+    assert "<eos>" not in _allowed(rule)  # nothing written yet
+    _play(rule, ["p60", "p60"])
+    assert "<eos>" not in _allowed(rule)  # a lone pickup is no tune
+    _play(rule, ["|"])
+    assert "<eos>" in _allowed(rule)
+    free = _rule(remove=("rhythm",))  # no bar lengths: any note will do
+    _play(free, ["|:", ":|"])
+    assert "<eos>" not in _allowed(free)
+    free.step("p60", "-")
+    assert "<eos>" in _allowed(free)
+
+
 def test_hornpipes_are_in_two_or_four():
     rule = TuneConstraint(TokenizerConfig(), TOKENS, DURATIONS)
     rule.header("type:hornpipe")
@@ -86,3 +101,46 @@ def test_closing_a_tune_cut_short():
     assert rule.closing(":|") == (False, None)
     _play(rule, ["p60", "|:"])
     assert rule.closing("|:") == (True, "|]")
+
+
+def _random_walk(rule: TuneConstraint, steps: int, g: torch.Generator) -> list[tuple[str, str]]:
+    """Tokens and durations of a random tune: a meter, then random events (some allowed,
+    some not, so the states include overrun bars and unpaired repeats)."""
+    played = []
+    for _ in range(steps):
+        tok = TOKENS[int(torch.randint(3, len(TOKENS) - 1, (1,), generator=g))]
+        dur = DURATIONS[int(torch.randint(0, len(DURATIONS), (1,), generator=g))] \
+            if tok.startswith("p") or tok == "rest" else "-"
+        played.append((tok, dur))
+    return played
+
+
+@pytest.mark.parametrize("remove", [(), ("rhythm",), ("barlines",)])
+def test_batch_masks_equal_each_tunes_masks(remove):
+    """BatchMasks gives, row for row, the masks of TuneConstraint's own methods, in every
+    state that random tunes (4 side by side, 60 steps, a meter change now and then) reach,
+    under the full base and under bases that leave few or no choices."""
+    g = torch.Generator().manual_seed(0)
+    masks = BatchMasks(TOKENS, DURATIONS)
+    bases = [torch.ones(len(TOKENS), dtype=torch.bool),
+             torch.tensor([t.startswith("p") or t in ("|", "<eos>") for t in TOKENS]),
+             torch.tensor([t.startswith("p") for t in TOKENS])]
+    dur_bases = [torch.ones(len(DURATIONS), dtype=torch.bool),
+                 torch.tensor([d in ("2", "4") for d in DURATIONS])]
+    rules = [_rule(remove) for _ in range(4)]
+    rules[1].header("meter:6/8")
+    walks = [_random_walk(r, 60, g) for r in rules]
+    checked = set()
+    for t in range(60):
+        for base in bases:
+            want = torch.stack([r.allowed_tokens(base) for r in rules])
+            assert torch.equal(masks.tokens(rules, base), want), (t, base)
+        for base in dur_bases:
+            want = torch.stack([r.allowed_durations(base) for r in rules])
+            assert torch.equal(masks.durations(rules, base), want), (t, base)
+        for r in rules:
+            checked.add((r.open, r.in_first, r.second_ok, r.last_bar,
+                         r.position >= (r.bar_beats or 0)))
+        for r, walk in zip(rules, walks):
+            r.step(*walk[t])
+    assert len(checked) >= 8  # the walks reached many different states

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
+from functools import lru_cache
 
 import torch
 from torch import Tensor
 
 from folkclip.abc.fields import WHOLE, beat_length
 from folkclip.data.decode import decode
-from folkclip.errors import FolkclipError
-from folkclip.generate.constraints import TuneConstraint
-from folkclip.models.lm import MelodyLM
 from folkclip.data.tokenize import (
     BAR_TIMING_SWITCHES,
     BAR_TOKENS,
@@ -39,9 +37,13 @@ from folkclip.data.tokenize import (
     meter_from_token,
     transpose_shift,
 )
+from folkclip.errors import FolkclipError
+from folkclip.generate.constraints import BatchMasks, TuneConstraint, is_note
+from folkclip.models.decoding import StepDecoder
+from folkclip.models.lm import MelodyLM
 
 HEADER_SLOTS = ("type", "meter", "mode", "key", "unit")  # the tokenizer's header order
-_NOT_IN_BODY = ("<", "type:", "unit:")  # <pad>, <unk>, <bos>; header-only tokens
+_NOT_IN_BODY = ("<pad>", "<unk>", "<bos>", "type:", "unit:")  # <eos> may end a tune
 
 
 def header_slots(config: TokenizerConfig) -> list[str]:
@@ -50,15 +52,15 @@ def header_slots(config: TokenizerConfig) -> list[str]:
     return [s for s in HEADER_SLOTS if (s == "unit" and not no_unit) or s not in config.remove]
 
 
-def _is_note(token: str) -> bool:
-    return token == "rest" or (token[:1] == "p" and token[1:].isdigit()) \
-        or token in ("start", "up", "down", "same")
-
-
-def _beats(text: str) -> str:
+def _beats(f: Fraction) -> str:
     """A beat count as the tokenizer writes it (at most 48ths)."""
-    f = Fraction(text)
     return str(f.limit_denominator(48) if f.denominator > 48 else f)
+
+
+@lru_cache(maxsize=1024)  # durations come from a vocabulary: a few dozen strings
+def _value(duration: str) -> Fraction:
+    """A duration token's length (the vocabulary's few strings, parsed once each)."""
+    return Fraction(duration)
 
 
 class EventCompleter:
@@ -110,20 +112,20 @@ class EventCompleter:
             new = meter_from_token(token[6:])
             self.position *= Fraction(_beat_units(self.meter), _beat_units(new))
             self.meter = new
-        if not _is_note(token):
+        if not is_note(token):
             return (token,) + blank
         no_rhythm = "rhythm" in self.remove
         if no_rhythm:
             duration = position = "1"
         else:
-            position = NONE if self.no_bars else _beats(str(self.position))
+            position = NONE if self.no_bars else _beats(self.position)
         bar = NONE if self.no_bars else str(min(self.bar, MAX_BAR))
         degree = octave = NONE
         if token[:1] == "p":
             pitch = int(token[1:])
             degree = str((pitch - self.tonic) % 12)
             octave = NONE if "octave" in self.remove else str(pitch // 12 - 1)
-        self.position += Fraction(duration)
+        self.position += _value(duration)
         self.bar_has_music = True
         return (token, duration, position, bar, degree, octave, NONE, NONE, NONE)
 
@@ -150,21 +152,23 @@ def _restrict(logits: Tensor, allowed: Tensor, temperature: float, top_k: int) -
 def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
                  header_tokens: Sequence[str] = (), max_events: int = 256,
                  temperature: float = 1.0, top_k: int = 0, seed: int = 0,
-                 tokenizer_config: TokenizerConfig | None = None, constrain: bool = True
-                 ) -> list[list[tuple[str, ...]]]:
+                 tokenizer_config: TokenizerConfig | None = None, constrain: bool = True,
+                 cache: bool = True) -> list[list[tuple[str, ...]]]:
     """Sample ``n`` tunes side by side; tune i draws from a generator seeded ``seed + i``.
 
-    One step loop on purpose: each step feeds the model once for all tunes, then updates
-    every tune's completer and constraint.
+    One step loop on purpose: each step feeds the model once with the newest event of
+    every unfinished tune (:class:`~folkclip.models.decoding.StepDecoder`; finished tunes
+    leave the batch), builds the allowed tokens and durations of all of them at once
+    (:class:`~folkclip.generate.constraints.BatchMasks`), then draws each tune's event
+    from its own generator and updates its completer and constraint.
 
-    See :func:`sample` for the arguments.
+    See :func:`sample` for the arguments; ``cache=False`` re-reads each tune's whole
+    prefix at every step (the same tunes, much slower: the reference for the cache).
     """
-
     config = tokenizer_config or TokenizerConfig()
-    model.eval()
     device = next(model.parameters()).device
     length = min(max_events, model.config.max_len)
-    index = {f: {t: k for k, t in enumerate(vocab[f])} for f in FIELDS}
+    index = [{t: k for k, t in enumerate(vocab[f])} for f in FIELDS]
     slots = header_slots(config)
     fixed = _fixed_header(header_tokens, slots, vocab["token"])
     tok_vocab, dur_vocab = vocab["token"], vocab["duration"]
@@ -173,44 +177,50 @@ def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
     note_durations = torch.tensor([_positive(t) for t in dur_vocab])
     if not note_durations.any() and "rhythm" not in config.remove:
         raise FolkclipError("the model's duration vocabulary holds no note lengths")
+    with_rhythm = "rhythm" not in config.remove
+    notes = [is_note(t) for t in tok_vocab]
     gens = [torch.Generator().manual_seed(seed + i) for i in range(n)]
     completers = [EventCompleter(config) for _ in range(n)]
     events: list[list[tuple[str, ...]]] = [[c.event(BOS)] for c in completers]
     rules = [TuneConstraint(config, tok_vocab, dur_vocab) for _ in range(n)] if constrain else []
+    masks = BatchMasks(tok_vocab, dur_vocab) if constrain else None
     done = [False] * n
-    ids = torch.zeros(n, length, len(FIELDS), dtype=torch.int64, device=device)
-    ids[:, 0] = _ids(events[0][0], index, device)
+    active = list(range(n))  # unfinished tunes, in the decoder's row order
+    decoder = StepDecoder(model, n, length, cache)
+    new = [_ids(events[b][0], index) for b in active]  # (B, F) the events to feed next
     for t in range(1, length):
-        if all(done):
-            break
-        mask = torch.ones(n, t, dtype=torch.bool, device=device)  # no padding: same lengths
-        out = model({"tokens": ids[:, :t], "mask": mask})
-        tok_logits = out["token_logits"][:, -1].float().cpu()  # (n, V_token)
-        dur_logits = out["duration_logits"][:, -1].float().cpu()  # (n, V_duration)
+        tok_logits, dur_logits = decoder(torch.tensor(new, device=device))  # (B, V) each
         slot = slots[t - 1] if t - 1 < len(slots) else None
         allowed = slot_allowed[slot] if slot else body_allowed
-        tok_allowed, dur_allowed = _allowed(rules, slot, allowed, note_durations, n)
+        live = [rules[b] for b in active] if rules else []
+        tok_allowed, dur_allowed = _allowed(live, masks, slot, allowed, note_durations)
         tok_probs = _restrict(tok_logits, tok_allowed, temperature, top_k)
         dur_probs = _restrict(dur_logits, dur_allowed, temperature, top_k)
-        for b in range(n):
-            if done[b]:
-                continue
+        new = []
+        for row, b in enumerate(active):
             if slot and slot in fixed:
-                token = fixed[slot]
+                k = tok_vocab.index(fixed[slot])
             else:
-                token = tok_vocab[int(torch.multinomial(tok_probs[b], 1, generator=gens[b]))]
-            duration = NONE
-            if _is_note(token) and "rhythm" not in config.remove:
-                duration = dur_vocab[int(torch.multinomial(dur_probs[b], 1,
+                k = int(torch.multinomial(tok_probs[row], 1, generator=gens[b]))
+            token, duration = tok_vocab[k], NONE
+            if notes[k] and with_rhythm:
+                duration = dur_vocab[int(torch.multinomial(dur_probs[row], 1,
                                                            generator=gens[b]))]
             ev = completers[b].event(token, duration)
             events[b].append(ev)
-            ids[b, t] = _ids(ev, index, device)
+            new.append(_ids(ev, index))
             done[b] = token == EOS
             if rules and slot:
                 rules[b].header(token)
             elif rules:
                 rules[b].step(token, duration)
+        if any(done[b] for b in active):
+            rows = [row for row, b in enumerate(active) if not done[b]]
+            if not rows:
+                break
+            active = [active[row] for row in rows]
+            new = [new[row] for row in rows]
+            decoder.keep(torch.tensor(rows))
     for b, rule in enumerate(rules):  # a tune cut at max_events: close its last section
         if not done[b]:
             drop, bar = rule.closing(events[b][-1][0])
@@ -220,16 +230,17 @@ def sample_batch(model: MelodyLM, vocab: dict[str, list[str]], n: int,
     return events
 
 
-def _allowed(rules: list[TuneConstraint], slot: str | None, allowed: Tensor,
-             note_durations: Tensor, n: int) -> tuple[Tensor, Tensor]:
-    """Allowed token (n, V_token) and duration (n, V_duration) ids at this step: the slot's
-    or body's tokens, narrowed per tune by its constraint when sampling is constrained."""
-    tok_allowed, dur_allowed = allowed.expand(n, -1), note_durations.expand(n, -1)
+def _allowed(rules: list[TuneConstraint], masks: BatchMasks | None, slot: str | None,
+             allowed: Tensor, note_durations: Tensor) -> tuple[Tensor, Tensor]:
+    """Allowed token (B, V_token) and duration (B, V_duration) ids of the unfinished tunes
+    at this step: the slot's or body's tokens, narrowed per tune by its constraint when
+    sampling is constrained (``rules`` empty: unconstrained, rows broadcast)."""
+    tok_allowed, dur_allowed = allowed.unsqueeze(0), note_durations.unsqueeze(0)
     if rules and slot == "meter":
         tok_allowed = torch.stack([r.meter_tokens(allowed) for r in rules])
-    elif rules and not slot:
-        tok_allowed = torch.stack([r.allowed_tokens(allowed) for r in rules])
-        dur_allowed = torch.stack([r.allowed_durations(note_durations) for r in rules])
+    elif rules and not slot and masks is not None:
+        tok_allowed = masks.tokens(rules, allowed)
+        dur_allowed = masks.durations(rules, note_durations)
     return tok_allowed, dur_allowed
 
 
@@ -290,9 +301,9 @@ def _positive(text: str) -> bool:
         return False
 
 
-def _ids(ev: tuple[str, ...], index: dict[str, dict[str, int]],
-         device: torch.device) -> Tensor:
-    return torch.tensor([index[f].get(v, 1) for f, v in zip(FIELDS, ev)], device=device)
+def _ids(ev: tuple[str, ...], index: list[dict[str, int]]) -> list[int]:
+    """The ids of an event's fields (unknown values: ``<unk>``, 1)."""
+    return [ids.get(v, 1) for ids, v in zip(index, ev)]
 
 
 def to_tunebook(tunes: Sequence[Sequence[tuple[str, ...]]],

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from folkclip.errors import FolkclipError
 from folkclip.data.tokenize import FIELDS
+from folkclip.errors import FolkclipError
 
 
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:

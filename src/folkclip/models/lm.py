@@ -30,15 +30,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from folkclip.data.batch import tune_batch
 from folkclip.config import from_dict, to_dict
+from folkclip.data.batch import tune_batch
 from folkclip.data.dataset import TokenizedCorpus
+from folkclip.data.tokenize import FIELDS, TokenizerConfig
 from folkclip.errors import FolkclipError
 from folkclip.models.config import LMConfig, MelodyConfig
+from folkclip.models.decoding import KVCache, cached_attention
 from folkclip.models.layers import (
-    BiGru, EventEmbedding, key_padding, masked_mean, transformer_stack,
+    BiGru,
+    EventEmbedding,
+    key_padding,
+    masked_mean,
+    transformer_stack,
 )
-from folkclip.data.tokenize import FIELDS, TokenizerConfig
 
 PREDICTED = ("token", "duration")  # the fields of the next event the heads predict
 LM_FILE, LM_WEIGHTS = "lm.json", "lm_weights.pt"
@@ -79,6 +84,42 @@ class CausalBackbone(nn.Module):
                          src_key_padding_mask=key_padding(mask))  # (B, T, C)
         return self.norm(x)
 
+    def new_cache(self, batch: int, length: int | None = None) -> KVCache:
+        """An empty key/value cache for ``batch`` sequences of up to ``length`` events
+        (default ``max_len``)."""
+        length = min(length or self.config.max_len, self.config.max_len)
+        heads = self.config.heads
+        shape = (batch, heads, length, self.config.dim // heads)
+        device = self.norm.weight.device
+        return KVCache([torch.zeros(shape, device=device) for _ in self.encoder.layers],
+                       [torch.zeros(shape, device=device) for _ in self.encoder.layers])
+
+    def step(self, events: Tensor, cache: KVCache) -> Tensor:
+        """The state of the next event of every sequence, reading the earlier ones from
+        ``cache`` (and adding this event's keys and values to it): the last row of
+        :meth:`forward` over the whole prefix, in eval mode (no dropout).
+
+        Args:
+            events: (B, F) the event at position ``cache.length`` of each sequence.
+            cache: The keys and values of positions 0..``cache.length - 1``.
+
+        Returns:
+            (B, C) states, equal to ``forward(prefix)[:, -1]`` up to float rounding.
+        """
+        t = cache.length
+        if t >= cache.capacity:
+            raise FolkclipError(f"event {t + 1} exceeds the cache's {cache.capacity} positions")
+        embed = self.embed
+        x = sum(emb(events[:, j]) for j, emb in enumerate(embed.fields.values()))  # (B, C)
+        if embed.position is not None:
+            x = x + embed.position.weight[t]
+        x = embed.norm(x)  # (B, C)
+        for i, layer in enumerate(self.encoder.layers):
+            x = x + cached_attention(layer.self_attn, layer.norm1(x), cache, i)
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
+        cache.length = t + 1
+        return self.norm(x)
+
 
 class MelodyLM(nn.Module):
     """Causal Transformer language model over events with ``token`` and ``duration`` heads.
@@ -108,6 +149,13 @@ class MelodyLM(nn.Module):
             at step t, the prediction of event t+1 from events 0..t.
         """
         states = self.backbone(batch["tokens"], batch["mask"])  # (B, T, C)
+        return {f"{f}_logits": head(states) for f, head in self.heads.items()}
+
+    def step(self, events: Tensor, cache: KVCache) -> dict[str, Tensor]:
+        """Logits of the event after ``events`` (B, F), the events before it read from
+        ``cache`` (see :meth:`CausalBackbone.step`): ``token_logits`` (B, V_token) and
+        ``duration_logits`` (B, V_duration), the last position of :meth:`forward`."""
+        states = self.backbone.step(events, cache)  # (B, C)
         return {f"{f}_logits": head(states) for f, head in self.heads.items()}
 
 
