@@ -1,13 +1,16 @@
-"""Where a training step of the default model goes, on real batches of ``default``.
+"""Where a training step goes, on real batches of ``default``: random or length-bucketed.
 
-Times, per optimiser step of the two-tower model of ``configs/default.yaml`` (gru-attn
-melody tower, char-GRU titles, batch 64, first 256 events, InfoNCE on random pairs):
-batch collation, melody forward, title forward, the backward pass through both towers
-and the loss + optimiser step, and prints each share and samples/s. With ``--src`` another
-checkout's ``src`` folder is imported instead (to compare two versions side by side, run
-both alternately).
+Times, per optimiser step of a two-tower model (default: ``gru-attn`` melody tower, the
+model of ``configs/default.yaml``; char-GRU titles, batch 64, first 256 events, InfoNCE):
+batch collation, melody forward, title forward, the backward pass through both towers and
+the loss + optimiser step, and prints each share and samples/s. ``--batches random
+bucketed`` times batches of 64 random training tunes against the batches of
+``trainer.bucket_by_length`` (:func:`folkclip_cli.train.loaders.bucketed_order`),
+alternating step by step in one process; ``--archs`` takes several model presets. With
+``--src`` another checkout's ``src`` folder is imported instead (random batches only).
 
-    python benchmarks/train_step.py [--steps 6] [--threads 2] [--src OTHER/src]
+    python benchmarks/train_step.py [--steps 6] [--threads 2] [--archs gru-attn transformer]
+                                    [--batches random bucketed] [--src OTHER/src]
 """
 
 from __future__ import annotations
@@ -16,11 +19,16 @@ import argparse
 import sys
 import time
 
+PHASES = ("collate", "melody forward", "title forward", "backward", "loss + optimiser")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=6, help="timed steps (after one warm-up)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--archs", nargs="+", default=["gru-attn"], help="model presets")
+    parser.add_argument("--batches", nargs="+", default=["random"],
+                        choices=("random", "bucketed"), help="how batches are drawn")
     parser.add_argument("--src", default=None, help="import folkclip from this src folder")
     args = parser.parse_args(argv)
     if args.src:
@@ -44,42 +52,60 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     tc = load_tokenized(["default"], TokenizerConfig())
     train = tc.split(0, (0.8, 0.1, 0.1))["train"]
-    model = create_model("gru-attn", {f: len(v) for f, v in tc.vocab.items()})
-    collate = make_collate(tc, model.tokenize_titles, 256, False)
     ds = PairDataset(tc, train, 0, True)
     rng = np.random.default_rng(0)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    phases = ("collate", "melody forward", "title forward", "backward", "loss + optimiser")
-    total = dict.fromkeys(phases, 0.0)
-    events = []
+    batches: dict[str, list[np.ndarray]] = {}
+    for how in args.batches:
+        if how == "bucketed":
+            from folkclip_cli.train.loaders import bucketed_order
+
+            lengths = np.minimum(np.diff(tc.offsets)[np.asarray(ds.indices)], 256)
+            order = bucketed_order(lengths, 64, np.random.default_rng([0, 0]))
+        else:
+            order = rng.permutation(len(ds))
+        batches[how] = [order[s:s + 64] for s in range(0, len(order) - 63, 64)]
+    runs = {}
+    for arch in args.archs:
+        model = create_model(arch, {f: len(v) for f, v in tc.vocab.items()})
+        collate = make_collate(tc, model.tokenize_titles, 256, "patches" in model.melody_inputs)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        for how in args.batches:
+            runs[arch, how] = (model, collate, opt, dict.fromkeys(PHASES, 0.0), [])
     for step in range(args.steps + 1):
-        t0 = time.perf_counter()
-        batch = collate([ds[int(i)] for i in rng.choice(len(ds), 64, replace=False)])
-        t1 = time.perf_counter()
-        tune = model.encode_tunes(batch)  # (B, D)
-        t2 = time.perf_counter()
-        title = model.encode_titles(batch["title"])  # (B, D)
-        t3 = time.perf_counter()
-        logits = model.scale() * tune @ title.T  # (B, B)
-        labels = torch.arange(len(logits))
-        loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
-        t4 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        t5 = time.perf_counter()
-        opt.step()
-        t6 = time.perf_counter()
-        if step == 0:
-            continue  # warm-up
-        events.append(float(batch["mask"].sum(1).float().mean()))
-        for name, dt in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t5 - t4, (t4 - t3) + (t6 - t5))):
-            total[name] += dt
-    step_s = sum(total.values()) / args.steps
+        for (arch, how), (model, collate, opt, total, events) in runs.items():
+            pick = batches[how][step % len(batches[how])]
+            t0 = time.perf_counter()
+            batch = collate([ds[int(i)] for i in pick])
+            t1 = time.perf_counter()
+            tune = model.encode_tunes(batch)  # (B, D)
+            t2 = time.perf_counter()
+            title = model.encode_titles(batch["title"])  # (B, D)
+            t3 = time.perf_counter()
+            logits = model.scale() * tune @ title.T  # (B, B)
+            labels = torch.arange(len(logits))
+            loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+            t4 = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            t5 = time.perf_counter()
+            opt.step()
+            t6 = time.perf_counter()
+            if step == 0:
+                continue  # warm-up
+            events.append((float(batch["mask"].sum(1).float().mean()), batch["mask"].shape[1]))
+            for name, dt in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t5 - t4,
+                                         (t4 - t3) + (t6 - t5))):
+                total[name] += dt
     print(f"folkclip from {sys.modules['folkclip'].__file__}")
-    print(f"batch 64, {np.mean(events):.0f} events per tune on average, {args.threads} threads, "
-          f"{args.steps} steps: {step_s * 1000:.0f} ms per step, {64 / step_s:.1f} samples/s")
-    for name, t in total.items():
-        print(f"  {name:<18}{t / args.steps * 1000:8.1f} ms  {t / sum(total.values()):6.1%}")
+    for (arch, how), (_, _, _, total, events) in runs.items():
+        step_s = sum(total.values()) / args.steps
+        mean_events = np.mean([e for e, _ in events])
+        padded = np.mean([t for _, t in events])
+        print(f"{arch} / {how} batches: batch 64, {mean_events:.0f} events per tune, padded "
+              f"to {padded:.0f}, {args.threads} threads, {args.steps} steps: "
+              f"{step_s * 1000:.0f} ms per step, {64 / step_s:.1f} samples/s")
+        for name, t in total.items():
+            print(f"  {name:<18}{t / args.steps * 1000:8.1f} ms  {t / sum(total.values()):6.1%}")
     return 0
 
 

@@ -61,11 +61,12 @@ sys.exit(main(argv))
 """
 
 
-def _train(out: Path, kill_at: int = -1, resume: bool = False) -> int:
+def _train(out: Path, kill_at: int = -1, resume: bool = False, bucket: bool = False) -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+    settings = [*SETTINGS, f"trainer.bucket_by_length={str(bucket).lower()}"]
     proc = subprocess.run([sys.executable, "-c", HARNESS, str(out), str(kill_at),
-                           "1" if resume else "0", *SETTINGS], env=env,
+                           "1" if resume else "0", *settings], env=env,
                           capture_output=True, text=True, timeout=300, check=False)
     if proc.returncode not in (0, -signal.SIGKILL):
         raise AssertionError(proc.stderr[-3000:])
@@ -76,9 +77,10 @@ def _steps(out: Path) -> list[list]:
     return [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
 
 
-def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("bucket", [False, True], ids=["random", "length-bucketed"])
+def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, bucket):
     whole = tmp_path / "whole"
-    assert _train(whole) == 0
+    assert _train(whole, bucket=bucket) == 0
     steps = _steps(whole)
     per_epoch = sum(1 for _, epoch, _ in steps if epoch == 0)
     # Kill one step after the first step checkpoint of the second epoch (mid-epoch).
@@ -87,14 +89,14 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert per_epoch < saved < kill_at < 2 * per_epoch, per_epoch
 
     broken = tmp_path / "broken"
-    assert _train(broken, kill_at=kill_at) == -signal.SIGKILL
+    assert _train(broken, kill_at=kill_at, bucket=bucket) == -signal.SIGKILL
     assert not (broken / "eval_test.json").exists()
     ckpt = torch.load(broken / "checkpoints" / "last.ckpt", map_location="cpu",
                       weights_only=False)
     assert ckpt["global_step"] == saved and ckpt["epoch"] == 1
 
     before = len(_steps(broken))
-    assert _train(broken, resume=True) == 0
+    assert _train(broken, resume=True, bucket=bucket) == 0
     resumed = _steps(broken)[before:]
     # (a) it continues at the checkpoint's step, in the middle of the epoch, not at step 0
     assert resumed[0][:2] == [saved, 1]

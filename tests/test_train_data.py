@@ -3,6 +3,7 @@ a loader that resumes in the middle of an epoch."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytest.importorskip("lightning")
@@ -12,7 +13,13 @@ from lightning.fabric.utilities.data import _set_sampler_epoch
 from folkclip.abc.parser import parse_tune
 from folkclip.data.dataset import tokenize_corpus
 from folkclip.io.sources import Corpus
-from folkclip_cli.train.loaders import EpochSampler, PairDataset, make_loader
+from folkclip_cli.train.loaders import (
+    BUCKET_WINDOW_BATCHES,
+    EpochSampler,
+    PairDataset,
+    bucketed_order,
+    make_loader,
+)
 
 BODY = "M:6/8\nL:1/8\nK:D\n|:A|d2e fed|g2f e>dc|B3 AFD:|\n"
 
@@ -82,3 +89,62 @@ def test_loader_resumes_after_the_batches_it_handed_out():
     assert list(fresh) == whole[2:]
     assert fresh.state_dict() == {"epoch": 3, "batches": 0}  # epoch done: resume at the next
     assert list(fresh) == whole  # a later iteration is whole again (set_epoch not called)
+
+
+def _lengths(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(8, 257, size=n)
+
+
+def test_bucketed_order_takes_every_tune_once_and_is_deterministic():
+    lengths = _lengths(1000)
+    for epoch in range(3):
+        a = bucketed_order(lengths, 64, np.random.default_rng([7, epoch]))
+        b = bucketed_order(lengths, 64, np.random.default_rng([7, epoch]))
+        assert sorted(a.tolist()) == list(range(1000))  # each tune exactly once an epoch
+        assert a.tolist() == b.tolist()
+    assert bucketed_order(lengths, 64, np.random.default_rng([7, 0])).tolist() != \
+        bucketed_order(lengths, 64, np.random.default_rng([7, 1])).tolist()
+
+
+def test_bucketed_batches_are_narrow_random_and_the_short_one_last():
+    n, bs = 1000, 64
+    lengths = _lengths(n)
+    order = bucketed_order(lengths, bs, np.random.default_rng([0, 0]))
+    batches = [order[s:s + bs] for s in range(0, n, bs)]
+    assert [len(b) for b in batches] == [bs] * (n // bs) + [n % bs]
+    spread = np.mean([np.ptp(lengths[b]) for b in batches[:-1]])
+    rand = np.random.default_rng(1).permutation(n)
+    random_spread = np.mean([np.ptp(lengths[rand[s:s + bs]]) for s in range(0, n - bs, bs)])
+    assert spread < random_spread / 3  # batches pad to little more than their own tunes
+    # a window's batches are not kept together: over epochs, tunes meet varied partners
+    window = BUCKET_WINDOW_BATCHES * bs
+    first = {int(i) for i in order[:bs]}
+    other = bucketed_order(lengths, bs, np.random.default_rng([0, 1]))[:bs]
+    assert len(first & {int(i) for i in other}) < bs // 2
+    assert window > bs
+
+
+def test_bucketed_loader_resumes_after_the_batches_it_handed_out():
+    tc = _corpus(10)
+    ds = PairDataset(tc, range(len(tc)), seed=0)
+    lengths = np.arange(10)[::-1] + 8
+    loader = make_loader(ds, lambda items: items, 3, True, seed=0, lengths=lengths)
+    _set_sampler_epoch(loader, 1)
+    whole = list(loader)
+    assert sorted(i for b in whole for i, _ in b) == list(range(10))
+    assert [len(b) for b in whole] == [3, 3, 3, 1]
+    it = iter(loader)
+    next(it)
+    state = loader.state_dict()
+    fresh = make_loader(PairDataset(tc, range(len(tc)), seed=0), lambda items: items, 3, True,
+                        seed=0, lengths=lengths)
+    fresh.load_state_dict(state)
+    assert list(fresh) == whole[1:]
+
+
+def test_pair_dataset_lengths_are_events_cut_at_max_events():
+    tc = _corpus(4)
+    ds = PairDataset(tc, range(len(tc)), seed=0)
+    full = np.diff(tc.offsets)
+    assert ds.lengths(10_000).tolist() == full.tolist()
+    assert ds.lengths(8).tolist() == np.minimum(full, 8).tolist()

@@ -109,6 +109,7 @@ class TrainerConfig:
     checkpoint_every_n_steps: NonNegative = 0  # also write last.ckpt every N steps (0: never)
     progress_bar: bool = True
     threads: NonNegative = 0  # torch.set_num_threads; 0 = leave as is
+    bucket_by_length: bool = False  # training batches of tunes of similar length (loaders.py)
 
     def __post_init__(self) -> None:
         if self.max_steps == 0:

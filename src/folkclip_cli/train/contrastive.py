@@ -130,7 +130,9 @@ def train_contrastive(cfg: TrainConfig, out: Path, resume: bool = False) -> dict
         raise FolkclipError(f"too few titled tunes to train: {len(train_ds)} train, "
                             f"{len(val_ds)} validation")
     tr = cfg.trainer
-    train_loader = make_loader(train_ds, collate, tr.batch_size, True, cfg.seed, tr.num_workers)
+    lengths = train_ds.lengths(dc.max_events) if tr.bucket_by_length else None
+    train_loader = make_loader(train_ds, collate, tr.batch_size, True, cfg.seed, tr.num_workers,
+                               lengths)
     val_loader = make_loader(val_ds, collate, tr.batch_size, False, cfg.seed, tr.num_workers)
     total = planned_steps(len(train_ds), tr)
     module = ContrastiveModule(model, cfg, tc, splits["validation"], total)

@@ -33,6 +33,11 @@ class PairDataset(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
+    def lengths(self, max_events: int) -> np.ndarray:
+        """Events each item's tune feeds the melody tower (at most ``max_events``): (n,)."""
+        idx = np.asarray(self.indices, dtype=np.int64)
+        return np.minimum(self.tc.offsets[idx + 1] - self.tc.offsets[idx], max_events)
+
     def set_epoch(self, epoch: int) -> None:
         """Draw the titles of epoch ``epoch`` from now on."""
         self.epoch = int(epoch)
@@ -67,9 +72,19 @@ def make_collate(tc: TokenizedCorpus, tokenize_titles: Callable[[list[str]], dic
     return collate
 
 
+# Length bucketing sorts tunes by length inside windows of this many batches of a random
+# permutation: batches hold tunes of similar length, windows stay random draws.
+BUCKET_WINDOW_BATCHES = 8
+
+
 class EpochSampler(Sampler[int]):
     """Dataset positions in an order fixed by (seed, epoch): a permutation drawn from
     ``numpy.random.default_rng([seed, epoch])`` (or ``0..n-1`` without ``shuffle``).
+
+    With ``lengths`` (one per position) and shuffling, the order is length-bucketed
+    (:func:`bucketed_order`): consecutive runs of ``batch_size`` positions, the batches the
+    loader cuts, hold tunes of similar length, so a batch pads to little more than its own
+    longest tune. Every position still comes exactly once per epoch.
 
     Lightning calls :meth:`set_epoch` at the start of every epoch; the sampler passes
     the epoch on to the dataset (:meth:`PairDataset.set_epoch`). Because the order depends
@@ -77,10 +92,15 @@ class EpochSampler(Sampler[int]):
     the positions a checkpointed run had already consumed in its epoch.
     """
 
-    def __init__(self, dataset: Sized, seed: int, shuffle: bool) -> None:
+    def __init__(self, dataset: Sized, seed: int, shuffle: bool,
+                 lengths: np.ndarray | None = None, batch_size: int = 1) -> None:
         self.dataset = dataset
         self.seed = seed
         self.shuffle = shuffle
+        self.lengths = None if lengths is None else np.asarray(lengths)
+        self.batch_size = batch_size
+        if self.lengths is not None and len(self.lengths) != len(dataset):
+            raise ValueError(f"lengths has {len(self.lengths)} entries for {len(dataset)} items")
         self.epoch = 0
         self._skip = 0
 
@@ -102,11 +122,49 @@ class EpochSampler(Sampler[int]):
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
-        return np.random.default_rng([self.seed, self.epoch]).permutation(n)
+        rng = np.random.default_rng([self.seed, self.epoch])
+        if self.lengths is None:
+            return rng.permutation(n)
+        return bucketed_order(self.lengths, self.batch_size, rng)
 
     def __iter__(self) -> Iterator[int]:
         start, self._skip = self._skip, 0  # read when iteration really starts
         yield from self.order()[start:].tolist()
+
+
+def bucketed_order(lengths: np.ndarray, batch_size: int, rng: np.random.Generator
+                   ) -> np.ndarray:
+    """A length-bucketed random order of ``range(len(lengths))``.
+
+    A random permutation is cut into windows of ``BUCKET_WINDOW_BATCHES * batch_size``
+    positions; each window is sorted by length (stable) and cut into batches; the full
+    batches of all windows are shuffled together and the one short batch (if any) goes
+    last, so cutting the order every ``batch_size`` positions gives exactly these batches
+    (and skipping ``k * batch_size`` positions skips ``k`` batches on resume).
+
+    In-batch negatives change: a batch's tunes come from one random window and have
+    similar lengths, so length no longer tells a positive from its negatives (the
+    negatives are, if anything, harder); which tunes meet in a batch is still random
+    across windows and epochs, and each tune is drawn exactly once per epoch.
+
+    Args:
+        lengths: (n,) events per position.
+        batch_size: Positions per batch.
+        rng: The epoch's generator.
+
+    Returns:
+        (n,) int64 positions.
+    """
+    n = len(lengths)
+    perm = rng.permutation(n)
+    window = BUCKET_WINDOW_BATCHES * batch_size
+    parts = [perm[s:s + window] for s in range(0, n, window)]
+    order = np.concatenate([p[np.argsort(lengths[p], kind="stable")] for p in parts]
+                           ) if parts else perm
+    full = n // batch_size
+    batches = order[: full * batch_size].reshape(full, batch_size)
+    batches = batches[rng.permutation(full)]
+    return np.concatenate([batches.reshape(-1), order[full * batch_size:]])
 
 
 class ResumableLoader(DataLoader):
@@ -158,10 +216,12 @@ class _CountingIterator:
 
 
 def make_loader(ds: Dataset, collate: Callable, batch_size: int, shuffle: bool, seed: int,
-                num_workers: int = 0) -> ResumableLoader:
-    """A loader whose order depends only on (seed, epoch) and that resumes mid-epoch."""
+                num_workers: int = 0, lengths: np.ndarray | None = None) -> ResumableLoader:
+    """A loader whose order depends only on (seed, epoch) and that resumes mid-epoch;
+    with ``lengths`` (events per item) and ``shuffle``, batches are length-bucketed."""
     gen = torch.Generator()
     gen.manual_seed(seed)  # worker seeds only; the order comes from the sampler
-    return ResumableLoader(ds, batch_size=batch_size, sampler=EpochSampler(ds, seed, shuffle),
+    sampler = EpochSampler(ds, seed, shuffle, lengths, batch_size)
+    return ResumableLoader(ds, batch_size=batch_size, sampler=sampler,
                            collate_fn=collate, generator=gen, num_workers=num_workers,
                            drop_last=False)

@@ -1,0 +1,117 @@
+"""Samples/s of the whole ``folkclip train`` process, this checkout against another, alternating.
+
+For each config (the default and the study's encoders) the command
+``folkclip train --config C --set trainer.max_steps=S ...`` runs as a whole process (start-up,
+reading the cached corpus, validation and export included), alternately with this
+checkout's ``src`` and with ``--old-src`` (e.g. a worktree of commit 0fd79f4), ``--runs``
+times each. It prints per config the median samples/s (``S * batch_size / wall seconds``)
+of both, and the min/median/max of the paired ratio new/old. ``--new-set`` adds overrides
+to this checkout's runs only (fields the old version lacks, such as
+``trainer.bucket_by_length`` for the study's configs). Each version reads its own
+``configs/`` folder (beside its ``src``). ``--flops`` also counts the FLOPs of one default training
+step (forward + backward, :class:`torch.utils.flop_counter.FlopCounterMode`) on a real batch.
+
+    python benchmarks/train_speed.py --old-src /work/old/src [--configs default cnn ...]
+        [--steps 30] [--runs 3] [--threads 2] [--new-set trainer.bucket_by_length=true]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDY = ("default", "header", "cnn", "gru", "gru-attn", "transformer", "patch-transformer",
+         "lm-transfer")
+
+
+def one_run(src: Path, config: str, steps: int, threads: int, extra: list[str]) -> float:
+    """Wall seconds of one whole ``folkclip train`` process, with the config files of the
+    checkout that ``src`` belongs to."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "folkclip_cli.main", "train",
+               "--config", str(src.parent / "configs" / f"{config}.yaml"), "--out", out,
+               "--set", f"trainer.max_steps={steps}", "--set", f"trainer.threads={threads}",
+               "--set", "trainer.progress_bar=false", "--set", "tracking.logger=csv"]
+        for item in extra:
+            cmd += ["--set", item]
+        env = {**os.environ, "PYTHONPATH": str(src)}
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True,
+                              check=False)
+        wall = time.perf_counter() - t0
+    if done.returncode:
+        raise SystemExit(f"{config} ({src}) failed:\n{done.stderr[-2000:]}")
+    return wall
+
+
+def count_flops(threads: int) -> None:
+    """FLOPs of one training step of the default model on a real batch of ``default``."""
+    import numpy as np
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from folkclip.data.dataset import load_tokenized
+    from folkclip.data.tokenize import TokenizerConfig
+    from folkclip.loss import clip_loss
+    from folkclip.models import create_model
+    from folkclip_cli.train.loaders import PairDataset, make_collate
+
+    torch.set_num_threads(threads)
+    tc = load_tokenized(["default"], TokenizerConfig(), progress=False)
+    ds = PairDataset(tc, tc.split(0, (0.8, 0.1, 0.1))["train"], 0, True)
+    model = create_model("gru-attn", {f: len(v) for f, v in tc.vocab.items()})
+    collate = make_collate(tc, model.tokenize_titles, 256, False)
+    pick = np.random.default_rng(0).choice(len(ds), 64, replace=False)
+    batch = collate([ds[int(i)] for i in pick])
+    with FlopCounterMode(display=False) as counter:
+        out = model(batch)
+        loss = clip_loss(out["tune_emb"], out["title_emb"], out["logit_scale"],
+                         batch["title_ids"], group_ids=batch["group_ids"])
+        loss["contrastive_loss"].backward()
+    events = int(batch["mask"].sum())
+    print(f"default step (batch 64, {events} events): {counter.get_total_flops() / 1e9:.2f} "
+          "GFLOP counted (matrix products; forward + backward)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--old-src", required=True, help="src folder of the version to compare with")
+    p.add_argument("--configs", nargs="+", default=list(STUDY), help="configs/<name>.yaml")
+    p.add_argument("--steps", type=int, default=30, help="trainer.max_steps of every run")
+    p.add_argument("--runs", type=int, default=3, help="runs of each version (alternating)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=64, help="the configs' batch size")
+    p.add_argument("--new-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override for this checkout's runs only (repeatable)")
+    p.add_argument("--flops", action="store_true", help="also count a default step's FLOPs")
+    args = p.parse_args(argv)
+    new_src, old_src = ROOT / "src", Path(args.old_src).resolve()
+    samples = args.steps * args.batch_size
+    print(f"{args.steps} steps x batch {args.batch_size}, {args.threads} threads, "
+          f"{args.runs} alternating runs each; new extra: {args.new_set or 'none'}")
+    print(f"{'config':<18}{'old samples/s':>14}{'new samples/s':>14}  ratio new/old min/med/max")
+    for config in args.configs:
+        old, new = [], []
+        for _ in range(args.runs):
+            new.append(one_run(new_src, config, args.steps, args.threads, args.new_set))
+            old.append(one_run(old_src, config, args.steps, args.threads, []))
+        ratios = sorted(o / n for o, n in zip(old, new))
+        print(f"{config:<18}{samples / statistics.median(old):>14.1f}"
+              f"{samples / statistics.median(new):>14.1f}  "
+              f"{ratios[0]:.2f} / {statistics.median(ratios):.2f} / {ratios[-1]:.2f}",
+              flush=True)
+    if args.flops:
+        sys.path.insert(0, str(new_src))
+        count_flops(args.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
