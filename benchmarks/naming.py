@@ -5,7 +5,7 @@
 
 Test tunes are the two-tower run's test split (its model never saw them). Each is named by
 the title model of the ``folkclip bits`` fold that held it out (``BITS/runs/melody/fold<k>``,
-so no title model saw it either), once with the melody model and once with the
+so no title model saw it either; only tunes of folds whose models are finished), once with the melody model and once with the
 unconditional one (``BITS/runs/none/fold<k>``), at temperature 0.8, top-p 0.9, seeded.
 
 Printed (and written to ``--out``):
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     from folkclip.eval.stats import paired_difference
     from folkclip.export import load
     from folkclip.generate.names import names_from_events
-    from folkclip.models.title_lm import condition_batch, load_title_lm
+    from folkclip.models.title_lm import condition_batch, load_title_lm, title_lm_dir
     from folkclip_cli.train.config import read_run_config
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -95,14 +95,19 @@ def main(argv: list[str] | None = None) -> int:
     cfg = json.loads((bits / "runs" / "melody" / "fold0" / "bits_settings.json").read_text())
     folds = int(cfg["data"]["folds"])
     run_cfg = read_run_config(args.two_tower)["data"]
-    models = {c: [load_title_lm(bits / "runs" / c / f"fold{k}") for k in range(folds)]
+    done = [k for k in range(folds) if all(
+        title_lm_dir(bits / "runs" / c / f"fold{k}") for c in ("melody", "none"))]
+    if not done:
+        raise SystemExit(f"{bits}: no fold has finished both the melody and none models")
+    models = {c: {k: load_title_lm(bits / "runs" / c / f"fold{k}") for k in done}
               for c in ("melody", "none")}
-    first = models["melody"][0]
+    first = models["melody"][done[0]]
     tc = load_tokenized(cfg["data"]["sources"], first.tokenizer_config)
     ids = tc.remap(first.vocab)
     fold_of = assign_folds(tc.identities(), folds, int(cfg["data"]["split_seed"]))
     test = tc.split(run_cfg["split_seed"], tuple(run_cfg["fractions"]))["test"]
-    tunes = [int(i) for i in test if tc.meta[int(i)]["title"]][: args.n]
+    tunes = [int(i) for i in test
+             if tc.meta[int(i)]["title"] and int(fold_of[int(i)]) in done][: args.n]
     fm = load(args.two_tower)
 
     real = [tc.meta[i]["title"] for i in tunes]
@@ -118,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     rr = {k: mrr_title_to_tune(fm, tc, tunes, v) for k, v in titles.items()}
     chance = float(np.mean([1.0 / r for r in range(1, len(tunes) + 1)]))
     types = [tc.meta[i]["type"] for i in tunes]
-    result: dict = {"n_tunes": len(tunes), "folds": folds, "chance_mrr": chance, "rows": {}}
-    print(f"{len(tunes)} test tunes of {args.two_tower} (chance MRR {chance:.4f})")
+    result: dict = {"n_tunes": len(tunes), "folds": folds, "folds_used": done, "chance_mrr": chance, "rows": {}}
+    print(f"{len(tunes)} test tunes of {args.two_tower} held out by folds {done} of {folds} "
+          f"(chance MRR {chance:.4f})")
     print("| titles | title->tune MRR (95% CI) | novel | distinct-1 | distinct-2 | "
           "with a type word | of those, the tune's type |")
     print("|---|---|---|---|---|---|---|")

@@ -2,7 +2,7 @@
 
     folkclip bits [--out runs/bits] [--config configs/title-lm.yaml] [--folds 5]
                   [--conditions none,header,melody] [--remove pitch,rhythm,...]
-                  [--data SOURCE ...] [--set KEY=VALUE ...] [--quick]
+                  [--data SOURCE ...] [--set KEY=VALUE ...] [--only-folds 4,0] [--quick]
                   [--train-only | --tables-only]
 
 Trains the title model (``task: title_lm``) once per condition and fold: ``none``,
@@ -51,6 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", nargs="+", default=None, help="data sources (replace data.sources)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override for every run, e.g. trainer.max_epochs=4")
+    p.add_argument("--only-folds", default="",
+                   help="train these folds only, in this order (comma list; default all)")
     p.add_argument("--quick", action="store_true", help="toy sizes on 'tiny', 2 folds")
     stage = p.add_mutually_exclusive_group()
     stage.add_argument("--train-only", action="store_true", help="train, write no tables")
@@ -120,7 +122,10 @@ def train(args: argparse.Namespace, plan: dict[str, list[str]], folds: int) -> N
     for extra in plan.values():  # every config is checked before any training
         load_config(args.config, [*base, *extra, "task=title_lm"])
     out = Path(args.out)
-    for k in range(folds):
+    order = [int(k) for k in args.only_folds.split(",") if k.strip()] or list(range(folds))
+    if any(not 0 <= k < folds for k in order):
+        raise FolkclipError(f"--only-folds: folds are 0-{folds - 1}, got {args.only_folds!r}")
+    for k in order:
         for label, extra in plan.items():
             fold = [f"data.folds={folds}", f"data.fold={k}"]
             fcfg = load_config(args.config, [*base, *extra, "task=title_lm", *fold])
