@@ -224,7 +224,9 @@ def header_minus_melody(dependent: bool) -> tuple[float, float, float, float]:
 
 def test_a_title_given_by_the_melody_costs_far_fewer_bits_with_it():
     mean, low, high, p = header_minus_melody(dependent=True)
-    assert low > 1.0 and p < 0.001  # the class word is worth log2(4) = 2 bits
+    # the class word is worth log2(4) = 2 bits; 0.001 is the two-sided permutation floor
+    # at 1,999 resamples (no resample reaches the observed mean)
+    assert low > 1.0 and p <= 0.001
 
 
 def test_a_title_independent_of_the_melody_gains_nothing_significant():
