@@ -1,7 +1,7 @@
 """The ``folkclip`` command line: ``folkclip data inspect|check-leakage|tokens``,
 ``folkclip train``, ``evaluate``, ``map``, ``generate``, ``ablate``, ``sweep``,
-``compare``, ``report``, ``index``, ``search``, ``suggest``, ``similar``, ``identify`` and
-``serve``.
+``compare``, ``bits``, ``report``, ``index``, ``search``, ``suggest``, ``name``, ``similar``,
+``identify`` and ``serve``.
 
 Every command is reachable as ``main([...])``; errors in the input become a one-line
 message on stderr and exit status 2, never a traceback. Anything else that escapes a
@@ -16,10 +16,10 @@ import sys
 from types import ModuleType
 
 from folkclip.errors import FolkclipError
-from folkclip_cli import data, generate, identify
+from folkclip_cli import data, generate, identify, name
 from folkclip_cli.index import command as index
 from folkclip_cli.serve import cli as serve
-from folkclip_cli.study import command as study, compare, evaluate, maps, report, sweep
+from folkclip_cli.study import bits, command as study, compare, evaluate, maps, report, sweep
 from folkclip_cli.train import command
 
 DESCRIPTION = ("folkclip: joint embeddings of folk-tune titles and melodies in ABC notation "
@@ -45,6 +45,9 @@ PROGRAMS = (
      "add_sweep_arguments", "sweep_from_args"),
     ("study", "the whole study: encoders, removals, transfer, probes, title words, other "
      "traditions; one resumable command and report", study, "add_arguments", "main_from_args"),
+    ("bits", "how many bits a melody tells about its title: title models per condition, "
+     "cross-validated; one resumable command and table", bits, "add_arguments",
+     "main_from_args"),
     ("compare", "put finished runs side by side (mean ± 95%% CI)", compare, "add_arguments",
      "main_from_args"),
     ("report", "one self-contained HTML report of a run or ablation", report, "add_arguments",
@@ -55,6 +58,8 @@ PROGRAMS = (
      "search_from_args"),
     ("suggest", "titles for a tune (ABC file) from an index", index, "add_suggest_arguments",
      "suggest_from_args"),
+    ("name", "names for a tune, written by a title model (novel or existing, ranked by a "
+     "two-tower model when given)", name, "add_arguments", "main_from_args"),
     ("similar", "tunes of an index closest to a tune", index, "add_similar_arguments",
      "similar_from_args"),
     ("identify", "name the tune a few bars (ABC), a MIDI file or a recording come from",

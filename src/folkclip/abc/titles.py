@@ -149,3 +149,10 @@ def title_key(title: str) -> str:
 def is_untitled(title: str) -> bool:
     """True for empty titles and placeholders (``x``, ``untitled``, ``no name``)."""
     return title_key(title) in ("", "x", "untitled", "no name", "noname", "unknown", "unnamed")
+
+
+def title_case(text: str) -> str:
+    """A folded (lower-case) title written as titles are: ``"the humours of ennistymon"``
+    -> ``"The Humours of Ennistymon"`` (the casing :func:`normalise_title` gives
+    ALL-CAPS titles; ``O'`` names capitalised after the apostrophe)."""
+    return _smart_case(text.upper())

@@ -248,3 +248,46 @@ def _check_positive(prefix: str, obj: object, names: tuple[str, ...]) -> None:
 def _check_dropout(name: str, value: float) -> None:
     if not 0.0 <= value < 1.0:
         raise FolkclipError(f"{name} must be in [0, 1), got {value}")
+
+
+TITLE_CONDITIONS = ("none", "header", "melody")
+
+
+def _small_encoder() -> MelodyConfig:
+    return MelodyConfig(arch="cnn", dim=64, layers=2, dropout=0.1, max_len=128)
+
+
+@dataclass
+class TitleLMConfig:
+    """The conditional title model (:class:`folkclip.models.title_lm.TitleLM`): a character
+    GRU whose every step also sees a prefix vector made by a melody encoder from the
+    tune's events. What the encoder is shown is the *condition*; the model is otherwise
+    the same, so bits under two conditions differ only by what the events tell.
+
+    Attributes:
+        condition: ``none`` (the encoder sees only ``<bos>``: a constant prefix),
+            ``header`` (``<bos>`` and the ``type:``, ``meter:``, ``mode:``, ``key:``
+            header tokens) or ``melody`` (every event: header and notes; the tokenizer's
+            removal switches, ``data.remove``, take elements out of it).
+        encoder: The melody encoder making the prefix (any arch reading ``tokens``;
+            the sizes default to a small CPU-sized dilated CNN).
+        dim: Width of the character embedding, the prefix and the GRU.
+        layers: GRU layers.
+        dropout: Dropout probability.
+        max_chars: Titles are modelled up to this many (folded) characters.
+    """
+
+    condition: str = "melody"
+    encoder: MelodyConfig = field(default_factory=_small_encoder)
+    dim: int = 128
+    layers: int = 1
+    dropout: float = 0.1
+    max_chars: int = 64
+
+    def __post_init__(self) -> None:
+        _check_choice("title_lm.condition", self.condition, TITLE_CONDITIONS)
+        _check_positive("title_lm", self, ("dim", "layers", "max_chars"))
+        _check_dropout("title_lm.dropout", self.dropout)
+        if self.encoder.arch == "patch-transformer":
+            raise FolkclipError("title_lm.encoder.arch: patch-transformer reads bar patches; "
+                                "choose an arch that reads the event sequence")

@@ -71,6 +71,10 @@ def train_from_args(args: argparse.Namespace) -> int:
         from folkclip_cli.train.lm_task import perplexity_summary
 
         print("perplexity: " + perplexity_summary(metrics))
+    elif cfg.task == "title_lm":
+        from folkclip_cli.train.title_task import bits_summary
+
+        print("title bits: " + bits_summary(metrics))
     else:
         from folkclip.eval.evaluation import summary_line
 

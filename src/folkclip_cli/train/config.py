@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from folkclip.config import Range, apply_assignments, from_dict, load_yaml, to_dict
 from folkclip.errors import FolkclipError
-from folkclip.models.config import ModelConfig
+from folkclip.models.config import ModelConfig, TitleLMConfig
 
 if TYPE_CHECKING:
     from folkclip.data.tokenize import TokenizerConfig
 
-TASKS = ("contrastive", "melody_lm")
+TASKS = ("contrastive", "melody_lm", "title_lm")
 # What Lightning's Trainer accepts (tests check these against Lightning's registries).
 ACCELERATORS = Literal["auto", "cpu", "gpu", "cuda", "mps", "tpu"]
 STRATEGIES = Literal[
@@ -29,6 +29,7 @@ CONTRASTIVE_MONITORS = ("val/mrr_mean", "val/loss", *(
     f"val/{d}/{k}" for d in ("tune_to_title", "title_to_tune")
     for k in ("mrr", "ndcg@10", "recall@10", "hit@10")))
 LM_MONITORS = ("val/loss", "val/token_ppl", "val/duration_ppl")
+TITLE_LM_MONITORS = ("val/bits_per_title", "val/bits_per_char")
 
 NonNegative = Annotated[int, Range(ge=0)]
 Positive = Annotated[int, Range(ge=1)]
@@ -131,7 +132,7 @@ class TrackingConfig:
 class TrainConfig:
     """Everything a run needs; written resolved into every run folder."""
 
-    task: Literal["contrastive", "melody_lm"] = "contrastive"
+    task: Literal["contrastive", "melody_lm", "title_lm"] = "contrastive"
     seed: NonNegative = 0
     model_preset: str = ""
     data: DataConfig = field(default_factory=DataConfig)
@@ -144,6 +145,25 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise FolkclipError(f"task must be one of {TASKS}, got {self.task!r}")
+
+
+@dataclass
+class TitleTrainConfig(TrainConfig):
+    """A run of ``task: title_lm``: every :class:`TrainConfig` field plus the title model
+    (kept out of :class:`TrainConfig`, so the other tasks' resolved configs are unchanged)."""
+
+    title_lm: TitleLMConfig = field(default_factory=TitleLMConfig)
+
+
+def config_class(data: dict, overrides: list[str] | None = None) -> type[TrainConfig]:
+    """:class:`TitleTrainConfig` for ``task: title_lm`` (in ``data`` or an override), else
+    :class:`TrainConfig`."""
+    task = data.get("task")
+    for text in overrides or []:
+        key, _, value = text.partition("=")
+        if key.strip() == "task":
+            task = value.strip()
+    return TitleTrainConfig if task == "title_lm" else TrainConfig
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
@@ -171,7 +191,7 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         for sub in ("melody", "title"):
             base[sub].update(_mapping(model.get(sub, {}), f"model.{sub}"))
         data = {**data, "model": base}
-    cfg = from_dict(TrainConfig, data)
+    cfg = from_dict(config_class(data, overrides), data)
     cfg = apply_assignments(cfg, [o for o in overrides or [] if not o.startswith("model_preset=")])
     check_config(cfg)
     return cfg
@@ -189,7 +209,10 @@ def check_config(cfg: TrainConfig) -> None:
     Raises:
         FolkclipError: For a monitor the task does not log.
     """
-    monitors = LM_MONITORS if cfg.task == "melody_lm" else CONTRASTIVE_MONITORS
+    monitors = {"melody_lm": LM_MONITORS, "title_lm": TITLE_LM_MONITORS}.get(
+        cfg.task, CONTRASTIVE_MONITORS)
+    if (cfg.task == "title_lm") != isinstance(cfg, TitleTrainConfig):
+        raise FolkclipError("task title_lm needs its title_lm section (TitleTrainConfig)")
     if cfg.trainer.monitor not in monitors:
         raise FolkclipError(f"trainer.monitor for task {cfg.task} must be one of "
                             f"{', '.join(monitors)}; got {cfg.trainer.monitor!r}")
@@ -214,7 +237,7 @@ def read_run_config(run: str | Path) -> dict:
     if not data:
         raise FolkclipError(f"{path}: empty; {DAMAGED_HINT}")
     try:
-        return to_dict(from_dict(TrainConfig, data))
+        return to_dict(from_dict(config_class(data), data))
     except FolkclipError as err:
         raise FolkclipError(f"{path}: not a valid run config: {err}") from None
 

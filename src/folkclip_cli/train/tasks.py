@@ -1,4 +1,5 @@
-"""Which task a run config trains: the contrastive two-tower model or the melody LM.
+"""Which task a run config trains: the contrastive two-tower model, the melody LM or the
+conditional title model.
 
 Each task module imports Lightning, so they are imported only when a run starts.
 """
@@ -14,7 +15,12 @@ if TYPE_CHECKING:
 
 def run(cfg: TrainConfig, out: Path, resume: bool = False) -> dict | None:
     """Train according to ``cfg`` into ``out``; return the test evaluation (the
-    perplexities for ``task: melody_lm``; ``None`` on processes other than the first)."""
+    perplexities for ``task: melody_lm``, the test titles' bits for ``task: title_lm``;
+    ``None`` on processes other than the first)."""
+    if cfg.task == "title_lm":
+        from folkclip_cli.train.title_task import train_title_lm
+
+        return train_title_lm(cfg, out, resume)  # type: ignore[arg-type]
     if cfg.task == "melody_lm":
         from folkclip_cli.train.lm_task import train_melody_lm
 
