@@ -77,13 +77,14 @@ def test_library_never_imports_the_programs():
 
 
 def test_library_imports_with_programs_unimportable(tmp_path):
-    """Every library module imports while ``folkclip_cli`` (and Lightning) cannot be."""
+    """Every library module imports while ``folkclip_cli`` (and Lightning, FastAPI, Ray)
+    cannot be."""
     names = sorted(n for n in _modules() if n.split(".")[0] == "folkclip")
     code = (
         "import importlib, sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('folkclip_cli', 'lightning', 'fastapi'):\n"
+        "        if name.split('.')[0] in ('folkclip_cli', 'lightning', 'fastapi', 'ray'):\n"
         "            raise ImportError(f'blocked: {name}')\n"
         "sys.meta_path.insert(0, Block())\n"
         f"for n in {names!r}:\n"

@@ -1,0 +1,114 @@
+"""``folkclip study --size full`` (issue 19): packaged settings from any directory, seeds of
+the decisive rows, the plan's steps and estimate, resumable parts; the nearest-melody
+baseline against a hand-worked example; the transfer pool's overlap filter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from folkclip.errors import FolkclipError
+from folkclip_cli.study.plan import DECISIVE, make_plan
+from folkclip_cli.study.schedule import STEP_NAMES, estimate, select, steps
+from folkclip_cli.study.sizes import SIZES, get_size, packaged_config
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def test_packaged_settings_load_and_full_size_is_the_default_models():
+    from folkclip_cli.train.config import load_config
+
+    full = load_config(packaged_config("study-full.yaml"), [])
+    assert (full.model.melody.dim, full.model.title.dim, full.model.embed_dim) == (128, 256, 256)
+    assert full.trainer.max_epochs == 10 and full.data.max_events == 256
+    lm = load_config(packaged_config("study-full-lm.yaml"), [])
+    # a transferred tower of the full size takes the LM's shape from the lm-transfer preset
+    tower = load_config(packaged_config("study-full.yaml"), [*SIZES["full"].lm_shape])
+    assert (tower.model.melody.dim, tower.model.melody.layers, tower.model.melody.heads) == (
+        lm.model.melody.dim, lm.model.melody.layers, lm.model.melody.heads)
+    small = load_config(packaged_config("study.yaml"), [*SIZES["small"].lm_shape])
+    small_lm = load_config(packaged_config("study-lm.yaml"), [])
+    assert (small.model.melody.dim, small.model.melody.layers) == (
+        small_lm.model.melody.dim, small_lm.model.melody.layers)
+    with pytest.raises(FolkclipError):
+        get_size("huge")
+
+
+def test_study_runs_from_any_directory(tmp_path):
+    """Outside a checkout the packaged settings are found (issue 19: it used to stop with
+    "config file 'configs/study.yaml' not found")."""
+    cmd = [sys.executable, "-m", "folkclip_cli.main", "study", "--quick", "--plan-only",
+           "--out", str(tmp_path / "q")]
+    env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, check=False, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "plan (small size" in res.stdout and "core" in res.stdout
+    own = tmp_path / "mine.yaml"
+    own.write_text(packaged_config("study.yaml").read_text().replace("max_epochs: 5",
+                                                                      "max_epochs: 3"))
+    res = subprocess.run([*cmd, "--config", str(own)], capture_output=True, text=True,
+                         cwd=tmp_path, check=False, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    res = subprocess.run([*cmd, "--config", "nowhere.yaml"], capture_output=True, text=True,
+                         cwd=tmp_path, check=False, env=env)
+    assert res.returncode == 2 and "nowhere.yaml" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_full_plan_seeds_only_the_decisive_rows():
+    plan = make_plan(Path("out"), folds=5, size=SIZES["full"])
+    assert set(plan.seeds) == set(DECISIVE) and set(plan.seeds.values()) == {3}
+    assert plan.seed_dirs("gru-attn-minilm") == [Path("out/runs/gru-attn-minilm"),
+                                                 Path("out/runs/seed1/gru-attn-minilm"),
+                                                 Path("out/runs/seed2/gru-attn-minilm")]
+    assert plan.seed_dirs("cnn") == [Path("out/runs/cnn")]
+    assert [r.seed for r in plan.runs(["remove-meter", "cnn"], 2)] == [2]
+    # the full size's transferred towers take the full LM's shape, not the small one
+    lm = plan.variants["lm-finetuned"].overrides
+    assert "model.melody.layers=2" not in lm and "model_preset=lm-transfer" in lm
+    small = make_plan(Path("out"), folds=5)
+    assert small.seeds == {} and "model.melody.layers=2" in small.variants["lm-scratch"].overrides
+    assert make_plan(Path("out"), 5, size=SIZES["small"], seeds=2).seeds["gru-attn"] == 2
+    with pytest.raises(FolkclipError):
+        make_plan(Path("out"), 5, seeds=0)
+
+
+def test_steps_put_the_decisive_rows_first_and_cover_every_run_once():
+    plan = make_plan(Path("out"), folds=5, size=SIZES["full"])
+    all_steps = steps(plan)
+    assert [s.name for s in all_steps] == list(STEP_NAMES)
+    runs = [(r.variant.label, r.seed) for s in all_steps if not s.lm for r in s.runs]
+    assert len(runs) == len(set(runs))
+    expected = {(lbl, k) for lbl in plan.variants for k in range(plan.seeds.get(lbl, 1))}
+    assert set(runs) == expected
+    core = {r.variant.label for r in all_steps[0].runs}
+    assert core == {"header-minilm", "gru-attn-minilm", "gru-attn", "remove-meter",
+                    "remove-rhythm", "lm-scratch"}
+    assert {r.variant.label for r in all_steps[2].runs} == {"lm-finetuned"}
+
+
+def test_estimate_is_steps_times_seconds_and_max_hours_selects_a_prefix(tmp_path):
+    size = SIZES["full"]
+    plan = make_plan(tmp_path, folds=5, size=size)
+    all_steps = steps(plan)
+    estimate(plan, all_steps, size, tunes=900, titled=900, epochs=10, lm_epochs=12, batch=64,
+             lm_batch=32, jobs=2)
+    # one fold: ceil(900 * 4/5 * 8/9 / 64) = 10 steps per epoch
+    one_run = 5 * 10 * 10 * size.step_seconds / 3600 / 2
+    assert all_steps[0].hours == pytest.approx(len(all_steps[0].runs) * one_run)
+    lm_run = 12 * 20 * size.lm_step_seconds / 3600 / 2  # ceil(900 * 4/5 * 8/9 / 32) = 20
+    assert all_steps[1].hours == pytest.approx(len(all_steps[1].runs) * lm_run)
+    budget = all_steps[0].hours + all_steps[1].hours + 1e-9
+    assert [s.name for s in select(all_steps, None, budget)] == ["core", "lm"]
+    assert [s.name for s in select(all_steps, "removal", None)] == ["removal"]
+    # finished runs no longer count against the budget
+    for r in all_steps[0].runs:
+        r.out.mkdir(parents=True)
+        (r.out / "eval_test.json").write_text("{}")
+    assert [s.name for s in select(all_steps, None, all_steps[1].hours + 1e-9)] == [
+        "core", "lm"]
+    with pytest.raises(FolkclipError):
+        select(all_steps, "everything", None)
