@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from folkclip.errors import FolkclipError
@@ -112,3 +113,44 @@ def test_estimate_is_steps_times_seconds_and_max_hours_selects_a_prefix(tmp_path
         "core", "lm"]
     with pytest.raises(FolkclipError):
         select(all_steps, "everything", None)
+
+
+def test_nearest_melody_scores_match_a_hand_worked_example():
+    from folkclip.eval.baselines import choose_k, neighbour_scores
+
+    melody_sim = np.array([[0.9, 0.5, 0.1],   # query 0 vs training tunes 0, 1, 2
+                           [0.2, 0.3, 0.8]])  # query 1
+    title_sim = np.array([[1.0, 0.0],         # training tune 0's title vs candidates 0, 1
+                          [0.6, 0.4],
+                          [0.0, 1.0]])
+    # k = 2: q0's neighbours are tunes 0 (0.9) and 1 (0.5): 0.9*1 + 0.5*0.6 = 1.2 for
+    # candidate 0, 0.5*0.4 = 0.2 for candidate 1; q1's are 2 (0.8) and 1 (0.3):
+    # 0.3*0.6 = 0.18 and 0.8*1 + 0.3*0.4 = 0.92
+    np.testing.assert_allclose(neighbour_scores(melody_sim, title_sim, 2),
+                               [[1.2, 0.2], [0.18, 0.92]], rtol=1e-6)
+    np.testing.assert_allclose(neighbour_scores(melody_sim, title_sim, 1),
+                               [[0.9, 0.0], [0.0, 0.8]], rtol=1e-6)
+    # k larger than the training set takes all of it; negative similarity votes nothing
+    np.testing.assert_allclose(neighbour_scores(np.array([[-0.5, 1.0]]),
+                                                np.array([[1.0], [2.0]]), 10), [[2.0]])
+    # k on validation: with relevant titles [[0], [1]] every k ranks both first (MRR 1),
+    # and the smallest k wins the tie
+    k, mrr = choose_k(lambda k: neighbour_scores(melody_sim, title_sim, k), [[0], [1]],
+                      ks=(1, 2, 3))
+    assert k == 1 and mrr == {1: 1.0, 2: 1.0, 3: 1.0}
+    # relevant [[1], [0]]: k = 1 scores [0.9, 0] and [0, 0.8], k = 3 [1.2, 0.3] and
+    # [0.38, 0.92]; both put the relevant title second (MRR 0.5)
+    k, mrr = choose_k(lambda k: neighbour_scores(melody_sim, title_sim, k), [[1], [0]],
+                      ks=(1, 3))
+    assert mrr[1] == pytest.approx(0.5) and mrr[3] == pytest.approx(0.5) and k == 1
+
+
+def test_tfidf_similarity_finds_the_transposed_melody():
+    from folkclip.eval.baselines import tfidf_similarity
+
+    train = [[60, 62, 64, 65, 67, 69, 71, 72], [72, 71, 69, 67, 65, 64, 62, 60],
+             [60, 60, 67, 67, 69, 69, 67, 65]]
+    query = [[p + 5 for p in train[2]]]  # the third tune a fourth higher
+    sim = tfidf_similarity(query, train)
+    assert sim.shape == (1, 3) and int(np.argmax(sim[0])) == 2
+    assert sim[0, 2] == pytest.approx(1.0, abs=1e-5)
