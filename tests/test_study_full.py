@@ -154,3 +154,71 @@ def test_tfidf_similarity_finds_the_transposed_melody():
     sim = tfidf_similarity(query, train)
     assert sim.shape == (1, 3) and int(np.argmax(sim[0])) == 2
     assert sim[0, 2] == pytest.approx(1.0, abs=1e-5)
+
+
+HELD = """X:1
+T:The Held Out Reel
+R:reel
+M:4/4
+L:1/8
+K:G
+GABc dedB|dcBA GFED|GABc d2g2|fedc BAGF|GABc dedB|dcBA GFED|]
+
+X:2
+T:Another Held Tune
+R:jig
+M:6/8
+L:1/8
+K:D
+FAd FAd|GBd GBd|FAd fdA|GBA FDD|]
+"""
+
+POOL = """X:1
+T:Ein Lied
+M:4/4
+L:1/8
+K:A
+A2 A2 c2 e2|a4 e4|f2 e2 c2 A2|B8|A2 A2 A2 A2|]
+
+X:2
+T:Planted Under Another Name
+M:4/4
+L:1/8
+K:D
+DEFG ABAF|AGFE DCB,A,|DEFG A2d2|cBAG FEDC|DEFG ABAF|AGFE DCB,A,|]
+
+X:3
+T:another held tune
+M:3/4
+L:1/8
+K:C
+C2 E2 G2|c4 G2|E2 C4|]
+"""
+
+
+def _tc(text: str, name: str):
+    from folkclip.abc.parser import parse_tunebook
+    from folkclip.data.dataset import tokenize_corpus
+    from folkclip.io.sources import Corpus
+
+    tunes, _ = parse_tunebook(text, name)
+    return tokenize_corpus(Corpus(tunes, [], []))
+
+
+def test_pool_filter_removes_and_counts_a_planted_held_out_melody():
+    """Tune 2 of the pool is held-out tune 1 transposed to D under another title (removed
+    as a near-duplicate melody); tune 3 shares held-out tune 2's title (removed by title);
+    tune 1 is new (kept)."""
+    from folkclip_cli.study.pool import abc_texts, filter_pool
+
+    held, pool = _tc(HELD, "held.abc"), _tc(POOL, "pool.abc")
+    kept, counts = filter_pool(pool, held, [0, 1])
+    assert kept == [0]
+    assert (counts["pool"], counts["removed"], counts["kept"]) == (3, 2, 1)
+    assert (counts["removed_melody"], counts["removed_title"]) == (1, 1)
+    # not held out: nothing of the pool is removed for it
+    kept, counts = filter_pool(pool, held, [])
+    assert kept == [0, 1, 2] and counts["removed"] == 0
+    texts = abc_texts([pool.meta[i] for i in (0, 2)])
+    assert [t.splitlines()[0] for t in texts] == ["X:1", "X:2"]
+    assert "T:another held tune" in texts[1]
