@@ -88,7 +88,16 @@ def test_steps_put_the_decisive_rows_first_and_cover_every_run_once():
     core = {r.variant.label for r in all_steps[0].runs}
     assert core == {"header-minilm", "gru-attn-minilm", "gru-attn", "remove-meter",
                     "remove-rhythm", "lm-scratch"}
-    assert {r.variant.label for r in all_steps[2].runs} == {"lm-finetuned"}
+    by_name = {s.name: s for s in all_steps}
+    assert {r.variant.label for r in by_name["core-lm"].runs} == {"lm-wide-finetuned"}
+    assert {r.seed for r in by_name["core-lm"].runs} == {0, 1, 2}
+    # part 3b: one LM per fold on that fold's pool; its towers name them
+    assert [r.overrides[0] for r in by_name["lm-wide"].runs] == [
+        f"data.sources=[out/pool/fold{k}.abc]" for k in range(5)]
+    wide = plan.variants["lm-wide-top1@25"].overrides
+    assert "model.melody.init_from=out/runs/lm-wide/fold{fold}" in wide
+    assert "data.train_share=0.25" in wide
+    assert not make_plan(Path("out"), folds=5).lm_wide_runs  # the small size has no 3b
 
 
 def test_estimate_is_steps_times_seconds_and_max_hours_selects_a_prefix(tmp_path):
@@ -103,14 +112,14 @@ def test_estimate_is_steps_times_seconds_and_max_hours_selects_a_prefix(tmp_path
     lm_run = 12 * 20 * size.lm_step_seconds / 3600 / 2  # ceil(900 * 4/5 * 8/9 / 32) = 20
     assert all_steps[1].hours == pytest.approx(len(all_steps[1].runs) * lm_run)
     budget = all_steps[0].hours + all_steps[1].hours + 1e-9
-    assert [s.name for s in select(all_steps, None, budget)] == ["core", "lm"]
+    assert [s.name for s in select(all_steps, None, budget)] == ["core", "lm", "pool"]
     assert [s.name for s in select(all_steps, "removal", None)] == ["removal"]
     # finished runs no longer count against the budget
     for r in all_steps[0].runs:
         r.out.mkdir(parents=True)
         (r.out / "eval_test.json").write_text("{}")
     assert [s.name for s in select(all_steps, None, all_steps[1].hours + 1e-9)] == [
-        "core", "lm"]
+        "core", "lm", "pool"]
     with pytest.raises(FolkclipError):
         select(all_steps, "everything", None)
 

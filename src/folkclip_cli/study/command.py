@@ -101,6 +101,9 @@ def train(args: argparse.Namespace, plan, chosen: list) -> None:
         if step.name == "traditions":
             _traditions(args, plan, base)
             continue
+        if step.name == "pool":
+            _pools(plan, load_config(args.config, base).data)
+            continue
         print(f"== {step.name}: {step.title}, {len(step.runs)} runs", flush=True)
         config, overrides = (args.lm_config, lm_base) if step.lm else (args.config, base)
         execute(step.runs, config, overrides, args.jobs, quiet=True,
@@ -121,6 +124,27 @@ def _traditions(args: argparse.Namespace, plan, base: list[str]) -> None:
         cv = label not in plan.single
         execute([run], args.config, base, 1, quiet=True, folds=plan.folds if cv else 0,
                 ray=args.ray)
+
+
+def _pools(plan, data) -> None:
+    """Part 3b: write each fold's wide pretraining pool not written yet."""
+    from folkclip_cli.study.plan import pool_file
+    from folkclip_cli.study.pool import pool_source_paths, write_fold_pool
+
+    if not plan.lm_wide_runs:
+        return
+    sources, missing = pool_source_paths()
+    for name in missing:
+        print(f"pool: left out {name}", flush=True)
+    for k in range(plan.folds):
+        path = pool_file(plan.out, k)
+        if path.with_suffix(".json").exists():
+            continue
+        c = write_fold_pool(path.parent, list(data.sources), sources, data.split_seed,
+                            tuple(data.fractions), plan.folds, k)
+        print(f"pool fold {k}: {c['fold_training_tunes']} training tunes + {c['kept']} of "
+              f"{c['pool']} other tunes ({c['removed']} removed: {c['removed_title']} by "
+              f"title, {c['removed_melody']} by melody) = {c['total']}", flush=True)
 
 
 def resolve_configs(args: argparse.Namespace) -> None:

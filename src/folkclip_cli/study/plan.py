@@ -51,12 +51,22 @@ TRANSFER = (
     ("lm-finetuned", ("@lm", "model.melody.freeze=none")),
 )
 SHARES = (0.25, 0.5, 1.0)
+# Part 3b (sizes with a wide pool): the LM pretrained on every readable melody outside the
+# fold's held-out groups (:mod:`folkclip_cli.study.pool`), at 25% and 100% of the titled
+# training data.
+TRANSFER_WIDE = (
+    ("lm-wide-frozen", ("@wide", "model.melody.freeze=all")),
+    ("lm-wide-top1", ("@wide", "model.melody.freeze=top:1")),
+    ("lm-wide-finetuned", ("@wide", "model.melody.freeze=none")),
+)
+WIDE_SHARES = (0.25, 1.0)
 REFERENCE = "gru-attn"  # part 2's full-information model
 # The rows that decide the study's questions (issue 19): trained with --seeds seeds, the
 # others with one. The best melody model with MiniLM titles is part 1's gru-attn-minilm
-# (the small study's best); the LM comparison is fine-tuned against scratch.
+# (the small study's best); the LM comparison is the LM pretrained beyond the fold
+# (part 3b's wide pool) fine-tuned against scratch.
 DECISIVE = ("header-minilm", "gru-attn-minilm", REFERENCE, "remove-meter", "remove-rhythm",
-            "lm-scratch", "lm-finetuned")
+            "lm-scratch", "lm-wide-finetuned")
 
 QUICK_ENCODERS = ("header", "gru-attn", "lm-finetuned", "gru-attn-minilm")
 QUICK_REMOVALS = ("rhythm", "first_bars=4")
@@ -83,6 +93,7 @@ class StudyPlan:
     removal_labels: dict[str, str] = field(default_factory=dict)  # element -> label
     learning_curve: dict[str, dict[float, str]] = field(default_factory=dict)
     lm_runs: list[PlannedRun] = field(default_factory=list)
+    lm_wide_runs: list[PlannedRun] = field(default_factory=list)  # part 3b, one per fold
     single: set[str] = field(default_factory=set)  # labels trained on one split, no folds
     seeds: dict[str, int] = field(default_factory=dict)  # label -> seeds (absent: 1)
 
@@ -124,6 +135,8 @@ def _expand(overrides: tuple[str, ...], lm_dir: Path, shape: tuple[str, ...]
     for o in overrides:
         if o == "@lm":
             out += [*shape, f"model.melody.init_from={lm_dir}/fold{{fold}}"]
+        elif o == "@wide":
+            out += [*shape, f"model.melody.init_from={lm_dir}-wide/fold{{fold}}"]
         elif o == "@shape":
             out += shape
         else:
@@ -177,11 +190,29 @@ def make_plan(out: Path, folds: int = 5, quick: bool = False, size: StudySize | 
                                lm_dir / f"fold{k}") for k in range(folds)]
     # part 6 trains on default's own split: its LM is pretrained on that split's training part
     plan.lm_runs.append(PlannedRun(Variant("lm split", ()), 0, lm_dir / "split"))
+    if size.wide_pool and not quick:
+        for stem, overrides in TRANSFER_WIDE:
+            plan.learning_curve[stem] = {}
+            for share in WIDE_SHARES:
+                extra = () if share == 1.0 else (f"data.train_share={share}",)
+                label = plan.add(share_label(stem, share),
+                                 (*_expand(overrides, lm_dir, size.lm_shape), *extra))
+                plan.learning_curve[stem][share] = label
+                plan.parts["transfer"].append(label)
+        plan.lm_wide_runs = [
+            PlannedRun(Variant(f"lm-wide fold {k}",
+                               (f"data.sources=[{pool_file(out, k)}]",)), 0,
+                       out / "runs" / "lm-wide" / f"fold{k}") for k in range(folds)]
     n = size.seeds if seeds is None else seeds
     if n < 1:
         raise FolkclipError(f"--seeds must be >= 1, got {n}")
     plan.seeds = {label: n for label in DECISIVE if label in plan.variants and n > 1}
     return plan
+
+
+def pool_file(out: Path, fold: int) -> Path:
+    """Fold ``fold``'s wide pretraining pool (written by the study's ``pool`` step)."""
+    return out / "pool" / f"fold{fold}.abc"
 
 
 def other_tradition_variants(plan: StudyPlan, best: str) -> dict[str, Variant]:

@@ -2,7 +2,9 @@
 
 :func:`steps` orders a :class:`~folkclip_cli.study.plan.StudyPlan` into named steps:
 ``core`` (the decisive rows that need no language model, every seed), ``lm`` (one melody
-LM per fold), ``core-lm`` (the decisive transferred rows), then ``removal``, ``encoders``
+LM per fold), ``pool`` and ``lm-wide`` (part 3b, sizes with a wide pool: the pools of
+:mod:`folkclip_cli.study.pool` and one LM per fold on them), ``core-lm`` (the decisive
+transferred rows), then ``removal``, ``encoders``
 and ``transfer`` (the other rows, one seed) and ``traditions`` (part 6, which needs part
 1's best encoder). ``folkclip study --part NAME`` trains one step (its dependencies must be
 finished), ``--max-hours H`` trains steps in order while their estimate fits in H hours;
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from folkclip.errors import FolkclipError
@@ -26,9 +29,14 @@ if TYPE_CHECKING:
     from folkclip_cli.study.plan import StudyPlan
     from folkclip_cli.study.sizes import StudySize
 
-STEP_NAMES = ("core", "lm", "core-lm", "removal", "encoders", "transfer", "traditions")
-NEEDS = {"core-lm": ("lm",), "transfer": ("lm",), "traditions": ("core", "encoders")}
+STEP_NAMES = ("core", "lm", "pool", "lm-wide", "core-lm", "removal", "encoders", "transfer",
+              "traditions")
+NEEDS = {"lm-wide": ("pool",), "core-lm": ("lm", "lm-wide"), "transfer": ("lm", "lm-wide"),
+         "traditions": ("core", "encoders")}
 NOTTINGHAM_TUNES = 1034  # shared/data/README.md; part 6 cross-validates on it
+# Tunes the wide pool adds to a fold's training part before the overlap filter
+# (shared/data/README.md: Nottingham 1,034, Essen ~8,500, miscFolk 185); for the estimate.
+WIDE_POOL_EXTRA_TUNES = 9700
 
 
 @dataclass
@@ -41,11 +49,13 @@ class Step:
     lm: bool = False
     hours: float = 0.0
     seeds: str = "1"
+    outputs: list[Path] = field(default_factory=list)  # what a step without runs writes
+    wide: bool = False  # language models of the wide pool
 
 
 def steps(plan: StudyPlan) -> list[Step]:
     """The plan's runs in deciding order (part 6's labels are estimated, not yet named)."""
-    from folkclip_cli.study.plan import DECISIVE
+    from folkclip_cli.study.plan import DECISIVE, pool_file
 
     decisive = [lbl for lbl in DECISIVE if lbl in plan.variants]
     core = [lbl for lbl in decisive if not plan.uses_lm(lbl)]
@@ -66,6 +76,11 @@ def steps(plan: StudyPlan) -> list[Step]:
     s = f"{seeds}"
     return [Step("core", "decisive rows without a language model", all_seeds(core), seeds=s),
             Step("lm", "melody language models, one per fold", list(plan.lm_runs), lm=True),
+            Step("pool", "wide pretraining pools, overlap removed (no training)",
+                 outputs=[pool_file(plan.out, k).with_suffix(".json")
+                          for k in range(plan.folds)] if plan.lm_wide_runs else []),
+            Step("lm-wide", "melody LMs on the wide pools, one per fold",
+                 list(plan.lm_wide_runs), lm=True, wide=True),
             Step("core-lm", "decisive transferred rows", all_seeds(core_lm), seeds=s),
             Step("removal", "part 2, other removals", plan.runs(removal)),
             Step("encoders", "part 1, other encoders", plan.runs(encoders)),
@@ -99,9 +114,13 @@ def estimate(plan: StudyPlan, all_steps: list[Step], size: StudySize, tunes: int
         return max(folds, 1) * epochs * per_fold * size.step_seconds
 
     lm_seconds = lm_epochs * math.ceil(tunes * train_share / lm_batch) * size.lm_step_seconds
+    wide_seconds = lm_epochs * math.ceil((tunes * train_share + WIDE_POOL_EXTRA_TUNES)
+                                         / lm_batch) * size.lm_step_seconds
     for step in all_steps:
-        if step.lm:
-            total = lm_seconds * len(step.runs)
+        if step.name == "pool":
+            total = 0.0
+        elif step.lm:
+            total = (wide_seconds if step.wide else lm_seconds) * len(step.runs)
         elif step.name == "traditions":
             total = 2 * (tower_seconds(None, titled, 0) + tower_seconds(None, NOTTINGHAM_TUNES, k))
         else:
@@ -116,7 +135,8 @@ def plan_text(all_steps: list[Step], size: StudySize, jobs: int) -> str:
             f"LM step on one thread of an idle machine; {size.source}):")
     lines = [head]
     for s in all_steps:
-        n = f"{len(s.runs)} runs" if s.runs else "4 runs"
+        n = (f"{len(s.runs)} runs" if s.runs else f"{len(s.outputs)} pools" if s.outputs
+             else "4 runs" if s.name == "traditions" else "0 runs")
         lines.append(f"  {s.name:<10} {n:>9}  seeds {s.seeds}  ~{s.hours:7.2f} h  {s.title}")
     lines.append(f"  {'total':<10} {'':>9}           ~{sum(s.hours for s in all_steps):7.2f} h")
     return "\n".join(lines)
@@ -147,9 +167,12 @@ def select(all_steps: list[Step], part: str | None, max_hours: float | None) -> 
 
 
 def unfinished_share(step: Step) -> float:
-    """Share of the step's runs without a finished evaluation (1 for part 6)."""
+    """Share of the step's runs without a finished evaluation (of its outputs missing for
+    a step without runs; 1 for part 6)."""
     if not step.runs:
-        return 1.0
+        if step.outputs:
+            return sum(not p.exists() for p in step.outputs) / len(step.outputs)
+        return 0.0 if step.name in ("pool", "lm-wide") else 1.0
     from folkclip_cli.study.jobs import FINISHED
 
     left = [r for r in step.runs if not any((r.out / n).exists() for n in FINISHED)]

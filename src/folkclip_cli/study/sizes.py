@@ -33,6 +33,7 @@ class StudySize:
             (``source`` says where the figure comes from).
         lm_step_seconds: The same for one language-model step.
         source: Where the two figures were measured.
+        wide_pool: Whether part 3b (the LM pretrained on the wide pool) is planned.
     """
 
     name: str
@@ -43,6 +44,7 @@ class StudySize:
     step_seconds: float
     lm_step_seconds: float
     source: str = ""
+    wide_pool: bool = False
 
 
 SIZES = {
@@ -57,7 +59,8 @@ SIZES = {
                       seeds=3, step_seconds=1.6, lm_step_seconds=1.9,
                       source="make demo: 540 steps in about 8 minutes on 2 threads (0.89 s), "
                              "melody LM ~30 tunes/s on 2 threads (1.07 s per batch of 32), "
-                             "each ×1.8 for one thread"),
+                             "each ×1.8 for one thread",
+                      wide_pool=True),
 }
 
 
