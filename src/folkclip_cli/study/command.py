@@ -104,6 +104,9 @@ def train(args: argparse.Namespace, plan, chosen: list) -> None:
         if step.name == "pool":
             _pools(plan, load_config(args.config, base).data)
             continue
+        if step.name == "baselines":
+            _baselines(plan, load_config(args.config, base).data)
+            continue
         print(f"== {step.name}: {step.title}, {len(step.runs)} runs", flush=True)
         config, overrides = (args.lm_config, lm_base) if step.lm else (args.config, base)
         execute(step.runs, config, overrides, args.jobs, quiet=True,
@@ -124,6 +127,19 @@ def _traditions(args: argparse.Namespace, plan, base: list[str]) -> None:
         cv = label not in plan.single
         execute([run], args.config, base, 1, quiet=True, folds=plan.folds if cv else 0,
                 ray=args.ray)
+
+
+def _baselines(plan, data) -> None:
+    """Part 4: the nearest-melody baseline's cross-validation folder, unless written."""
+    from folkclip_cli.study.baselines import LABEL, nearest_melody_cv
+
+    out = plan.run_dir(LABEL)
+    if (out / "eval_test.json").exists():
+        return
+    print(f"== baselines: {LABEL} ({plan.folds} folds, no training)", flush=True)
+    m = nearest_melody_cv(out, data, plan.folds)
+    print(f"{LABEL}: tune→title MRR {m['tune_to_title/mrr']:.4f}, title→tune MRR "
+          f"{m['title_to_tune/mrr']:.4f}", flush=True)
 
 
 def _pools(plan, data) -> None:

@@ -1,7 +1,8 @@
 """The study's trainings in the order that decides its questions, with estimated hours.
 
 :func:`steps` orders a :class:`~folkclip_cli.study.plan.StudyPlan` into named steps:
-``core`` (the decisive rows that need no language model, every seed), ``lm`` (one melody
+``core`` (the decisive rows that need no language model, every seed), ``baselines``
+(part 4's nearest-melody baseline, no training), ``lm`` (one melody
 LM per fold), ``pool`` and ``lm-wide`` (part 3b, sizes with a wide pool: the pools of
 :mod:`folkclip_cli.study.pool` and one LM per fold on them), ``core-lm`` (the decisive
 transferred rows), then ``removal``, ``encoders``
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from folkclip_cli.study.plan import StudyPlan
     from folkclip_cli.study.sizes import StudySize
 
-STEP_NAMES = ("core", "lm", "pool", "lm-wide", "core-lm", "removal", "encoders", "transfer",
+STEP_NAMES = ("core", "baselines", "lm", "pool", "lm-wide", "core-lm", "removal", "encoders", "transfer",
               "traditions")
 NEEDS = {"lm-wide": ("pool",), "core-lm": ("lm", "lm-wide"), "transfer": ("lm", "lm-wide"),
          "traditions": ("core", "encoders")}
@@ -52,9 +53,14 @@ class Step:
     outputs: list[Path] = field(default_factory=list)  # what a step without runs writes
     wide: bool = False  # language models of the wide pool
 
+    @property
+    def wide_outputs(self) -> bool:
+        return self.name == "pool" and bool(self.outputs)
+
 
 def steps(plan: StudyPlan) -> list[Step]:
     """The plan's runs in deciding order (part 6's labels are estimated, not yet named)."""
+    from folkclip_cli.study.baselines import LABEL as NEAREST
     from folkclip_cli.study.plan import DECISIVE, pool_file
 
     decisive = [lbl for lbl in DECISIVE if lbl in plan.variants]
@@ -75,6 +81,8 @@ def steps(plan: StudyPlan) -> list[Step]:
                 if lbl not in own]
     s = f"{seeds}"
     return [Step("core", "decisive rows without a language model", all_seeds(core), seeds=s),
+            Step("baselines", "part 4: nearest-melody title transfer (no training)",
+                 outputs=[plan.run_dir(NEAREST) / "eval_test.json"]),
             Step("lm", "melody language models, one per fold", list(plan.lm_runs), lm=True),
             Step("pool", "wide pretraining pools, overlap removed (no training)",
                  outputs=[pool_file(plan.out, k).with_suffix(".json")
@@ -117,7 +125,7 @@ def estimate(plan: StudyPlan, all_steps: list[Step], size: StudySize, tunes: int
     wide_seconds = lm_epochs * math.ceil((tunes * train_share + WIDE_POOL_EXTRA_TUNES)
                                          / lm_batch) * size.lm_step_seconds
     for step in all_steps:
-        if step.name == "pool":
+        if step.name in ("pool", "baselines"):
             total = 0.0
         elif step.lm:
             total = (wide_seconds if step.wide else lm_seconds) * len(step.runs)
@@ -135,7 +143,8 @@ def plan_text(all_steps: list[Step], size: StudySize, jobs: int) -> str:
             f"LM step on one thread of an idle machine; {size.source}):")
     lines = [head]
     for s in all_steps:
-        n = (f"{len(s.runs)} runs" if s.runs else f"{len(s.outputs)} pools" if s.outputs
+        n = (f"{len(s.runs)} runs" if s.runs else f"{len(s.outputs)} pools" if s.wide_outputs
+             else "1 folder" if s.outputs
              else "4 runs" if s.name == "traditions" else "0 runs")
         lines.append(f"  {s.name:<10} {n:>9}  seeds {s.seeds}  ~{s.hours:7.2f} h  {s.title}")
     lines.append(f"  {'total':<10} {'':>9}           ~{sum(s.hours for s in all_steps):7.2f} h")
