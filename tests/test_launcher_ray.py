@@ -48,3 +48,25 @@ def test_quick_study_through_ray_matches_the_local_run(tmp_path, monkeypatch):
         assert local[name] == onray[name], name
     log = (tmp_path / "onray" / "runs" / "remove-first_bars4" / "train.log").read_text()
     assert "fold 1/2" in log  # trained by the task's `folkclip train --folds 2`
+
+
+def test_a_retried_ray_task_resumes_from_the_run_checkpoint(tmp_path, monkeypatch):
+    """The task body decides on resuming when it starts, so Ray's retry of a killed task
+    continues from ``checkpoints/last.ckpt`` (a cross-validation from its unfinished fold)."""
+    from folkclip_cli.study import ray_launcher
+    from folkclip_cli.study.jobs import PlannedRun, Variant
+
+    calls = []
+    monkeypatch.setattr(ray_launcher.subprocess, "call",
+                        lambda cmd, **kw: calls.append((cmd, kw["cwd"])) or 0)
+    run = PlannedRun(Variant("a", ("model.embed_dim=16",)), 0, Path("runs/a"))
+    args = {"run": run, "config": None, "base": [], "extra": ["trainer.threads=1"], "folds": 0}
+    ray_launcher._train(args, str(tmp_path), {})
+    (tmp_path / "runs/a/checkpoints").mkdir(parents=True)
+    (tmp_path / "runs/a/checkpoints/last.ckpt").write_bytes(b"")
+    ray_launcher._train(args, str(tmp_path), {})
+    assert "--resume" not in calls[0][0] and calls[1][0][-1] == "--resume"
+    assert calls[1][1] == str(tmp_path) and (tmp_path / "runs/a/train.log").exists()
+    cv = ray_launcher._train({**args, "folds": 2}, str(tmp_path), {})  # run_cv resumes itself
+    assert cv == str(tmp_path / "runs/a") and "--resume" not in calls[2][0]
+    assert calls[2][0][calls[2][0].index("--folds") + 1] == "2"
