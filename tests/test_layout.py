@@ -77,17 +77,16 @@ def test_library_never_imports_the_programs():
 
 
 def test_library_imports_with_programs_unimportable(tmp_path):
-    """Every library module imports while ``folkclip_cli`` (and Lightning, FastAPI and the
-    audio and MIDI libraries) cannot be."""
+    """Every library module imports while ``folkclip_cli`` (and Lightning, FastAPI, Ray,
+    ONNX Runtime and the audio and MIDI libraries) cannot be."""
     names = sorted(n for n in _modules() if n.split(".")[0] == "folkclip")
     code = (
         "import importlib, sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('folkclip_cli', 'lightning', 'fastapi', 'librosa',
-"
-        "                                   'soundfile', 'mido', 'pretty_midi', 'onnxruntime'):
-"
+        "        if name.split('.')[0] in ('folkclip_cli', 'lightning', 'fastapi', 'librosa',\n"
+        "                                   'soundfile', 'mido', 'pretty_midi', 'onnxruntime',\n"
+        "                                   'ray'):\n"
         "            raise ImportError(f'blocked: {name}')\n"
         "sys.meta_path.insert(0, Block())\n"
         f"for n in {names!r}:\n"

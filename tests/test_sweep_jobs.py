@@ -8,7 +8,7 @@ pytest.importorskip("lightning")
 
 import torch  # noqa: E402
 
-from folkclip_cli.study import sweep  # noqa: E402
+from folkclip_cli.study import jobs as study_jobs, launcher, sweep  # noqa: E402
 
 
 def _captured(tmp_path, monkeypatch, gpus: int, accelerator: str, jobs: int = 2) -> list:
@@ -19,10 +19,10 @@ def _captured(tmp_path, monkeypatch, gpus: int, accelerator: str, jobs: int = 2)
         return 0
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
-    monkeypatch.setattr(sweep.subprocess, "call", fake_call)
+    monkeypatch.setattr(study_jobs.subprocess, "call", fake_call)
     runs = sweep.plan([sweep.Variant("a"), sweep.Variant("b", ("model.melody.dim=16",))], 1,
                       tmp_path)
-    sweep.execute(runs, None, [f"trainer.accelerator={accelerator}"], jobs=jobs)
+    launcher.execute(runs, None, [f"trainer.accelerator={accelerator}"], jobs=jobs)
     return sorted(calls, key=lambda c: c[0])
 
 
@@ -52,7 +52,7 @@ def test_jobs_stay_on_the_cpu_without_gpus_or_with_a_cpu_config(tmp_path, monkey
 
 
 def test_job_settings_round_robin_over_gpus():
-    envs = [sweep.job_settings(slot, 4, 2, "auto", 16)[0]["CUDA_VISIBLE_DEVICES"]
+    envs = [study_jobs.job_settings(slot, 4, 2, "auto", 16)[0]["CUDA_VISIBLE_DEVICES"]
             for slot in range(4)]
     assert envs == ["0", "1", "0", "1"]
-    assert sweep.job_settings(0, 4, 0, "auto", 16)[1] == ["trainer.threads=4"]
+    assert study_jobs.job_settings(0, 4, 0, "auto", 16)[1] == ["trainer.threads=4"]

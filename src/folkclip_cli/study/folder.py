@@ -26,7 +26,7 @@ def _budget(plan: StudyPlan, args: argparse.Namespace, base: list[str]) -> dict:
     from folkclip_cli.study.plan import base_overrides
 
     lm = load_config(args.lm_config, base_overrides(args.quick, args.overrides, lm=True))
-    return {"folds": plan.folds, "seeds": 1, **training_time(plan), "epochs": cfg.trainer.max_epochs,
+    return {"folds": plan.folds, "seeds": plan.seeds or 1, **training_time(plan), "epochs": cfg.trainer.max_epochs,
             "events_per_tune": cfg.data.max_events, "tower_width": cfg.model.embed_dim,
             "sources": cfg.data.sources, "lm_epochs": lm.trainer.max_epochs,
             "accelerator": cfg.trainer.accelerator, "runs": len(plan.variants),

@@ -2,9 +2,9 @@
 seeds on the same split, then summarised like ``folkclip compare``.
 
     folkclip ablate --config FILE --remove key,meter,rhythm,type+meter [--seeds 3]
-                    [--folds K] [--set KEY=VALUE ...] [--out DIR] [--jobs N]
+                    [--folds K] [--set KEY=VALUE ...] [--out DIR] [--jobs N | --ray ADDRESS]
     folkclip sweep  --config FILE --variant LABEL KEY=VALUE ... [--variant ...] [--seeds 3]
-                    [--folds K] [--set KEY=VALUE ...] [--out DIR] [--jobs N]
+                    [--folds K] [--set KEY=VALUE ...] [--out DIR] [--jobs N | --ray ADDRESS]
 
 ``ablate`` trains the full-information model (label ``full``) and one model per removed
 element (tokenizer switches such as ``key``, ``rhythm``, ``pitch``, combinations ``a+b``,
@@ -19,7 +19,8 @@ runs execute as N subprocesses: when CUDA GPUs are present and the config's
 ``trainer.accelerator`` is ``auto``, ``gpu`` or ``cuda``, each subprocess trains on one GPU
 (``accelerator=gpu``, ``devices=1``, its GPU picked round robin through
 ``CUDA_VISIBLE_DEVICES``); otherwise the runs stay on the CPU with the CPU threads shared
-out.
+out. With ``--ray ADDRESS`` (or ``auto``) the runs are Ray tasks instead
+(:mod:`folkclip_cli.study.launcher`), written to the same folders.
 The summary is written to ``OUT/ablation.{csv,md,json,png}`` (``sweep.*`` for sweeps).
 """
 
@@ -27,42 +28,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from queue import Queue
 from typing import TYPE_CHECKING
 
 from folkclip.errors import FolkclipError
+from folkclip_cli.study.jobs import PlannedRun, Variant
 
 if TYPE_CHECKING:
     from folkclip_cli.train.config import DataConfig
-from folkclip.io.runfiles import read_json
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A labelled set of config overrides."""
-
-    label: str
-    overrides: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class PlannedRun:
-    """One training run of a sweep."""
-
-    variant: Variant
-    seed: int
-    out: Path
-
-    @property
-    def overrides(self) -> list[str]:
-        return [*self.variant.overrides, f"seed={self.seed}"]
 
 
 def ablation_variants(base_remove: list[str], elements: list[str]) -> list[Variant]:
@@ -97,143 +70,6 @@ def plan(variants: list[Variant], seeds: int, out: Path) -> list[PlannedRun]:
     return [PlannedRun(v, s, out / v.label / f"seed{s}") for v in variants for s in range(seeds)]
 
 
-# What a finished run leaves: a two-tower run its test evaluation, a melody LM its
-# test perplexities.
-FINISHED = ("eval_test.json", "perplexity.json")
-# Settings that change speed or display, not results: free to differ when resuming.
-_NEUTRAL = ("trainer.threads=", "trainer.progress_bar=", "trainer.num_workers=")
-
-
-def _state(run: PlannedRun, config: str | None, base: list[str], folds: int = 0) -> str:
-    """``done``, ``resume`` or ``new``; refuses a folder planned with other overrides."""
-    record = run.out / "sweep_run.json"
-    wanted = {"config": config, "overrides": [o for o in [*base, *run.overrides]
-                                              if not o.startswith(_NEUTRAL)]}
-    if folds:
-        wanted["folds"] = folds
-    if record.exists() and read_json(record) != wanted:
-        raise FolkclipError(f"{run.out} was trained with other settings "
-                            f"({record.read_text().strip()}); use another --out or delete it")
-    if any((run.out / name).exists() for name in FINISHED):
-        return "done"
-    run.out.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(wanted))
-    return "resume" if (run.out / "checkpoints" / "last.ckpt").exists() else "new"
-
-
-def _train_in_process(run: PlannedRun, config: str | None, base: list[str], resume: bool,
-                      quiet: bool, folds: int = 0) -> None:
-    from folkclip_cli.study.crossval import run_cv
-    from folkclip_cli.train.config import load_config
-    from folkclip_cli.train.tasks import run as train_run
-
-    extra = ["trainer.progress_bar=false"] if quiet else []
-    cfg = load_config(config, [*base, *run.overrides, *extra])
-    if folds:
-        run_cv(cfg, run.out, folds)  # skips finished folds, resumes interrupted ones
-    else:
-        train_run(cfg, run.out, resume=resume)
-
-
-def subprocess_command(run: PlannedRun, config: str | None, base: list[str], resume: bool,
-                       extra: list[str], folds: int = 0) -> list[str]:
-    """The ``folkclip train`` command line of ``run`` (``extra``: job overrides, last)."""
-    cmd = [sys.executable, "-m", "folkclip_cli.main", "train", "--out", str(run.out)]
-    if config:
-        cmd += ["--config", config]
-    if folds:
-        cmd += ["--folds", str(folds)]
-    for o in [*base, *run.overrides, "trainer.progress_bar=false", *extra]:
-        cmd += ["--set", o]
-    if resume and not folds:
-        cmd.append("--resume")
-    return cmd
-
-
-def _train_subprocess(run: PlannedRun, config: str | None, base: list[str], resume: bool,
-                      env: dict[str, str], extra: list[str], folds: int = 0) -> None:
-    cmd = subprocess_command(run, config, base, resume, extra, folds)
-    with open(run.out / "train.log", "a") as log:
-        code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, **env})
-    if code != 0:
-        raise FolkclipError(f"training {run.out} failed (exit {code}); see {run.out}/train.log")
-
-
-GPU_ACCELERATORS = ("auto", "gpu", "cuda")  # config accelerators a GPU job may take over
-
-
-def job_settings(slot: int, jobs: int, gpus: int, accelerator: str,
-                 cpus: int) -> tuple[dict[str, str], list[str]]:
-    """Environment and config overrides of the subprocess in ``slot`` of ``jobs``.
-
-    Args:
-        slot: The job slot (0..jobs-1) the run executes in.
-        jobs: Parallel subprocesses.
-        gpus: CUDA devices visible to the sweep.
-        accelerator: The runs' configured ``trainer.accelerator``.
-        cpus: CPU cores of the machine.
-
-    Returns:
-        ``(env, overrides)``: with GPUs and a GPU-capable accelerator, one GPU per job
-        (``CUDA_VISIBLE_DEVICES``, ``trainer.accelerator=gpu``, ``trainer.devices=1``);
-        otherwise CPU training with ``cpus // jobs`` threads each.
-    """
-    if gpus > 0 and accelerator in GPU_ACCELERATORS:
-        return ({"CUDA_VISIBLE_DEVICES": str(slot % gpus)},
-                ["trainer.accelerator=gpu", "trainer.devices=1"])
-    return {"CUDA_VISIBLE_DEVICES": ""}, [f"trainer.threads={max(1, cpus // jobs)}"]
-
-
-def execute(runs: list[PlannedRun], config: str | None, base: list[str], jobs: int = 1,
-            quiet: bool = True, folds: int = 0) -> None:
-    """Train every run not yet finished, one after another (``jobs`` 1, in this process)
-    or as ``jobs`` parallel subprocesses (one GPU each, see :func:`job_settings`); with
-    ``folds`` K, each run is a K-fold cross-validation."""
-    states = [_state(r, config, base, folds) for r in runs]
-    todo = [(r, s == "resume") for r, s in zip(runs, states) if s != "done"]
-    print(f"{len(runs)} runs: {len(runs) - len(todo)} finished, {len(todo)} to train")
-    start = time.time()
-
-    def report(k: int, r: PlannedRun) -> None:
-        elapsed = time.time() - start
-        eta = elapsed / k * (len(todo) - k)
-        print(f"[{k}/{len(todo)}] {r.variant.label} seed {r.seed} done "
-              f"({elapsed / 60:.1f} min, about {eta / 60:.1f} min left)", flush=True)
-
-    if jobs <= 1:
-        for k, (r, resume) in enumerate(todo, 1):
-            print(f"training {r.out}" + (" (resuming)" if resume else ""), flush=True)
-            _train_in_process(r, config, base, resume, quiet, folds)
-            report(k, r)
-        return
-    import torch
-
-    from folkclip_cli.train.config import load_config
-
-    gpus = torch.cuda.device_count()
-    slots: Queue = Queue()
-    for j in range(jobs):
-        slots.put(j)
-    done: list[PlannedRun] = []
-
-    def work(item: tuple[PlannedRun, bool]) -> None:
-        r, resume = item
-        slot = slots.get()
-        try:
-            accelerator = load_config(config, [*base, *r.overrides]).trainer.accelerator
-            env, extra = job_settings(slot, jobs, gpus, accelerator, os.cpu_count() or 1)
-            _train_subprocess(r, config, base, resume, env, extra, folds)
-            done.append(r)
-            report(len(done), r)
-        finally:
-            slots.put(slot)
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for f in [pool.submit(work, item) for item in todo]:
-            f.result()
-
-
 def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="YAML config of every run")
     p.add_argument("--seeds", type=int, default=3, help="seeds per variant (0..N-1)")
@@ -244,6 +80,9 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=int, default=0,
                    help="grouped K-fold cross-validation per run (every tune tested once)")
     p.add_argument("--progress", action="store_true", help="show each run's progress bar")
+    p.add_argument("--ray", default=None, metavar="ADDRESS|auto",
+                   help="train the runs as tasks on this Ray cluster ('auto': start a local "
+                        "one); results land where a local run writes them")
 
 
 def add_ablate_arguments(p: argparse.ArgumentParser) -> None:
@@ -293,7 +132,10 @@ def ablate_from_args(args: argparse.Namespace) -> int:
     variants = ablation_variants(list(cfg.data.remove), args.remove.split(","))
     out = Path(args.out)
     runs = plan(variants, args.seeds, out)
-    execute(runs, args.config, base, args.jobs, quiet=not args.progress, folds=args.folds)
+    from folkclip_cli.study.launcher import execute
+
+    execute(runs, args.config, base, args.jobs, quiet=not args.progress, folds=args.folds,
+            ray=args.ray)
     code = _finish(runs, out, "ablation", "full", "remove")
     if getattr(args, "residual", False):
         write_residual(out, [v.label for v in variants], cfg.data)
@@ -329,7 +171,10 @@ def sweep_from_args(args: argparse.Namespace) -> int:
         raise FolkclipError("--variant labels must differ")
     out = Path(args.out)
     runs = plan(variants, args.seeds, out)
-    execute(runs, args.config, base, args.jobs, quiet=not args.progress, folds=args.folds)
+    from folkclip_cli.study.launcher import execute
+
+    execute(runs, args.config, base, args.jobs, quiet=not args.progress, folds=args.folds,
+            ray=args.ray)
     return _finish(runs, out, "sweep", args.reference or variants[0].label, "variant")
 
 

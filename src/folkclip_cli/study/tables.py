@@ -47,7 +47,7 @@ def study_command(plan: StudyPlan) -> str:
 
 def train_command(plan: StudyPlan, label: str, config: str, base: list[str]) -> str:
     """The ``folkclip train`` line that trains (or resumes) run ``label`` alone."""
-    from folkclip_cli.study.sweep import subprocess_command
+    from folkclip_cli.study.jobs import subprocess_command
 
     run = plan.run(label)
     cmd = subprocess_command(run, config, base, False, [],
@@ -65,7 +65,9 @@ def summarise_runs(plan: StudyPlan, labels: list[str], reference: str | None
                    ) -> list[GroupSummary]:
     from folkclip_cli.study.compare import read_run, summarise
 
-    results = [read_run(plan.run_dir(lbl), lbl) for lbl in labels]
+    # every finished seed of a row: per-query Δ averaged over seeds, seed spread in seed_sd
+    results = [read_run(d, lbl) for lbl in labels for d in plan.seed_dirs(lbl)
+               if (d / "eval_test.json").exists()]
     return summarise(results, reference if reference in labels else None, KEYS)
 
 
@@ -73,10 +75,18 @@ def compact_markdown(summary: list[GroupSummary], first: str, reference: str | N
                      extra: dict[str, dict[str, str]] | None = None,
                      keys: tuple[str, ...] = KEYS, references: frozenset = frozenset()) -> str:
     """Scores ± CI half-width, then per key the paired Δ ± CI and Holm p, then ``extra``
-    columns (``{column: {label: cell}}``); ``references``: more rows without a Δ."""
+    columns (``{column: {label: cell}}``); ``references``: more rows without a Δ. When a
+    row has several seeds, a ``seeds`` column and the seed spread (sd of the per-seed Δ of
+    the first key) are added; rows at one seed are marked ``1``."""
     from folkclip_cli.study.compare import _fmt, _fmt_p
 
-    extra = extra or {}
+    extra = dict(extra or {})
+    if any(s.n > 1 for s in summary):
+        extra["seeds"] = {s.label: str(s.n) for s in summary}
+        if reference:
+            extra[f"seed sd Δ {SHORT[keys[0]]}"] = {
+                s.label: (f"{s.seed_sd[keys[0]]:.4f}" if s.seed_sd.get(keys[0], math.nan)
+                          == s.seed_sd.get(keys[0], math.nan) else "—") for s in summary}
     head = [first, *(SHORT[k] for k in keys[:2])]
     if reference:
         for k in keys:
