@@ -15,6 +15,7 @@ With ``--old-src`` the same is timed for another checkout (e.g. commit 0fd79f4's
 old and new alternating, and the ratios printed.
 
     python benchmarks/embed.py --run runs/default [--tunes 100000] [--old-src ../old/src]
+    python benchmarks/embed.py --run runs/default --tower   # the tune tower alone, CPU time
 """
 
 from __future__ import annotations
@@ -93,13 +94,44 @@ def index_once(src: Path, run: str, data: str, workdir: Path) -> tuple[float, di
     return wall, json.loads(proc.stdout)
 
 
+def tower_stage(run: str, n: int = 800) -> None:
+    """CPU time of the tune tower alone on one thread: the old batching (index order,
+    256 a batch, ``folkclip.eval.evaluation.embed_tunes``) against ``embed_corpus``."""
+    import torch
+
+    sys.path.insert(0, str(ROOT / "src"))
+    import folkclip
+    from folkclip.data.dataset import load_tokenized
+    from folkclip.eval.evaluation import embed_tunes
+
+    torch.set_num_threads(1)
+    fm = folkclip.load(run)
+    tc = load_tokenized(["default"], fm.tokenizer_config)
+    ids = fm.corpus_ids(tc)
+    idx = list(range(0, len(tc), max(1, len(tc) // n)))[:n]
+    for _ in range(2):  # old and new alternating
+        start = time.process_time()
+        ref = embed_tunes(fm.model, tc, idx, 256, fm.max_events, ids)
+        old = len(idx) / (time.process_time() - start)
+        start = time.process_time()
+        new = fm.embed_corpus(tc, idx, 64, ids)
+        rate = len(idx) / (time.process_time() - start)
+        print(f"tune tower, 1 thread, {len(idx)} tunes of default: old batching {old:.0f}, "
+              f"length-sorted batches of 64 {rate:.0f} tunes per CPU-second ({rate / old:.2f}x; "
+              f"largest difference {abs(new - ref).max():.1e})", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", default="runs/default", help="the model (make demo's run)")
     parser.add_argument("--tunes", type=int, default=100_000, help="synthetic tunes (0: skip)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of default and tiny each")
     parser.add_argument("--old-src", default=None, help="another checkout's src to compare")
+    parser.add_argument("--tower", action="store_true", help="only the tune tower's CPU time")
     args = parser.parse_args(argv)
+    if args.tower:
+        tower_stage(args.run)
+        return 0
 
     srcs = {"new": ROOT / "src"}
     if args.old_src:

@@ -1,20 +1,50 @@
-"""Read + tokenize throughput of the default dataset on one core, cold and from cache.
+"""Read + tokenize throughput: cold `load_tokenized` (the path training and indexing use)
+with 1 and 2 reading processes, the old version beside it, and the cache.
 
-Prints tunes/s for: parsing alone, parsing + tokenizing (cold, no cache), and loading
-the tokenized corpus from the on-disk cache. CPU time of this process is used
-(`time.process_time`), so other work on the machine disturbs the figures less.
+Every cold figure is the wall time of one `load_tokenized(..., use_cache=False)` call in a
+fresh process (source files resolved first, so music21's import is not counted); old and
+new alternate run by run, and the old/new ratio is taken pair by pair. Also printed: the
+CPU time of parsing alone (text in memory) and of loading the tokenized corpus from the
+on-disk cache, in this process.
 
-    python benchmarks/read_tokenize.py [--sources default] [--repeat 3]
+    python benchmarks/read_tokenize.py [--sources default] [--repeat 3] [--old-src ../old/src]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parents[1]
+
+# Run in a fresh process: prints tunes and wall seconds of one cold read + tokenize.
+INNER = """
+import sys, time
+from folkclip.data import dataset
+from folkclip.io.sources import source_files
+sources, jobs = sys.argv[1].split(","), int(sys.argv[2])
+for s in sources:
+    source_files(s)
+kw = {} if jobs == 0 else {"jobs": jobs}
+start = time.perf_counter()
+tc = dataset.load_tokenized(sources, use_cache=False, **kw)
+print(len(tc), time.perf_counter() - start)
+"""
+
+
+def cold(src: Path, sources: list[str], jobs: int) -> tuple[int, float]:
+    """(tunes, wall seconds) of one cold read in a fresh process; jobs 0: the old API."""
+    env = dict(os.environ, PYTHONPATH=str(src))
+    out = subprocess.run([sys.executable, "-c", INNER, ",".join(sources), str(jobs)],
+                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    return int(out[0]), float(out[1])
 
 
 def best_of(repeat: int, fn) -> float:  # noqa: ANN001
@@ -26,31 +56,54 @@ def best_of(repeat: int, fn) -> float:  # noqa: ANN001
     return min(times)
 
 
+def spread(xs: list[float]) -> str:
+    return f"median {statistics.median(xs):7.0f}  (min {min(xs):.0f}, max {max(xs):.0f})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sources", nargs="+", default=["default"])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--old-src", default=None, help="another checkout's src (0fd79f4)")
     args = parser.parse_args(argv)
 
-    from folkclip.data import dataset
+    sys.path.insert(0, str(ROOT / "src"))
     from folkclip.abc.parser import parse_tunebook
-    from folkclip.io.sources import file_type_hint, read_sources, read_text, source_files
+    from folkclip.data import dataset
     from folkclip.data.tokenize import TokenizerConfig
+    from folkclip.io.sources import file_type_hint, read_text, source_files
 
     files = [f for s in args.sources for f in source_files(s)]
     texts = [(str(f), read_text(f), file_type_hint(f)) for f in files]
     n = sum(len(parse_tunebook(t, s, default_type=d)[0]) for s, t, d in texts)
     parse_s = best_of(args.repeat, lambda: [parse_tunebook(t, s, default_type=d)
                                              for s, t, d in texts])
-    cold_s = best_of(args.repeat, lambda: dataset.tokenize_corpus(read_sources(args.sources)))
+    rates: dict[str, list[float]] = {}
+    ratios: dict[str, list[float]] = {}
+    for _ in range(args.repeat):
+        old_rate = None
+        if args.old_src:
+            tunes, wall = cold(Path(args.old_src).resolve(), args.sources, 0)
+            old_rate = tunes / wall
+            rates.setdefault("old, 1 process", []).append(old_rate)
+        for jobs in (1, 2):
+            tunes, wall = cold(ROOT / "src", args.sources, jobs)
+            rates.setdefault(f"new, {jobs} process{'es' if jobs > 1 else ''}", []).append(
+                tunes / wall)
+            if old_rate:
+                ratios.setdefault(f"new {jobs} / old", []).append(tunes / wall / old_rate)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["FOLKCLIP_CACHE"] = tmp
         dataset.load_tokenized(args.sources, TokenizerConfig())
         cached_s = best_of(args.repeat, lambda: dataset.load_tokenized(args.sources))
     print(f"tunes: {n} from {len(files)} files ({sum(len(t) for _, t, _ in texts) / 1e6:.2f} MB)")
-    print(f"parse only (text in memory):      {n / parse_s:9.0f} tunes/s")
-    print(f"read + tokenize, cold (no cache): {n / cold_s:9.0f} tunes/s")
-    print(f"tokenized corpus from cache:      {n / cached_s:9.0f} tunes/s")
+    print(f"parse only (text in memory, CPU time):     {n / parse_s:7.0f} tunes/s")
+    for name, xs in rates.items():
+        print(f"cold read + tokenize, {name:<18} {spread(xs)} tunes/s (wall)")
+    for name, xs in ratios.items():
+        print(f"speed ratio {name}: median {statistics.median(xs):.2f}x "
+              f"(min {min(xs):.2f}, max {max(xs):.2f})")
+    print(f"tokenized corpus from cache (CPU time):    {n / cached_s:7.0f} tunes/s")
     return 0
 
 

@@ -809,21 +809,24 @@ def test_cache_roundtrip(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("FOLKCLIP_CACHE", str(tmp_path))
     calls = []
 
-    def fake_read(sources):
-        calls.append(list(sources))
-        return tiny
+    from folkclip.data.reading import tokenize_tunes
+    from folkclip.data.tokenize import Tokenizer
 
-    monkeypatch.setattr(dataset_mod, "read_sources", fake_read)
+    def fake_read(sources, config, jobs=None, features=None):
+        calls.append(list(sources))
+        return tokenize_tunes(tiny.tunes, Tokenizer(config), features, tiny.problems)
+
+    monkeypatch.setattr(dataset_mod, "read_parts", fake_read)
     first = load_tokenized(["tiny"])
     assert calls == [["tiny"]]
     written = sorted(p.name for p in tmp_path.iterdir())
     key = cache_key(["tiny"], TokenizerConfig())
     assert written == [f"tokens-{key}.json", f"tokens-{key}.npz"]
 
-    def boom(sources):
-        raise AssertionError("read_sources called although the cache holds the result")
+    def boom(*args, **kwargs):
+        raise AssertionError("the sources were read although the cache holds the result")
 
-    monkeypatch.setattr(dataset_mod, "read_sources", boom)
+    monkeypatch.setattr(dataset_mod, "read_parts", boom)
     second = load_tokenized(["tiny"])
     assert second.config == first.config == TokenizerConfig()
     np.testing.assert_array_equal(second.ids, first.ids)
@@ -842,14 +845,18 @@ def test_cache_roundtrip(tiny, tmp_path, monkeypatch):
     assert cache_key(["tiny"], TokenizerConfig(transpose=False)) != key
     assert cache_key(["tiny"], TokenizerConfig(first_bars=4)) != key
     assert cache_key(["tiny"], TokenizerConfig()) == key  # deterministic
-    with pytest.raises(AssertionError, match="read_sources called"):
+    with pytest.raises(AssertionError, match="the sources were read"):
         load_tokenized(["tiny"], other)
 
 
 @pytest.mark.slow
 def test_cache_disabled_and_damaged(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("FOLKCLIP_CACHE", str(tmp_path))
-    monkeypatch.setattr(dataset_mod, "read_sources", lambda sources: tiny)
+    from folkclip.data.reading import tokenize_tunes
+    from folkclip.data.tokenize import Tokenizer
+
+    monkeypatch.setattr(dataset_mod, "read_parts", lambda sources, config, jobs, features:
+                        tokenize_tunes(tiny.tunes, Tokenizer(config), features, tiny.problems))
     tc = load_tokenized("tiny", use_cache=False)
     assert list(tmp_path.iterdir()) == []
     assert len(tc) == len(tiny.tunes)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # A length is written ``\d*(?:/+\d*)?`` (the same strings as ``\d*/*\d*``) so that a digit
 # run can be split one way only: with two ``\d*`` an unclosed chord ``[A999A999...``
@@ -35,15 +36,18 @@ FIELD_LINE_RE = re.compile(r"^([A-Za-z]):(.*)$")
 ACCIDENTALS = {"^": 1, "^^": 2, "_": -1, "__": -2, "=": 0}
 TUPLET_Q = {2: 3, 3: 2, 4: 3, 6: 2, 8: 3}
 REPEATS = frozenset({"|:", ":|", "::"})
+_BAR_ENDING_RE = re.compile(r"\[?(\d+(?:[,-]\d+)*)$")
+BAR_KINDS_CACHED = 256  # bar-line spellings remembered (a few dozen occur; each is short)
 
 
+@lru_cache(maxsize=BAR_KINDS_CACHED)  # the reader's hot path meets the same few spellings
 def bar_kind(text: str) -> tuple[str, str]:
     """The kind of a bar-line symbol (``|``, ``||``, ``|]``, ``[|``, ``|:``, ``:|``, ``::``)
     and the ending number written with it (``:|2`` -> (``":|"``, ``"2"``)); dots and repeat
     colons are normalised (``:||:`` is ``::``)."""
     text = text.strip()
     ending = ""
-    digits = re.search(r"\[?(\d+(?:[,-]\d+)*)$", text)
+    digits = _BAR_ENDING_RE.search(text)
     if digits:
         ending = digits.group(1)
         text = text[: digits.start()].rstrip()
