@@ -26,7 +26,6 @@ and for scale the title distribution's entropy estimates (see :func:`write_table
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from folkclip.errors import FolkclipError
@@ -37,7 +36,6 @@ QUICK_OVERRIDES = ("data.sources=[tiny]", "data.max_events=32", "trainer.max_epo
                    "title_lm.dim=16", "title_lm.encoder.dim=16", "title_lm.encoder.max_len=32",
                    "trainer.batch_size=16", "optim.warmup_steps=1", "optim.lr=0.01",
                    "trainer.progress_bar=false", "tracking.logger=csv")
-NEUTRAL = ("threads", "progress_bar", "num_workers")  # free to differ when resuming
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -79,33 +77,16 @@ def labels(conditions: str, remove: str) -> dict[str, list[str]]:
     return out
 
 
-def _settings(cfg: object) -> dict:
-    from folkclip.config import to_dict
-
-    d = to_dict(cfg)
-    for key in NEUTRAL:
-        d["trainer"].pop(key, None)
-    return d
-
-
 def fold_state(cfg: object, out: Path) -> str:
     """``done``, ``resume`` or ``new``; records the fold's settings on first use.
 
     Raises:
         FolkclipError: When the folder was trained with other settings.
     """
+    from folkclip_cli.study.crossval import fold_state as cv_fold_state
     from folkclip_cli.train.title_task import BITS_FILE, SUMMARY_FILE
 
-    record = out / "bits_settings.json"
-    wanted = _settings(cfg)
-    if record.exists() and json.loads(record.read_text()) != wanted:
-        raise FolkclipError(f"{out} was trained with other settings; use another --out or "
-                            "delete it")
-    if (out / BITS_FILE).exists() and (out / SUMMARY_FILE).exists():
-        return "done"
-    out.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps(wanted))
-    return "resume" if (out / "checkpoints" / "last.ckpt").exists() else "new"
+    return cv_fold_state(cfg, out, "bits_settings.json", (BITS_FILE, SUMMARY_FILE))
 
 
 def base_overrides(args: argparse.Namespace) -> list[str]:

@@ -57,7 +57,7 @@ def fold_config(cfg: TrainConfig, folds: int, fold: int) -> TrainConfig:
     return out
 
 
-def _settings(cfg: TrainConfig) -> dict:
+def _settings(cfg: object) -> dict:
     from folkclip.config import to_dict
 
     d = to_dict(cfg)
@@ -66,18 +66,26 @@ def _settings(cfg: TrainConfig) -> dict:
     return d
 
 
-def fold_state(cfg: TrainConfig, out: Path) -> str:
+def fold_state(cfg: object, out: Path, record_name: str = "cv_settings.json",
+               done_files: tuple[str, ...] = ("eval_test.json", "per_query_test.csv")) -> str:
     """``done``, ``resume`` or ``new`` for a fold folder; records its settings.
+
+    Args:
+        cfg: The fold's config (a dataclass; the trainer's :data:`NEUTRAL` fields may differ
+            when resuming).
+        out: The fold's folder.
+        record_name: The file in ``out`` holding the settings it was trained with.
+        done_files: The files whose presence means the fold is finished.
 
     Raises:
         FolkclipError: When the folder was trained with other settings.
     """
-    record = out / "cv_settings.json"
+    record = out / record_name
     wanted = _settings(cfg)
     if record.exists() and json.loads(record.read_text()) != wanted:
         raise FolkclipError(f"{out} was trained with other settings; use another --out or "
                             "delete it")
-    if (out / "eval_test.json").exists() and (out / "per_query_test.csv").exists():
+    if all((out / name).exists() for name in done_files):
         return "done"
     out.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps(wanted))
