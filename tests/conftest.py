@@ -85,8 +85,8 @@ def ablation(tmp_path_factory):
 def tiny_index(tmp_path_factory):
     """A real tune index of the `tiny` collection, built with a tiny model trained for 4 steps."""
     pytest.importorskip("lightning")
-    from folkclip_cli.main import main
     from folkclip.index import TuneIndex
+    from folkclip_cli.main import main
 
     root = tmp_path_factory.mktemp("serve")
     assert main(["train", "--out", str(root / "run"), *TINY_TRAIN]) == 0

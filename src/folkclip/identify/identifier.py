@@ -19,7 +19,10 @@ from folkclip.identify.align import DEFAULT_SCORING, Scoring, align_batch
 from folkclip.identify.calibration import CALIBRATION, Calibration
 from folkclip.identify.errors import NoMelodyFound
 from folkclip.identify.limits import (
-    CANDIDATES, GENERATED_NAMES, MAX_QUERY_NOTES, MIN_QUERY_NOTES,
+    CANDIDATES,
+    GENERATED_NAMES,
+    MAX_QUERY_NOTES,
+    MIN_QUERY_NOTES,
 )
 from folkclip.identify.notes import QueryNotes
 from folkclip.identify.store import IdentifyData

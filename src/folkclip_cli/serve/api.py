@@ -15,7 +15,11 @@ from fastapi import APIRouter, Query
 from folkclip.errors import FolkclipError
 from folkclip_cli.serve import limits as L
 from folkclip_cli.serve.schemas import (
-    ABC_ERRORS, Results, SimilarRequest, SuggestRequest, Suggestions,
+    ABC_ERRORS,
+    Results,
+    SimilarRequest,
+    Suggestions,
+    SuggestRequest,
 )
 
 Call = Callable[..., Awaitable[Any]]  # runs fn(*args, **kwargs) on the index's thread
