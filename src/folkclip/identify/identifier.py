@@ -306,8 +306,8 @@ class Identifier:
         for s in index.suggest(abc, k):  # type: ignore[attr-defined]
             out.append(Identification(s["tune_id"], s["title"], [s["title"]], None,
                                       round(float(s["score"]), 4), None, SUGGESTION))
-        names = index.names(abc, min(k, GENERATED_NAMES), self.names_seed,  # type: ignore[attr-defined]
-                            title_model=self.title_model)
+        names = index.names(abc, min(k, GENERATED_NAMES),  # type: ignore[attr-defined]
+                            seed=self.names_seed, title_model=self.title_model)
         for g in names:
             out.append(Identification(None, g.title, [g.title], None,
                                       round(float(g.score or 0.0), 4), None, GENERATED,
