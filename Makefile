@@ -28,6 +28,9 @@ demo: $(VENV)/.train
 	$(VENV)/bin/folkclip data inspect default
 	$(VENV)/bin/folkclip train --config configs/default.yaml --out runs/default
 	$(VENV)/bin/folkclip evaluate runs/default
+	$(VENV)/bin/folkclip train --config configs/title-lm.yaml --out runs/title-lm
+	$(VENV)/bin/folkclip index runs/default --data default --out runs/index-default \
+		--title-model runs/title-lm
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -q

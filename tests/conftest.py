@@ -85,10 +85,45 @@ def ablation(tmp_path_factory):
 def tiny_index(tmp_path_factory):
     """A real tune index of the `tiny` collection, built with a tiny model trained for 4 steps."""
     pytest.importorskip("lightning")
-    from folkclip_cli.main import main
     from folkclip.index import TuneIndex
+    from folkclip_cli.main import main
 
     root = tmp_path_factory.mktemp("serve")
     assert main(["train", "--out", str(root / "run"), *TINY_TRAIN]) == 0
     TuneIndex.build(root / "run", ["tiny"], root / "index", progress=False)
     return root / "index"
+
+
+# A tiny conditional title model: 4 steps of configs/title-lm.yaml on `tiny`, 16 wide.
+TINY_TITLE_TRAIN = ["--data", "tiny", "--set", "trainer.max_steps=4", "--set",
+                    "title_lm.dim=16", "--set", "title_lm.encoder.dim=16", "--set",
+                    "trainer.batch_size=16"]
+
+
+@pytest.fixture(scope="session")
+def tiny_title_model(tmp_path_factory):
+    """A title-model run folder (task title_lm) trained for 4 steps on `tiny`."""
+    pytest.importorskip("lightning")
+    from pathlib import Path
+
+    from folkclip_cli.main import main
+
+    out = tmp_path_factory.mktemp("title-lm") / "run"
+    config = Path(__file__).resolve().parents[1] / "configs" / "title-lm.yaml"
+    assert main(["train", "--config", str(config), "--out", str(out), *TINY_TITLE_TRAIN]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_named_index(tiny_index, tiny_title_model, tmp_path_factory):
+    """A copy of ``tiny_index`` carrying the tiny title model (added by `folkclip index
+    ... --title-model` on the finished index, which rebuilds nothing else)."""
+    import shutil
+
+    from folkclip_cli.main import main
+
+    out = tmp_path_factory.mktemp("named") / "index"
+    shutil.copytree(tiny_index, out)
+    assert main(["index", str(tiny_index.parent / "run"), "--data", "tiny", "--out", str(out),
+                 "--no-progress", "--title-model", str(tiny_title_model)]) == 0
+    return out

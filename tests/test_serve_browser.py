@@ -1,5 +1,6 @@
 """``folkclip serve`` in headless Chromium (Selenium + Debian's chromium-driver), on a real
-tiny index: search with rendered notation, playback, a pasted tune, junk, the map.
+tiny index carrying a tiny title model: search with rendered notation, playback, a pasted
+tune (with its suggested titles and the labelled generated names), junk, the map.
 
 The browser can resolve no host name but 127.0.0.1, so the page must work offline.
 Screenshots are kept in each test's temporary folder (the CI artefacts).
@@ -39,10 +40,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def index(tiny_index):
+def index(tiny_named_index):
     from folkclip.index import TuneIndex
 
-    return TuneIndex.load(tiny_index)
+    return TuneIndex.load(tiny_named_index)
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +133,17 @@ def test_pasted_tune_gets_suggestions_and_similar_tunes(browser, server, index, 
     assert [i.find_element(By.CSS_SELECTOR, "a").text for i in items] == [
         w["title"] for w in want]
     assert items[0].find_elements(By.CSS_SELECTOR, ".dup"), "near-duplicate flag shown"
+    names = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#generated-names li"),
+                  "generated names")
+    want_names = index.names(tune["abc"], 10)
+    assert [n.find_element(By.CSS_SELECTOR, ".name").text for n in names] == [
+        " ".join(g.title.split()) for g in want_names]  # HTML shows runs of spaces as one
+    assert [n.find_element(By.CSS_SELECTOR, ".gen-label").text for n in names] == [
+        "generated name — " + ("novel" if g.novel else "an existing title")
+        for g in want_names]
+    box = browser.find_element(By.ID, "generated")
+    assert box.is_displayed() and "not identifications" in box.text
+    assert not browser.find_elements(By.CSS_SELECTOR, "#suggestions .gen-label")
     assert browser.find_elements(By.CSS_SELECTOR, "#mine-notation svg")
     similar = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#mine-similar .card"),
                     "similar tunes")

@@ -1,6 +1,7 @@
 """The "Play or hum" pane in headless Chromium with a fake microphone that plays a melody
 rendered here from an indexed tune: record, stop, and the tune is named with its bars
-marked; typed bars too. Only the local server is ever contacted."""
+marked; typed bars too; bars of no known tune get suggested titles and the index's title
+model's labelled names. Only the local server is ever contacted."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ pytest.importorskip("librosa")
 from melody_audio import synth_notes  # tests/melody_audio.py
 from selenium import webdriver
 from selenium.webdriver.common.by import By
+from test_identify_names import NAMELESS  # tests/test_identify_names.py: no known tune
 from test_serve_browser import (  # tests/test_serve_browser.py: the same browser and server
     CHROMIUM,
     DRIVER,
@@ -40,10 +42,10 @@ CAPTURE_SR_HZ = 48_000
 
 
 @pytest.fixture(scope="module")
-def index(tiny_index):
+def index(tiny_named_index):
     from folkclip.index import TuneIndex
 
-    return TuneIndex.load(tiny_index)
+    return TuneIndex.load(tiny_named_index)
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +145,23 @@ def test_typed_bars_and_an_unreadable_file(browser, server, index, tmp_path):
     _wait(browser, lambda d: "not a readable audio file" in d.find_element(
         By.ID, "id-problems").text, "the reader's reason shown")
     assert not browser.find_elements(By.CSS_SELECTOR, "#id-result .identified")
+
+
+def test_no_known_tune_shows_suggestions_and_generated_names(browser, server, index, tmp_path):
+    _pane(browser, server)
+    area = browser.find_element(By.ID, "id-abc")
+    area.clear()
+    area.send_keys(NAMELESS)
+    browser.find_element(By.ID, "id-go").click()
+    names = _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#id-result ol.generated li"),
+                  "generated names beside the suggestions")
+    box = browser.find_element(By.ID, "id-result")
+    assert "No known tune matches" in box.text and "not identifications" in box.text
+    assert box.find_elements(By.CSS_SELECTOR, "li.suggestion")
+    assert not box.find_elements(By.CSS_SELECTOR, "li.suggestion .gen-label")
+    want = index.names(NAMELESS, 5)  # the page asks for k=5; seed 0 as the server uses
+    assert [n.find_element(By.CSS_SELECTOR, ".name").text for n in names] == [
+        " ".join(g.title.split()) for g in want]
+    assert [n.find_element(By.CSS_SELECTOR, ".gen-label").text for n in names] == [
+        "generated name — " + ("novel" if g.novel else "an existing title") for g in want]
+    browser.save_screenshot(str(tmp_path / "names.png"))

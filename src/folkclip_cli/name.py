@@ -58,9 +58,9 @@ def read_tune(path: str) -> object:
     from folkclip.abc.parser import parse_tunebook
     from folkclip.errors import Problem
     from folkclip.index.query import MAX_QUERY_CHARS, AbcQueryError
-    from folkclip_cli.index.command import _read_abc
+    from folkclip_cli.abc_text import read_abc_text
 
-    abc = _read_abc(path)
+    abc = read_abc_text(path)
     if len(abc) > MAX_QUERY_CHARS:
         raise AbcQueryError(f"the tune holds {len(abc)} characters, more than the "
                             f"{MAX_QUERY_CHARS} one tune may have", [Problem(path, "-", 0, "too long")])

@@ -1,6 +1,6 @@
 """Identify a tune from a few bars: n-gram candidates, then local alignment, then the
 threshold between "this is tune X" and "no known tune" (with the model's title
-suggestions as the fallback).
+suggestions as the fallback, and names written by the index's title model beside them).
 
     ident = Identifier.open("index/default")
     for r in ident.identify(read_abc_query("GABc dedB|dBAG FGAF|"), k=5):
@@ -18,12 +18,17 @@ from folkclip.errors import FolkclipError
 from folkclip.identify.align import DEFAULT_SCORING, Scoring, align_batch
 from folkclip.identify.calibration import CALIBRATION, Calibration
 from folkclip.identify.errors import NoMelodyFound
-from folkclip.identify.limits import CANDIDATES, MAX_QUERY_NOTES, MIN_QUERY_NOTES
+from folkclip.identify.limits import (
+    CANDIDATES,
+    GENERATED_NAMES,
+    MAX_QUERY_NOTES,
+    MIN_QUERY_NOTES,
+)
 from folkclip.identify.notes import QueryNotes
 from folkclip.identify.store import IdentifyData
 from folkclip.identify.symbols import START, melody_symbols
 
-IDENTIFIED, SUGGESTION = "identified", "suggestion"
+IDENTIFIED, SUGGESTION, GENERATED = "identified", "suggestion", "generated"
 ALIGN_BLOCK = 25  # candidates aligned together (sorted by length, padded to the longest)
 
 
@@ -32,19 +37,26 @@ class Identification:
     """One answer to a query.
 
     Attributes:
-        tune_id: The indexed tune (``None`` for a title suggestion of the model).
-        title: Its title (or the suggested title).
+        tune_id: The indexed tune (``None`` for a generated name; for a title suggestion,
+            the near-duplicate tune that carries it, if any).
+        title: Its title (or the suggested title, or the generated name).
         titles: Every title of its identity group (alternative names across collections).
         bars: (first, last) matched bars, numbered as musicians do (the first full bar
             is 1, a pickup 0); ``None`` for a suggestion.
         score: Normalised alignment score (1.0: the query found whole and unchanged); for
-            a suggestion, the model's title score.
+            a suggestion or a generated name, the two-tower model's title score.
         confidence: Calibrated probability that the identification is right
             (:mod:`folkclip.identify.calibration`); ``None`` for a suggestion.
-        kind: ``"identified"`` or ``"suggestion"``.
+        kind: ``"identified"``, ``"suggestion"`` (an existing title of the index that
+            fits the melody) or ``"generated"`` (a name written by the title model: not an
+            identification, and perhaps no title any tune has).
         bar_index: (first, last) matched bars as 0-based written bar indices
             (:attr:`folkclip.abc.model.Note.bar`: the first bar written, a pickup too,
             is 0), for highlighting the notation; ``None`` for a suggestion.
+        novel: For a generated name: False when the title model's training collection
+            has a title of this identity; else ``None``.
+        bits: For a generated name: its cost ``-log2 p(name | tune)`` under the title
+            model; else ``None``.
     """
 
     tune_id: int | None
@@ -55,6 +67,8 @@ class Identification:
     confidence: float | None
     kind: str
     bar_index: tuple[int, int] | None = None
+    novel: bool | None = None
+    bits: float | None = None
 
     def to_json(self) -> dict:
         """A JSON-ready dict of every attribute (tuples as lists)."""
@@ -104,16 +118,21 @@ class Identifier:
     calibration: Calibration = CALIBRATION
     candidates: int = CANDIDATES
     tune_index: object | None = None
+    title_model: object | None = None
+    names_seed: int = 0
     _meta: object | None = field(default=None, repr=False)
 
     @classmethod
-    def open(cls, index_dir: str | Path, tune_index: object | None = None) -> Identifier:
+    def open(cls, index_dir: str | Path, tune_index: object | None = None,
+             title_model: object | None = None) -> Identifier:
         """Open an index folder written by ``folkclip index``.
 
         Args:
             index_dir: The folder.
             tune_index: The :class:`~folkclip.index.TuneIndex` already open on it, if any
                 (for the title-suggestion fallback; else loaded when first needed).
+            title_model: A loaded title model to write the fallback's names instead of
+                the index's own.
 
         Raises:
             FolkclipError: For a folder that is no index, or an index without
@@ -125,7 +144,7 @@ class Identifier:
         if store.read_manifest(folder) is None:
             raise FolkclipError(f"{folder} is not a folkclip index (no {store.MANIFEST})")
         return cls(folder, IdentifyData.load(folder), tune_index=tune_index,
-                   _meta=store.Metadata(folder))
+                   title_model=title_model, _meta=store.Metadata(folder))
 
     # ------------------------------------------------------------------ ranking
     def rank(self, notes: QueryNotes, k: int = 5, exclude: frozenset[int] = frozenset()
@@ -224,8 +243,8 @@ class Identifier:
 
         Returns:
             The matches whose confidence passes the calibrated threshold (kind
-            ``identified``, one per identity group, best first); when none does, the
-            model's title suggestions for the query (kind ``suggestion``).
+            ``identified``, one per identity group, best first); when none does,
+            :meth:`suggestions`.
 
         Raises:
             NoMelodyFound: For a query with too few notes.
@@ -255,17 +274,42 @@ class Identifier:
                 out.setdefault(title_key(title) or title, title)
         return list(out.values())
 
-    def suggestions(self, notes: QueryNotes, k: int = 5) -> list[Identification]:
-        """The two-tower model's title suggestions for the query (kind ``suggestion``)."""
-        from folkclip.identify.abc_query import notes_to_abc
-
+    def _index(self) -> object:
         if self.tune_index is None:
             from folkclip.index import TuneIndex
 
             self.tune_index = TuneIndex.load(self.folder)
+        return self.tune_index
+
+    @property
+    def writes_names(self) -> bool:
+        """Whether the fallback holds generated names (a title model is given, or the
+        index carries one)."""
+        return self.title_model is not None or \
+            self._index().title_model is not None  # type: ignore[attr-defined]
+
+    def suggestions(self, notes: QueryNotes, k: int = 5) -> list[Identification]:
+        """The "no known tune" answer: the two-tower model's suggested existing titles for
+        the query (kind ``suggestion``, at most ``k``), then, when there is a title model,
+        up to ``min(k, GENERATED_NAMES)`` names it writes for the query (kind
+        ``generated``; seeded by :attr:`names_seed`), ranked by the two-tower score.
+
+        Raises:
+            FolkclipError: When the index's model, or the title model it records, cannot
+                be loaded.
+        """
+        from folkclip.identify.abc_query import notes_to_abc
+
+        index = self._index()
         abc = notes.abc if notes.abc is not None else notes_to_abc(notes)
         out = []
-        for s in self.tune_index.suggest(abc, k):  # type: ignore[attr-defined]
+        for s in index.suggest(abc, k):  # type: ignore[attr-defined]
             out.append(Identification(s["tune_id"], s["title"], [s["title"]], None,
                                       round(float(s["score"]), 4), None, SUGGESTION))
+        names = index.names(abc, min(k, GENERATED_NAMES),  # type: ignore[attr-defined]
+                            seed=self.names_seed, title_model=self.title_model)
+        for g in names:
+            out.append(Identification(None, g.title, [g.title], None,
+                                      round(float(g.score or 0.0), 4), None, GENERATED,
+                                      novel=g.novel, bits=g.bits))
         return out

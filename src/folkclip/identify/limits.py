@@ -35,3 +35,8 @@ alike to the matcher."""
 CANDIDATES = 100
 """Tunes the n-gram stage hands to the alignment stage (their alignment costs about
 ``CANDIDATES * query notes * tune notes`` cell updates)."""
+
+GENERATED_NAMES = 10
+"""Names the title model writes beside the title suggestions of a "no known tune" answer
+(at most the ``k`` suggestions asked for): each name is sampled a character at a time,
+about a millisecond per character for the whole batch, and a person reads ten."""

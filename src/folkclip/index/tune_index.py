@@ -5,6 +5,7 @@
     idx.search("the blackbird", k=10)
     idx.suggest(abc_text, k=10)
     idx.similar(tune_id=12, k=10)
+    idx.names(abc_text, n=10)  # written by the index's title model, if it carries one
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from folkclip.index import build as _build
 from folkclip.index import similar as _similar
 from folkclip.index import store
 from folkclip.index.profiles import NEAR_DUPLICATE, Profiles
-from folkclip.index.query import QueryTune, read_query
+from folkclip.index.query import QueryTune, read_query, read_tune
 from folkclip.index.query_encoder import QueryEncoder
 from folkclip.index.vectors import VectorIndex
 
 NEAR_DUPLICATE_CANDIDATES = 20  # most similar tunes checked for a near-duplicate melody
+_NOT_LOADED = object()
 
 
 class UnknownTuneError(FolkclipError, KeyError):
@@ -41,6 +43,9 @@ class TuneIndex:
         folder: The index folder.
         manifest: Its manifest (format, model identity, sizes, recall@10 ...).
         model: The :class:`~folkclip.export.FolkclipModel` that wrote it.
+        title_model: The title model the index carries
+            (:mod:`folkclip.index.title_model`; loaded at first use), or ``None``; may be
+            set to another :class:`~folkclip.models.title_lm.LoadedTitleLM`.
     """
 
     def __init__(self, folder: Path, manifest: dict, model: object, backend: str = "auto"
@@ -53,6 +58,7 @@ class TuneIndex:
         self.title_names = self.meta.title_names()
         self._lock = threading.Lock()  # sqlite reads and torch encoding, one at a time
         self._encoder: QueryEncoder | None = None
+        self._title_model: object = _NOT_LOADED
 
     @property
     def encoder(self) -> QueryEncoder:
@@ -61,6 +67,23 @@ class TuneIndex:
         if self._encoder is None:
             self._encoder = QueryEncoder(self.model)
         return self._encoder
+
+    @property
+    def title_model(self) -> object | None:
+        """The index's title model, loaded at first use; ``None`` when it carries none.
+
+        Raises:
+            FolkclipError: When the manifest records one whose files do not fit.
+        """
+        if self._title_model is _NOT_LOADED:
+            from folkclip.index.title_model import load_index_title_model
+
+            self._title_model = load_index_title_model(self.folder, self.manifest)
+        return self._title_model
+
+    @title_model.setter
+    def title_model(self, value: object | None) -> None:
+        self._title_model = value
 
     @classmethod
     def build(cls, model_or_run_dir: object, sources: list[str] | str, out_dir: str | Path, *,
@@ -249,6 +272,34 @@ class TuneIndex:
         out += self._user_titles(q, titles or [], {title_key(r["title"]) for r in out})
         out.sort(key=lambda r: (not r["near_duplicate"], -r["score"], r["title"]))
         return out[:k]
+
+    def names(self, abc: str, n: int = 10, seed: int = 0, title_model: object = None) -> list:
+        """Names for a tune written by the index's title model, ranked by this index's
+        two-tower score (as :func:`~folkclip.generate.names.generate_names` ranks them).
+
+        Args:
+            abc: ABC text of the tune (its first tune is named).
+            n: Most names (1 to :data:`~folkclip.generate.names.MAX_NAMES`).
+            seed: Sampling seed: the same tune and seed give the same names.
+            title_model: A :class:`~folkclip.models.title_lm.LoadedTitleLM` to write them
+                instead of the index's own.
+
+        Returns:
+            :class:`~folkclip.generate.names.GeneratedName` s, best first; ``[]`` when
+            there is no title model.
+
+        Raises:
+            AbcQueryError: For ABC with no readable tune.
+        """
+        title_model = title_model if title_model is not None else self.title_model
+        if title_model is None:
+            return []
+        from folkclip.generate.names import generate_names
+
+        tune, _ = read_tune(abc)
+        with self._lock:
+            return generate_names(title_model, tune, n, seed,  # type: ignore[arg-type]
+                                  two_tower=self.model)
 
     def _user_titles(self, q: QueryTune, titles: list[str], seen: set[str]) -> list[dict]:
         fresh = list(dict.fromkeys(t for t in titles if t.strip() and title_key(t) not in seen))

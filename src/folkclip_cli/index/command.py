@@ -1,10 +1,15 @@
 """``folkclip index|search|suggest|similar``: build and query a tune index.
 
     folkclip index RUN --data SOURCE ... --out INDEX [--devices N] [--kind auto|flat|hnsw]
+                   [--title-model TITLE_RUN]
     folkclip search INDEX "the blackbird" [-k 10] [--json]
     folkclip suggest INDEX tune.abc [-k 10] [--title T ...] [--json]
     folkclip similar INDEX tune.abc | --id ID [-k 10] [--mode combined|embedding|tfidf] [--json]
 
+``--title-model`` copies a trained title model (``task: title_lm``) into the index
+(:mod:`folkclip.index.title_model`), so that ``folkclip identify`` and ``folkclip serve``
+show names it writes beside the suggested titles; given again on a finished index, it
+adds or replaces the title model without rebuilding anything else.
 ``tune.abc`` may be ``-`` for standard input. With ``--devices N`` (N > 1) the tune
 vectors are computed by N processes through Lightning's predict loop
 (:mod:`folkclip_cli.index.build`).
@@ -14,10 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from folkclip.errors import FolkclipError
+from folkclip_cli.abc_text import read_abc_text
 
 MAX_K = 1000
 
@@ -36,6 +41,9 @@ def add_index_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", choices=("auto", "flat", "hnsw", "numpy"), default="auto")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.add_argument("--title-model", default=None, metavar="TITLE_RUN",
+                   help="a title-model run (task title_lm) to carry in the index: its names "
+                        "are shown when no known tune matches")
 
 
 def _add_query_common(p: argparse.ArgumentParser) -> None:
@@ -81,6 +89,10 @@ def index_from_args(args: argparse.Namespace) -> int:
         manifest = TuneIndex.build(args.run_dir, args.data, args.out, batch_size=args.batch_size,
                                    progress=progress, kind=args.kind,
                                    chunk_size=args.chunk_size, jobs=args.jobs).manifest
+    if args.title_model is not None:
+        from folkclip.index.title_model import attach_title_model
+
+        manifest = dict(manifest, title_model=attach_title_model(args.out, args.title_model))
     if args.json:
         print(json.dumps(manifest, indent=1))
     else:
@@ -88,6 +100,8 @@ def index_from_args(args: argparse.Namespace) -> int:
         print(f"index {args.out}: {manifest['n_tunes']} tunes, {manifest['n_titles']} titles "
               f"({v['tunes']['kind']} search, recall@10 {manifest['recall_at_10']['tunes']:.3f}"
               f"), {manifest.get('tunes_per_s', '-')} tunes/s embedded")
+        if args.title_model is not None:
+            print(f"title model {args.title_model} copied into {args.out}")
     return 0
 
 
@@ -97,18 +111,6 @@ def _open(args: argparse.Namespace):
     if not 1 <= args.k <= MAX_K:
         raise FolkclipError(f"-k must be between 1 and {MAX_K}")
     return TuneIndex.load(args.index, backend="numpy" if args.numpy else "auto")
-
-
-def _read_abc(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
-    p = Path(path)
-    if not p.is_file():
-        raise FolkclipError(f"ABC file {path!r} not found")
-    try:
-        return p.read_text(encoding="utf-8", errors="replace")
-    except OSError as err:
-        raise FolkclipError(f"cannot read {path}: {err.strerror or err}") from None
 
 
 def _print_tunes(results: list[dict]) -> None:
@@ -129,7 +131,7 @@ def search_from_args(args: argparse.Namespace) -> int:
 
 def suggest_from_args(args: argparse.Namespace) -> int:
     idx = _open(args)
-    results = idx.suggest(_read_abc(args.abc_file), args.k, titles=args.titles)
+    results = idx.suggest(read_abc_text(args.abc_file), args.k, titles=args.titles)
     if args.json:
         print(json.dumps(results, indent=1))
         return 0
@@ -148,7 +150,7 @@ def similar_from_args(args: argparse.Namespace) -> int:
     if args.tune_id is not None:
         results = idx.similar(tune_id=args.tune_id, k=args.k, **kw)
     else:
-        results = idx.similar(abc=_read_abc(args.abc_file), k=args.k, **kw)
+        results = idx.similar(abc=read_abc_text(args.abc_file), k=args.k, **kw)
     if args.json:
         print(json.dumps(results, indent=1))
     else:

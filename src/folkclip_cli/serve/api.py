@@ -14,7 +14,13 @@ from fastapi import APIRouter, Query
 
 from folkclip.errors import FolkclipError
 from folkclip_cli.serve import limits as L
-from folkclip_cli.serve.schemas import ABC_ERRORS, Results, SimilarRequest, SuggestRequest
+from folkclip_cli.serve.schemas import (
+    ABC_ERRORS,
+    Results,
+    SimilarRequest,
+    Suggestions,
+    SuggestRequest,
+)
 
 Call = Callable[..., Awaitable[Any]]  # runs fn(*args, **kwargs) on the index's thread
 
@@ -47,10 +53,15 @@ def api_router(index: Any, call: Call) -> APIRouter:
             return hits
         return {"results": await call(run)}
 
-    @router.post("/api/suggest", response_model=Results, responses=ABC_ERRORS, tags=["tunes"])
+    @router.post("/api/suggest", response_model=Suggestions, responses=ABC_ERRORS,
+                 tags=["tunes"])
     async def suggest(req: SuggestRequest) -> dict:
-        """Titles for a tune, each flagged when it names a near-duplicate of the tune."""
-        return {"results": await call(index.suggest, req.abc, k=req.k, titles=req.titles)}
+        """Titles for a tune, each flagged when it names a near-duplicate of the tune; and,
+        in ``generated``, names written for it by the index's title model (if any)."""
+        def run() -> dict:
+            return {"results": index.suggest(req.abc, k=req.k, titles=req.titles),
+                    "generated": generated_names(index, req.abc, req.k)}
+        return await call(run)
 
     @router.post("/api/similar", response_model=Results,
                  responses={**ABC_ERRORS, 404: {"description": "unknown tune id"}},
@@ -80,10 +91,27 @@ def api_router(index: Any, call: Call) -> APIRouter:
     @router.get("/api/info", tags=["map"])
     async def info() -> dict:
         """How many tunes the index holds, and the limits of this server."""
-        return {"tunes": len(index), "max_k": L.MAX_K, "max_abc_chars": L.MAX_ABC_CHARS,
+        return {"tunes": len(index), "generated_names": has_title_model(index),
+                "max_k": L.MAX_K, "max_abc_chars": L.MAX_ABC_CHARS,
                 "max_query_chars": L.MAX_QUERY_CHARS, "max_upload_bytes": L.MAX_UPLOAD_BYTES}
 
     return router
+
+
+def has_title_model(index: Any) -> bool:
+    """Whether the index carries a title model (an index object without the attribute:
+    none)."""
+    return getattr(index, "title_model", None) is not None
+
+
+def generated_names(index: Any, abc: str, k: int) -> list[dict]:
+    """Up to ``min(k, GENERATED_NAMES)`` names the index's title model writes for the
+    tune (seed 0: the same tune gets the same names), as dicts; ``[]`` without one."""
+    from folkclip.identify.limits import GENERATED_NAMES
+
+    if not has_title_model(index):
+        return []
+    return [g.to_dict() for g in index.names(abc, min(k, GENERATED_NAMES))]
 
 
 def _path_id() -> Any:

@@ -69,6 +69,10 @@ def main_from_args(args: argparse.Namespace) -> int:
     workers = args.workers or default_workers()
     index = TuneIndex.load(args.index)  # refuses a bad index here, before any worker starts
     n_tunes = len(index)
+    if index.title_model is None:  # said once here, not with every answer
+        print("the index carries no title model: the page shows suggested titles without "
+              "generated names (add one: folkclip index RUN --data ... --out INDEX "
+              "--title-model TITLE_RUN)", file=sys.stderr)
     if args.host not in LOOPBACK:
         print(f"warning: listening on {args.host}: other machines can reach this server",
               file=sys.stderr)

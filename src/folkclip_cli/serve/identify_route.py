@@ -1,7 +1,9 @@
 """``POST /api/identify``: name the tune of an uploaded recording or MIDI file, or of a few
 typed bars of ABC (multipart form: ``file`` or ``abc``, and ``k``).
 
-Answers ``{"results": [...]}`` as ``folkclip identify --json`` prints them; 413 for a body
+Answers ``{"results": [...], "generated": [...]}``: ``results`` as ``folkclip identify
+--json`` prints them, less the names written by the index's title model in a "no known
+tune" answer, which come apart in ``generated`` (title, bits, novel, score); 413 for a body
 or file over its limit, 415 for a kind of file folkclip does not read, 422 for one it
 cannot read or that holds no melody, 501 for an index built without identification data,
 503 when uploads queue up or one takes too long to read.
@@ -23,12 +25,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from folkclip.errors import FolkclipError
 from folkclip.identify import query_limits as QL
 from folkclip.identify.errors import UnsupportedQuery
 from folkclip_cli.serve import limits as L
+from folkclip_cli.serve.schemas import GeneratedName
 
 MIDI_SUFFIXES = (".mid", ".midi")
 # A browser names a recording by its type only: the suffix the readers dispatch on.
@@ -39,7 +42,8 @@ SUFFIX_OF_TYPE = {"audio/wav": ".wav", "audio/x-wav": ".wav", "audio/wave": ".wa
 
 class Identified(BaseModel):
     """One answer: an identified tune (with every name and the matched bars) or, when no
-    known tune matches, one of the model's title suggestions."""
+    known tune matches, one of the model's suggested existing titles (kind
+    ``suggestion``)."""
 
     model_config = ConfigDict(extra="allow")
     tune_id: int | None
@@ -52,9 +56,11 @@ class Identified(BaseModel):
 
 
 class Identifications(BaseModel):
-    """The answers to one query, best first."""
+    """The answers to one query, best first; when no known tune matches, also the names
+    the index's title model writes for it (not identifications)."""
 
     results: list[Identified]
+    generated: list[GeneratedName] = Field(default_factory=list)
 
 
 class Unavailable(FolkclipError):
@@ -122,7 +128,7 @@ def identify_router(index: Any, call: Callable[..., Any]) -> APIRouter:
         finally:
             reading[0] -= 1
 
-    def identify(notes: Any, k: int) -> list[dict]:
+    def identify(notes: Any, k: int) -> dict:
         from folkclip.identify import Identifier
 
         if "identifier" not in state:
@@ -130,11 +136,14 @@ def identify_router(index: Any, call: Callable[..., Any]) -> APIRouter:
                 state["identifier"] = Identifier.open(index.folder, tune_index=index)
             except FolkclipError as err:
                 raise Unavailable(f"this index cannot identify tunes: {err}") from None
-        return [r.to_json() for r in state["identifier"].identify(notes, k)]
+        found = state["identifier"].identify(notes, k)
+        return {"results": [r.to_json() for r in found if r.kind != "generated"],
+                "generated": [{"title": r.title, "bits": r.bits, "novel": r.novel,
+                               "score": r.score} for r in found if r.kind == "generated"]}
 
     async def answer(data: bytes, name: str, k: int) -> Any:
         try:
-            return {"results": await call(identify, await read(data, name), k)}
+            return await call(identify, await read(data, name), k)
         except (UnsupportedQuery, Unavailable, ReaderBusy) as err:
             status = STATUS[type(err)]
             return JSONResponse({"detail": str(err)}, status,

@@ -55,6 +55,27 @@ class Results(BaseModel):
     results: list[Hit]
 
 
+class GeneratedName(BaseModel):
+    """A name written for the tune by the index's title model: not an identification.
+
+    ``novel`` is false when the collection the title model learnt from has a title of this
+    identity (then it is an existing title, of another tune); ``bits`` is its cost
+    ``-log2 p(name | tune)``; ``score`` the two-tower score that ranks the names.
+    """
+
+    title: str
+    bits: float
+    novel: bool
+    score: float | None = None
+
+
+class Suggestions(Results):
+    """Suggested existing titles, and names written by the title model (empty when the
+    index carries none)."""
+
+    generated: list[GeneratedName] = Field(default_factory=list)
+
+
 class Problem(BaseModel):
     """What the ABC reader found wrong, and where."""
 

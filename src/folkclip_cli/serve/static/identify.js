@@ -24,7 +24,7 @@
           $('id-problems').textContent = F.errorText(res);
           return;
         }
-        show(res.data.results);
+        show(res.data.results, res.data.generated || []);
       })
       .catch(function (err) { $('id-status').textContent = 'failed: ' + err; });
   }
@@ -37,11 +37,14 @@
   }
 
   // ------------------------------------------------------------ answers
-  function show(results) {
+  function show(results, generated) {
     var box = $('id-result');
     box.textContent = '';
-    if (!results.length) { box.appendChild(el('p', 'muted', 'no answer')); return; }
-    if (results[0].kind !== 'identified') {
+    if (!results.length && !(generated || []).length) {
+      box.appendChild(el('p', 'muted', 'no answer'));
+      return;
+    }
+    if (!results.length || results[0].kind !== 'identified') {
       box.appendChild(el('p', 'suggestion-note', 'No known tune matches. The model\'s title ' +
         'suggestions (names that fit the melody, not identifications):'));
       var ol = el('ol', 'suggest');
@@ -52,6 +55,14 @@
         ol.appendChild(li);
       });
       box.appendChild(ol);
+      if ((generated || []).length) {
+        box.appendChild(el('h2', null, 'Generated names'));
+        box.appendChild(el('p', 'muted', 'Written for this melody by the title model: ' +
+                           'not identifications.'));
+        var gl = el('ol', 'generated');
+        generated.forEach(function (g) { gl.appendChild(F.generatedName(g)); });
+        box.appendChild(gl);
+      }
       return;
     }
     box.appendChild(identified(results[0]));

@@ -169,6 +169,25 @@
     return li;
   }
 
+  // Names written by the title model (POST /api/suggest's "generated"): labelled as such,
+  // each marked novel or an existing title (of some other tune).
+  function generatedName(g) {
+    var li = el('li', 'generated-name');
+    li.appendChild(el('span', 'name', g.title));
+    li.appendChild(el('span', 'gen-label', 'generated name — ' +
+                      (g.novel ? 'novel' : 'an existing title')));
+    var facts = g.bits.toFixed(1) + ' bits';
+    if (typeof g.score === 'number') facts = g.score.toFixed(3) + ' · ' + facts;
+    li.appendChild(el('span', 'muted', ' ' + facts));
+    return li;
+  }
+
+  function showGenerated(box, ol, names) {
+    ol.textContent = '';
+    (names || []).forEach(function (g) { ol.appendChild(generatedName(g)); });
+    box.hidden = !ol.children.length;
+  }
+
   function lookup() {
     var abc = $('abc').value;
     if (!abc.trim()) return;
@@ -182,6 +201,7 @@
                  api('POST', '/api/similar', {abc: abc, k: 10})]).then(function (r) {
       var sug = r[0], sim = r[1];
       $('suggestions').textContent = '';
+      showGenerated($('generated'), $('generated-names'), []);
       $('mine-similar').textContent = '';
       if (!sug.ok) {
         $('mine-status').textContent = '';
@@ -192,6 +212,7 @@
       }
       $('mine-status').textContent = '';
       sug.data.results.forEach(function (h) { $('suggestions').appendChild(suggestion(h)); });
+      showGenerated($('generated'), $('generated-names'), sug.data.generated);
       if (sim.ok) list($('mine-similar'), sim.data.results, false, 'no similar tunes');
     });
   }
@@ -296,5 +317,5 @@
   });
   window.folkclip = {openTune: openTune, search: search, lookup: lookup, show: show,
                      el: el, notate: notate, playButton: playButton, tuneLink: tuneLink,
-                     errorText: errorText};
+                     errorText: errorText, generatedName: generatedName};
 })();
