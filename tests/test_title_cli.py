@@ -85,6 +85,7 @@ def test_name_writes_seeded_distinct_names(bits_study: Path, tmp_path, capsys, j
     assert 1 <= len(names) <= 4 and all(set(g) == {"title", "bits", "novel", "score"}
                                         for g in names)
     assert len({g["title"].casefold() for g in names}) == len(names)
+    assert all(g["title"] == " ".join(g["title"].split()) for g in names)  # spaced as written
     assert all(g["score"] is None for g in names)  # no two-tower model given
     assert main(["name", str(run), str(tune), "-n", "4", "--json", "--seed", "2"]) == 0
     assert json.loads(capsys.readouterr().out) == names

@@ -141,13 +141,17 @@ def names_from_events(title_model: LoadedTitleLM, batch: dict[str, Tensor], n: i
                       seed: int = 0, temperature: float = 0.8, top_p: float = 0.9
                       ) -> list[GeneratedName]:
     """Up to ``n`` distinct names (by title identity) sampled for the single tune whose
-    events ``batch`` holds (:func:`tune_events`), most probable first."""
+    events ``batch`` holds (:func:`tune_events`), most probable first. Samples with doubled
+    or leading/trailing spaces are dropped (not re-spaced, so that a name's bits are those
+    of its text)."""
     if not 1 <= n <= MAX_NAMES:
         raise FolkclipError(f"the number of names must be between 1 and {MAX_NAMES}, got {n}")
     found: dict[str, tuple[str, float]] = {}
     for r in range(MAX_SAMPLE_ROUNDS):
         for text, bits in sample_texts(title_model.model, batch, n, seed * MAX_SAMPLE_ROUNDS + r,
                                        temperature, top_p):
+            if text != " ".join(text.split()):
+                continue  # doubled or edge spaces: not how a title is written
             key = title_key(text)
             if key and key not in found:
                 found[key] = (text, bits)
