@@ -176,32 +176,7 @@ class Identifier:
 
     def _align(self, q_iv: np.ndarray, q_rh: np.ndarray, cand: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:func:`align_batch` over the candidates in blocks of :data:`ALIGN_BLOCK` of
-        similar length (shortest first), so that little of the work goes into padding."""
-        offs = np.asarray(self.data.offsets)
-        by_length = np.argsort(offs[cand + 1] - offs[cand], kind="stable")
-        raw = np.zeros(len(cand), np.float32)
-        start = np.zeros(len(cand), np.int64)
-        end = np.zeros(len(cand), np.int64)
-        for a in range(0, len(cand), ALIGN_BLOCK):
-            rows = by_length[a:a + ALIGN_BLOCK]
-            t_iv, t_rh = self._block(cand[rows])
-            raw[rows], start[rows], end[rows] = align_batch(q_iv, q_rh, t_iv, t_rh,
-                                                            self.scoring)
-        return raw, start, end
-
-    def _block(self, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(C, L) interval and rhythm symbols of the candidates, padded with ``START``."""
-        offs = np.asarray(self.data.offsets)
-        lengths = offs[cand + 1] - offs[cand]
-        width = int(lengths.max())
-        t_iv = np.full((len(cand), width), START, np.int8)
-        t_rh = np.zeros((len(cand), width), np.int8)
-        for row, (t, n) in enumerate(zip(cand.tolist(), lengths.tolist())):
-            a = int(offs[t])
-            t_iv[row, :n] = self.data.interval[a:a + n]
-            t_rh[row, :n] = self.data.rhythm[a:a + n]
-        return t_iv, t_rh
+        return align_candidates(self.data, q_iv, q_rh, cand, self.scoring)
 
     def _match(self, tune: int, score: float, raw: float, margin: float, start: int, end: int,
                n_sym: int) -> Match:
@@ -269,3 +244,44 @@ class Identifier:
             out.append(Identification(s["tune_id"], s["title"], [s["title"]], None,
                                       round(float(s["score"]), 4), None, SUGGESTION))
         return out
+
+
+def align_candidates(data: IdentifyData, q_iv: np.ndarray, q_rh: np.ndarray, cand: np.ndarray,
+                     scoring: Scoring = DEFAULT_SCORING
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`~folkclip.identify.align.align_batch` of one query against indexed tunes, in
+    blocks of :data:`ALIGN_BLOCK` of similar length (shortest first), so that little of the
+    work goes into padding.
+
+    Args:
+        data: The index's identification data.
+        q_iv: (M,) query intervals; q_rh: (M,) its rhythm classes.
+        cand: (C,) indexed tune ids.
+
+    Returns:
+        (C,) float32 raw scores, (C,) int64 first and (C,) int64 last aligned tune places.
+    """
+    offs = np.asarray(data.offsets)
+    by_length = np.argsort(offs[cand + 1] - offs[cand], kind="stable")
+    raw = np.zeros(len(cand), np.float32)
+    start = np.zeros(len(cand), np.int64)
+    end = np.zeros(len(cand), np.int64)
+    for a in range(0, len(cand), ALIGN_BLOCK):
+        rows = by_length[a:a + ALIGN_BLOCK]
+        t_iv, t_rh = _block(data, cand[rows])
+        raw[rows], start[rows], end[rows] = align_batch(q_iv, q_rh, t_iv, t_rh, scoring)
+    return raw, start, end
+
+
+def _block(data: IdentifyData, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(C, L) interval and rhythm symbols of the candidates, padded with ``START``."""
+    offs = np.asarray(data.offsets)
+    lengths = offs[cand + 1] - offs[cand]
+    width = int(lengths.max())
+    t_iv = np.full((len(cand), width), START, np.int8)
+    t_rh = np.zeros((len(cand), width), np.int8)
+    for row, (t, n) in enumerate(zip(cand.tolist(), lengths.tolist())):
+        a = int(offs[t])
+        t_iv[row, :n] = data.interval[a:a + n]
+        t_rh[row, :n] = data.rhythm[a:a + n]
+    return t_iv, t_rh

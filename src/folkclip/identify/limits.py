@@ -35,3 +35,12 @@ alike to the matcher."""
 CANDIDATES = 100
 """Tunes the n-gram stage hands to the alignment stage (their alignment costs about
 ``CANDIDATES * query notes * tune notes`` cell updates)."""
+
+RERANK_CANDIDATES = 50
+"""Best tunes of ``similar``'s score that alignment re-ranks (:mod:`folkclip.index.rerank`):
+bounds its work per query to about ``RERANK_CANDIDATES * RERANK_QUERY_NOTES * tune notes``
+cell updates (tens of milliseconds on one core)."""
+
+RERANK_QUERY_NOTES = 64
+"""Notes of a whole-tune query that ``similar`` aligns (its first ones, repeats unfolded:
+eight bars of a reel, usually the whole first part once)."""

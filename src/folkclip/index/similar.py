@@ -20,6 +20,7 @@ from folkclip.index.vectors import EXACT_UP_TO, VectorIndex
 
 MODES = ("embedding", "tfidf", "combined")
 DEFAULT_MODE = "combined"
+ALIGN_DEFAULT = True  # re-rank the best tunes by alignment (folkclip.index.rerank)
 EMBEDDING_WEIGHT = 0.5  # combined = w * embedding cosine + (1 - w) * TF-IDF cosine
 CANDIDATES = 200  # per method, beyond EXACT_UP_TO tunes, for the combined score
 

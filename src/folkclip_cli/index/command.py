@@ -3,7 +3,8 @@
     folkclip index RUN --data SOURCE ... --out INDEX [--devices N] [--kind auto|flat|hnsw]
     folkclip search INDEX "the blackbird" [-k 10] [--json]
     folkclip suggest INDEX tune.abc [-k 10] [--title T ...] [--json]
-    folkclip similar INDEX tune.abc | --id ID [-k 10] [--mode combined|embedding|tfidf] [--json]
+    folkclip similar INDEX tune.abc | --id ID [-k 10] [--mode combined|embedding|tfidf]
+                     [--no-align] [--json]
 
 ``tune.abc`` may be ``-`` for standard input. With ``--devices N`` (N > 1) the tune
 vectors are computed by N processes through Lightning's predict loop
@@ -62,6 +63,9 @@ def add_similar_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("abc_file", nargs="?", default=None, help="ABC file ('-': standard input)")
     p.add_argument("--id", dest="tune_id", default=None, help="an indexed tune's id instead")
     p.add_argument("--mode", choices=("combined", "embedding", "tfidf"), default=None)
+    p.add_argument("--no-align", dest="align", action="store_false",
+                   help="do not re-rank the best tunes by alignment with the query's first "
+                        "bars (faster; needed for an index built without identification data)")
 
 
 def index_from_args(args: argparse.Namespace) -> int:
@@ -145,6 +149,7 @@ def similar_from_args(args: argparse.Namespace) -> int:
         raise FolkclipError("give an ABC file or --id ID (one of them)")
     idx = _open(args)
     kw = {"mode": args.mode} if args.mode else {}
+    kw["align"] = args.align
     if args.tune_id is not None:
         results = idx.similar(tune_id=args.tune_id, k=args.k, **kw)
     else:
