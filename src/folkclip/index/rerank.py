@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from folkclip.identify.align import DEFAULT_SCORING
-from folkclip.identify.identifier import align_candidates
+from folkclip.identify.align import DEFAULT_SCORING, align_candidates
 from folkclip.identify.limits import RERANK_CANDIDATES, RERANK_QUERY_NOTES
 from folkclip.identify.melody import tune_melody
 from folkclip.identify.store import IdentifyData
