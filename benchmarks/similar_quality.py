@@ -10,19 +10,28 @@ at least one such version queries the whole index (itself left out); MAP and hit
 (a version among the first 10) are reported for the tune tower's cosine, interval
 4-gram TF-IDF, and their weighted sum for several weights, with bootstrap 95% CIs
 (:func:`folkclip.eval.metrics.bootstrap_ci`) and a paired bootstrap CI of each MAP's
-difference from the best single method. On the run's own collection the queries of its test split are also
-scored alone (the model never saw their titles). Writes ``similar_quality.json``.
+difference from the best single method. ``aligned`` is what ``similar`` does by default:
+the combined score's best :data:`~folkclip.identify.limits.RERANK_CANDIDATES` re-ranked
+by local alignment with the query's first notes (:mod:`folkclip.index.rerank`); it is
+compared with the plain combined score per query (paired bootstrap CI and permutation
+p-value, :func:`folkclip.eval.stats.paired_difference`), and its CPU time per query is
+reported. On the run's own collection the queries of its test split are also scored alone
+(the model never saw their titles). Writes ``similar_quality.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 
 WEIGHTS = (0.25, 0.5, 0.75)
+DEFAULT = "combined w=0.5"  # similar's score before re-ranking (EMBEDDING_WEIGHT)
+ALIGNED = "aligned (combined w=0.5, re-ranked)"
+ALIGNED_TFIDF = "aligned (tfidf, re-ranked)"  # the same re-ranking of TF-IDF's best
 
 
 def version_sets(idx: object) -> list[np.ndarray]:
@@ -53,7 +62,31 @@ def all_scores(idx: object, queries: np.ndarray) -> dict[str, np.ndarray]:
         out[f"z-combined w={w}"] = w * _z(emb) + (1 - w) * _z(tfs)
     for s in out.values():
         s[np.arange(len(queries)), queries] = -1e9  # the query itself ranks last
+    out[ALIGNED], out["_align_cpu_s"] = aligned_scores(idx, out[DEFAULT], queries)
+    out[ALIGNED_TFIDF], _ = aligned_scores(idx, out["tfidf"], queries)
     return out
+
+
+def aligned_scores(idx: object, base: np.ndarray, queries: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(Q, N) scores after ``similar``'s alignment re-ranking of ``base``, and (Q,) CPU
+    seconds of the re-ranking per query (the same functions as ``TuneIndex.similar``)."""
+    from folkclip.identify.limits import RERANK_CANDIDATES
+    from folkclip.index.rerank import rerank, tune_symbols
+
+    data = idx.identify_data()  # type: ignore[attr-defined]
+    out = base.copy()
+    cpu = np.zeros(len(queries))
+    for qi, q in enumerate(queries.tolist()):
+        row = base[qi]
+        top = np.argpartition(-row, RERANK_CANDIDATES)[:RERANK_CANDIDATES]
+        top = top[np.lexsort((top, -row[top]))]  # best first, ties: lower id (as similar)
+        start = time.process_time()
+        pairs = rerank(data, *tune_symbols(data, q), [(int(t), float(row[t])) for t in top])
+        cpu[qi] = time.process_time() - start
+        for t, score in pairs:  # score >= its old one >= every score below the top
+            out[qi, t] = score
+    return out, cpu
 
 
 def _z(s: np.ndarray) -> np.ndarray:
@@ -63,18 +96,29 @@ def _z(s: np.ndarray) -> np.ndarray:
 def score_methods(idx: object, queries: np.ndarray, versions: list[np.ndarray]) -> dict:
     """MAP, hit@10 (with 95% CIs) and per-query AP of each method."""
     from folkclip.eval.metrics import bootstrap_ci, per_query_metrics
+    from folkclip.eval.stats import paired_difference
 
     rel = [versions[q] for q in queries]
-    table, per_ap = {}, {}
-    for name, s in all_scores(idx, queries).items():
+    table, per_ap, per_hit = {}, {}, {}
+    scores = all_scores(idx, queries)
+    cpu = scores.pop("_align_cpu_s")
+    for name, s in scores.items():
         pq = per_query_metrics(s, rel)
         hit = (pq["first_rank"] <= 10).astype(float)
-        per_ap[name] = pq["ap"]
+        per_ap[name], per_hit[name] = pq["ap"], hit
         table[name] = {"map": float(np.mean(pq["ap"])), "map_ci95": bootstrap_ci(pq["ap"]),
                        "hit@10": float(hit.mean()), "hit@10_ci95": bootstrap_ci(hit)}
+    for metric, per in (("map", per_ap), ("hit@10", per_hit)):
+        for name in (ALIGNED, ALIGNED_TFIDF):
+            for other in (DEFAULT, "tfidf"):
+                d = paired_difference(per[name], per[other])
+                table[name][f"{metric}_minus_{other}"] = {"mean": d.mean, "ci95": [d.low, d.high],
+                                                          "p": d.p}
+    table[ALIGNED]["cpu_ms_per_query"] = {"median": float(np.median(cpu) * 1e3),
+                                          "p90": float(np.percentile(cpu, 90) * 1e3)}
     single = max(("embedding", "tfidf"), key=lambda m: table[m]["map"])
     for name, row in table.items():
-        if name != single:
+        if name not in (single, ALIGNED, ALIGNED_TFIDF):
             diff = per_ap[name] - per_ap[single]  # paired, per query
             row[f"map_minus_{single}"] = float(diff.mean())
             row[f"map_minus_{single}_ci95"] = bootstrap_ci(diff)
@@ -116,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="docs/results")
     args = p.parse_args(argv)
     results = [evaluate_source(args.run, s, Path(args.index_root)) for s in args.sources]
+    for r in results:
+        r["run"] = str(Path(args.run).resolve())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "similar_quality.json").write_text(json.dumps(results, indent=1))
@@ -131,6 +177,22 @@ def main(argv: list[str] | None = None) -> int:
                 hlo, hhi = m["hit@10_ci95"]
                 print(f"| {label} | {r[part]['queries']} | {name} | {m['map']:.3f} "
                       f"({lo:.3f}–{hi:.3f}) | {m['hit@10']:.3f} ({hlo:.3f}–{hhi:.3f}) |")
+    print()
+    for r in results:
+        for part in ("all", "test_split"):
+            if part not in r:
+                continue
+            for name in (ALIGNED, ALIGNED_TFIDF):
+                for key in ("map_minus_" + DEFAULT, "hit@10_minus_" + DEFAULT,
+                            "map_minus_tfidf", "hit@10_minus_tfidf"):
+                    d = r[part]["methods"][name][key]
+                    print(f"{r['source']} {part}: {name}: {key.replace('_minus_', ' - ')} = "
+                          f"{d['mean']:+.4f} ({d['ci95'][0]:+.4f} to {d['ci95'][1]:+.4f}), "
+                          f"p = {d['p']:.4f}")
+            m = r[part]["methods"][ALIGNED]
+            c = m["cpu_ms_per_query"]
+            print(f"{r['source']} {part}: re-ranking CPU ms per query: median {c['median']:.1f}, "
+                  f"p90 {c['p90']:.1f}")
     return 0
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from folkclip.identify.store import IdentifyData
 from folkclip.identify.symbols import START
 
 
@@ -44,6 +45,7 @@ class Scoring:
 
 DEFAULT_SCORING = Scoring()
 _NEVER = -1e4  # substitution score at padding and at a melody's first place
+ALIGN_BLOCK = 25  # candidates aligned together (sorted by length, padded to the longest)
 
 
 def substitution(q_interval: int, q_rhythm: int, t_interval: np.ndarray, t_rhythm: np.ndarray,
@@ -108,3 +110,44 @@ def align_batch(q_interval: np.ndarray, q_rhythm: np.ndarray, t_interval: np.nda
         best_end = np.where(better, j, best_end)
         best_start = np.where(better, h_start[rows, j], best_start)
     return best, best_start, best_end
+
+
+def align_candidates(data: IdentifyData, q_iv: np.ndarray, q_rh: np.ndarray, cand: np.ndarray,
+                     scoring: Scoring = DEFAULT_SCORING
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`~folkclip.identify.align.align_batch` of one query against indexed tunes, in
+    blocks of :data:`ALIGN_BLOCK` of similar length (shortest first), so that little of the
+    work goes into padding.
+
+    Args:
+        data: The index's identification data.
+        q_iv: (M,) query intervals; q_rh: (M,) its rhythm classes.
+        cand: (C,) indexed tune ids.
+
+    Returns:
+        (C,) float32 raw scores, (C,) int64 first and (C,) int64 last aligned tune places.
+    """
+    offs = np.asarray(data.offsets)
+    by_length = np.argsort(offs[cand + 1] - offs[cand], kind="stable")
+    raw = np.zeros(len(cand), np.float32)
+    start = np.zeros(len(cand), np.int64)
+    end = np.zeros(len(cand), np.int64)
+    for a in range(0, len(cand), ALIGN_BLOCK):
+        rows = by_length[a:a + ALIGN_BLOCK]
+        t_iv, t_rh = _block(data, cand[rows])
+        raw[rows], start[rows], end[rows] = align_batch(q_iv, q_rh, t_iv, t_rh, scoring)
+    return raw, start, end
+
+
+def _block(data: IdentifyData, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(C, L) interval and rhythm symbols of the candidates, padded with ``START``."""
+    offs = np.asarray(data.offsets)
+    lengths = offs[cand + 1] - offs[cand]
+    width = int(lengths.max())
+    t_iv = np.full((len(cand), width), START, np.int8)
+    t_rh = np.zeros((len(cand), width), np.int8)
+    for row, (t, n) in enumerate(zip(cand.tolist(), lengths.tolist())):
+        a = int(offs[t])
+        t_iv[row, :n] = data.interval[a:a + n]
+        t_rh[row, :n] = data.rhythm[a:a + n]
+    return t_iv, t_rh

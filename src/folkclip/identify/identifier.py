@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from folkclip.errors import FolkclipError
-from folkclip.identify.align import DEFAULT_SCORING, Scoring, align_batch
+from folkclip.identify.align import DEFAULT_SCORING, Scoring, align_candidates
 from folkclip.identify.calibration import CALIBRATION, Calibration
 from folkclip.identify.errors import NoMelodyFound
 from folkclip.identify.limits import (
@@ -29,7 +29,6 @@ from folkclip.identify.store import IdentifyData
 from folkclip.identify.symbols import START, melody_symbols
 
 IDENTIFIED, SUGGESTION, GENERATED = "identified", "suggestion", "generated"
-ALIGN_BLOCK = 25  # candidates aligned together (sorted by length, padded to the longest)
 
 
 @dataclass(frozen=True)
@@ -195,32 +194,7 @@ class Identifier:
 
     def _align(self, q_iv: np.ndarray, q_rh: np.ndarray, cand: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:func:`align_batch` over the candidates in blocks of :data:`ALIGN_BLOCK` of
-        similar length (shortest first), so that little of the work goes into padding."""
-        offs = np.asarray(self.data.offsets)
-        by_length = np.argsort(offs[cand + 1] - offs[cand], kind="stable")
-        raw = np.zeros(len(cand), np.float32)
-        start = np.zeros(len(cand), np.int64)
-        end = np.zeros(len(cand), np.int64)
-        for a in range(0, len(cand), ALIGN_BLOCK):
-            rows = by_length[a:a + ALIGN_BLOCK]
-            t_iv, t_rh = self._block(cand[rows])
-            raw[rows], start[rows], end[rows] = align_batch(q_iv, q_rh, t_iv, t_rh,
-                                                            self.scoring)
-        return raw, start, end
-
-    def _block(self, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(C, L) interval and rhythm symbols of the candidates, padded with ``START``."""
-        offs = np.asarray(self.data.offsets)
-        lengths = offs[cand + 1] - offs[cand]
-        width = int(lengths.max())
-        t_iv = np.full((len(cand), width), START, np.int8)
-        t_rh = np.zeros((len(cand), width), np.int8)
-        for row, (t, n) in enumerate(zip(cand.tolist(), lengths.tolist())):
-            a = int(offs[t])
-            t_iv[row, :n] = self.data.interval[a:a + n]
-            t_rh[row, :n] = self.data.rhythm[a:a + n]
-        return t_iv, t_rh
+        return align_candidates(self.data, q_iv, q_rh, cand, self.scoring)
 
     def _match(self, tune: int, score: float, raw: float, margin: float, start: int, end: int,
                n_sym: int) -> Match:

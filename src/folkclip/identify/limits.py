@@ -40,3 +40,12 @@ GENERATED_NAMES = 10
 """Names the title model writes beside the title suggestions of a "no known tune" answer
 (at most the ``k`` suggestions asked for): each name is sampled a character at a time,
 about a millisecond per character for the whole batch, and a person reads ten."""
+
+RERANK_CANDIDATES = 50
+"""Best tunes of ``similar``'s score that alignment re-ranks (:mod:`folkclip.index.rerank`):
+bounds its work per query to about ``RERANK_CANDIDATES * RERANK_QUERY_NOTES * tune notes``
+cell updates (tens of milliseconds on one core)."""
+
+RERANK_QUERY_NOTES = 64
+"""Notes of a whole-tune query that ``similar`` aligns (its first ones, repeats unfolded:
+eight bars of a reel, usually the whole first part once)."""

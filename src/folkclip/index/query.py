@@ -40,6 +40,7 @@ class QueryTune:
         title: Its title as written (``""`` without ``T:``).
         abc: The ABC text.
         warnings: Things the reader read past, as in :attr:`AbcQueryError.problems`.
+        tune: The parsed tune (:class:`~folkclip.abc.model.Tune`).
     """
 
     vector: np.ndarray
@@ -47,6 +48,7 @@ class QueryTune:
     title: str
     abc: str
     warnings: list[dict]
+    tune: object = None
 
 
 def read_tune(abc: str, source: str = "<query>") -> tuple[object, list[Problem]]:
@@ -101,4 +103,5 @@ def read_query(abc: str, fm: object, source: str = "<query>",
     vec = encoder.tune_vector(batch)  # (D,)
     warnings = [{"line": p.line, "reason": p.reason, "tune": p.tune, "severity": p.severity}
                 for p in problems if p.severity == "warning" and p.tune == tune.ref]
-    return QueryTune(vec, ngram_document(pitches_of(tune)), tune.title, abc, warnings)
+    return QueryTune(vec, ngram_document(pitches_of(tune)), tune.title, abc, warnings,
+                     tune)

@@ -17,7 +17,9 @@ import numpy as np
 
 from folkclip.abc.titles import title_key
 from folkclip.errors import FolkclipError
+from folkclip.identify.limits import RERANK_CANDIDATES
 from folkclip.index import build as _build
+from folkclip.index import rerank as _rerank
 from folkclip.index import similar as _similar
 from folkclip.index import store
 from folkclip.index.profiles import NEAR_DUPLICATE, Profiles
@@ -59,6 +61,7 @@ class TuneIndex:
         self._lock = threading.Lock()  # sqlite reads and torch encoding, one at a time
         self._encoder: QueryEncoder | None = None
         self._title_model: object = _NOT_LOADED
+        self._identify: object | None = None  # IdentifyData, opened at the first re-ranking
 
     @property
     def encoder(self) -> QueryEncoder:
@@ -197,7 +200,8 @@ class TuneIndex:
             return read_query(abc, self.model, encoder=self.encoder)
 
     def similar(self, abc: str | None = None, tune_id: str | int | None = None, k: int = 10,
-                mode: str = _similar.DEFAULT_MODE) -> list[dict]:
+                mode: str = _similar.DEFAULT_MODE, align: bool = _similar.ALIGN_DEFAULT
+                ) -> list[dict]:
         """The tunes closest to a tune given as ABC text or by id, excluding itself.
 
         Args:
@@ -206,32 +210,62 @@ class TuneIndex:
             k: Number of results.
             mode: ``combined`` (default), ``embedding`` or ``tfidf`` (see
                 :mod:`folkclip.index.similar`).
+            align: Re-rank the mode's best tunes by local alignment with the query's
+                first bars (:mod:`folkclip.index.rerank`; on by default).
 
         Returns:
             Result dicts as :meth:`search` gives.
+
+        Raises:
+            FolkclipError: With ``align`` on an index built without identification data
+                (rebuild it, or pass ``align=False``).
         """
-        pairs = self._similar_pairs(abc, tune_id, k, mode)
+        pairs = self._similar_pairs(abc, tune_id, k, mode, align)
         return self._results(pairs)
 
+    def identify_data(self) -> object:
+        """The index's identification data (:class:`~folkclip.identify.store.IdentifyData`,
+        memory-mapped, opened once).
+
+        Raises:
+            FolkclipError: For an index built without it.
+        """
+        if self._identify is None:
+            from folkclip.identify.store import IdentifyData
+
+            try:
+                self._identify = IdentifyData.load(self.folder)
+            except FolkclipError as err:
+                raise FolkclipError(f"{err} (or turn off alignment re-ranking: "
+                                    "`folkclip similar --no-align`, align=False)") from None
+        return self._identify
+
     def _similar_pairs(self, abc: str | None, tune_id: str | int | None, k: int,
-                       mode: str) -> list[tuple[int, float]]:
+                       mode: str, align: bool = False) -> list[tuple[int, float]]:
         if mode not in _similar.MODES:
             raise FolkclipError(f"mode must be one of {_similar.MODES}, got {mode!r}")
         if (abc is None) == (tune_id is None):
             raise FolkclipError("give either abc or tune_id")
+        data = self.identify_data() if align else None
         if tune_id is not None:
             tid = self._tune_id(tune_id)
             vec = self.tunes.vectors[tid]
             cols, _, weights = self.profiles.row(tid)
             exclude = {tid}
+            symbols = _rerank.tune_symbols(data, tid) if data is not None else None
         else:
             q = self.read(abc)  # type: ignore[arg-type]
             vec = q.vector
             cols, _, weights = self.profiles.query(q.document)
             with self._lock:
                 exclude = set(self.meta.ids_with_abc(abc))  # type: ignore[arg-type]
-        return _similar.top_similar(self.tunes, self.profiles, vec, cols, weights, k,
-                                    exclude, mode)
+            symbols = _rerank.query_symbols(q.tune) if data is not None else None
+        if symbols is None:
+            return _similar.top_similar(self.tunes, self.profiles, vec, cols, weights, k,
+                                        exclude, mode)
+        pairs = _similar.top_similar(self.tunes, self.profiles, vec, cols, weights,
+                                     max(k, RERANK_CANDIDATES), exclude, mode)
+        return _rerank.rerank(data, *symbols, pairs)[:k]
 
     def near_duplicates(self, q: QueryTune) -> list[tuple[int, float]]:
         """Indexed tunes whose interval 4-gram count profile has cosine >= 0.9 with

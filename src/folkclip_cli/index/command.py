@@ -4,7 +4,8 @@
                    [--title-model TITLE_RUN]
     folkclip search INDEX "the blackbird" [-k 10] [--json]
     folkclip suggest INDEX tune.abc [-k 10] [--title T ...] [--json]
-    folkclip similar INDEX tune.abc | --id ID [-k 10] [--mode combined|embedding|tfidf] [--json]
+    folkclip similar INDEX tune.abc | --id ID [-k 10] [--mode combined|embedding|tfidf]
+                     [--no-align] [--json]
 
 ``--title-model`` copies a trained title model (``task: title_lm``) into the index
 (:mod:`folkclip.index.title_model`), so that ``folkclip identify`` and ``folkclip serve``
@@ -70,6 +71,9 @@ def add_similar_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("abc_file", nargs="?", default=None, help="ABC file ('-': standard input)")
     p.add_argument("--id", dest="tune_id", default=None, help="an indexed tune's id instead")
     p.add_argument("--mode", choices=("combined", "embedding", "tfidf"), default=None)
+    p.add_argument("--no-align", dest="align", action="store_false",
+                   help="do not re-rank the best tunes by alignment with the query's first "
+                        "bars (faster; needed for an index built without identification data)")
 
 
 def index_from_args(args: argparse.Namespace) -> int:
@@ -147,6 +151,7 @@ def similar_from_args(args: argparse.Namespace) -> int:
         raise FolkclipError("give an ABC file or --id ID (one of them)")
     idx = _open(args)
     kw = {"mode": args.mode} if args.mode else {}
+    kw["align"] = args.align
     if args.tune_id is not None:
         results = idx.similar(tune_id=args.tune_id, k=args.k, **kw)
     else:
