@@ -21,7 +21,7 @@ $(VENV)/.dev: $(VENV)/.base
 	touch $@
 
 $(VENV)/.train: $(VENV)/.base
-	$(PIP) install -c $(CONSTRAINTS) -e ".[train,plots]"
+	$(PIP) install -c $(CONSTRAINTS) -e ".[train,plots,index]"
 	touch $@
 
 demo: $(VENV)/.train
