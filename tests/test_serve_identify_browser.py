@@ -3,16 +3,14 @@ rendered here from an indexed tune: record, stop, and the tune is named with its
 marked; typed bars too; bars of no known tune get suggested titles and the index's title
 model's labelled names. Only the local server is ever contacted."""
 
+# ruff: noqa: F811  (index and server are fixtures imported from test_serve_browser)
 from __future__ import annotations
-
-import threading
-import time
 
 import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
-uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("uvicorn")
 pytest.importorskip("selenium", reason="selenium not installed (pip install selenium)")
 pytest.importorskip("multipart", reason="python-multipart reads the uploads")
 pytest.importorskip("librosa")
@@ -25,44 +23,20 @@ from test_serve_browser import (  # tests/test_serve_browser.py: the same browse
     CHROMIUM,
     DRIVER,
     WAIT_S,
-    _free_port,
     _only_local_requests,
     _open,
     _wait,
+    index,  # noqa: F401  (fixture: the tiny index with a title model)
+    server,  # noqa: F401  (fixture: that index served by uvicorn in a thread)
 )
 
 from folkclip.identify import read_abc_query
-from folkclip_cli.serve.app import create_app
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and DRIVER),
     reason="no headless browser: install Debian's chromium and chromium-driver")
 TUNE_ID = 3
 CAPTURE_SR_HZ = 48_000
-
-
-@pytest.fixture(scope="module")
-def index(tiny_named_index):
-    from folkclip.index import TuneIndex
-
-    return TuneIndex.load(tiny_named_index)
-
-
-@pytest.fixture(scope="module")
-def server(index):
-    """The app served by uvicorn on a free loopback port, in a thread."""
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(index), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
 
 
 @pytest.fixture(scope="module")
