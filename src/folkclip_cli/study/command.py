@@ -130,16 +130,11 @@ def _traditions(args: argparse.Namespace, plan, base: list[str]) -> None:
 
 
 def _baselines(plan, data) -> None:
-    """Part 4: the nearest-melody baseline's cross-validation folder, unless written."""
-    from folkclip_cli.study.baselines import LABEL, nearest_melody_cv
+    """Part 4: the baselines' cross-validation folders (random, nearest-melody, linear),
+    those not written yet."""
+    from folkclip_cli.study.baselines import run_baselines
 
-    out = plan.run_dir(LABEL)
-    if (out / "eval_test.json").exists():
-        return
-    print(f"== baselines: {LABEL} ({plan.folds} folds, no training)", flush=True)
-    m = nearest_melody_cv(out, data, plan.folds)
-    print(f"{LABEL}: tune→title MRR {m['tune_to_title/mrr']:.4f}, title→tune MRR "
-          f"{m['title_to_tune/mrr']:.4f}", flush=True)
+    run_baselines(plan.run_dir, data, plan.folds, log=lambda s: print(s, flush=True))
 
 
 def _pools(plan, data) -> None:

@@ -2,7 +2,7 @@
 
 :func:`steps` orders a :class:`~folkclip_cli.study.plan.StudyPlan` into named steps:
 ``core`` (the decisive rows that need no language model, every seed), ``baselines``
-(part 4's nearest-melody baseline, no training), ``lm`` (one melody
+(part 4's random, nearest-melody and linear baselines, no training), ``lm`` (one melody
 LM per fold), ``pool`` and ``lm-wide`` (part 3b, sizes with a wide pool: the pools of
 :mod:`folkclip_cli.study.pool` and one LM per fold on them), ``core-lm`` (the decisive
 transferred rows), then ``removal``, ``encoders``
@@ -60,7 +60,7 @@ class Step:
 
 def steps(plan: StudyPlan) -> list[Step]:
     """The plan's runs in deciding order (part 6's labels are estimated, not yet named)."""
-    from folkclip_cli.study.baselines import LABEL as NEAREST
+    from folkclip_cli.study.baselines import LABELS as BASELINES
     from folkclip_cli.study.plan import DECISIVE, pool_file
 
     decisive = [lbl for lbl in DECISIVE if lbl in plan.variants]
@@ -81,8 +81,9 @@ def steps(plan: StudyPlan) -> list[Step]:
                 if lbl not in own]
     s = f"{seeds}"
     return [Step("core", "decisive rows without a language model", all_seeds(core), seeds=s),
-            Step("baselines", "part 4: nearest-melody title transfer (no training)",
-                 outputs=[plan.run_dir(NEAREST) / "eval_test.json"]),
+            Step("baselines", "part 4: random, nearest-melody and linear baselines "
+                              "(no training)",
+                 outputs=[plan.run_dir(lbl) / "eval_test.json" for lbl in BASELINES]),
             Step("lm", "melody language models, one per fold", list(plan.lm_runs), lm=True),
             Step("pool", "wide pretraining pools, overlap removed (no training)",
                  outputs=[pool_file(plan.out, k).with_suffix(".json")
@@ -144,7 +145,7 @@ def plan_text(all_steps: list[Step], size: StudySize, jobs: int) -> str:
     lines = [head]
     for s in all_steps:
         n = (f"{len(s.runs)} runs" if s.runs else f"{len(s.outputs)} pools" if s.wide_outputs
-             else "1 folder" if s.outputs
+             else f"{len(s.outputs)} folders" if s.outputs
              else "4 runs" if s.name == "traditions" else "0 runs")
         lines.append(f"  {s.name:<10} {n:>9}  seeds {s.seeds}  ~{s.hours:7.2f} h  {s.title}")
     lines.append(f"  {'total':<10} {'':>9}           ~{sum(s.hours for s in all_steps):7.2f} h")
