@@ -262,3 +262,92 @@ def test_nearest_melody_baseline_writes_a_cross_validation_folder(tmp_path):
     chosen = json.loads((out / "fold0" / "baseline.json").read_text())
     assert chosen["k_tune_to_title"] in (1, 3, 5, 10, 20, 50)
     assert read_run(out, "baseline").per_query is not None  # comparable with any row
+
+
+# ---------------------------------------------------------------- random and linear rows
+def test_random_expectation_matches_hand_worked_values_and_monte_carlo():
+    from folkclip.eval.chance import expected_metrics, expected_query_metrics
+    from folkclip.eval.metrics import per_query_metrics
+
+    # one relevant among 3: ranks 1, 2, 3 equally likely, MRR = H_3 / 3 = 11/18
+    one = expected_query_metrics(3, 1)
+    assert one["rr"] == pytest.approx(11 / 18) and one["first_rank"] == pytest.approx(2.0)
+    assert one["hit@1"] == pytest.approx(1 / 3) and one["recall@5"] == 1.0
+    # two relevant among 4: first relevant rank 1, 2, 3 with P 1/2, 1/3, 1/6:
+    # MRR = 1/2 + 1/6 + 1/18 = 13/18; DCG = (2/4)(1 + 1/log2 3 + 1/2 + 1/log2 5)
+    two = expected_query_metrics(4, 2)
+    assert two["rr"] == pytest.approx(13 / 18)
+    dcg = 0.5 * (1 + 1 / np.log2(3) + 0.5 + 1 / np.log2(5))
+    assert two["dcg"] == pytest.approx(dcg)
+    assert two["ndcg"] == pytest.approx(dcg / (1 + 1 / np.log2(3)))
+    assert two["hit@1"] == pytest.approx(0.5) and two["hit@5"] == 1.0
+    # AP: (1/4)(H_4 + (1/3)(4 - H_4)), H_4 = 25/12
+    assert two["ap"] == pytest.approx((25 / 12 + (4 - 25 / 12) / 3) / 4)
+    # Monte-Carlo: random scores ranked by per_query_metrics, fixed seed
+    rng = np.random.default_rng(0)
+    trials = 20000
+    for n, r in ((7, 1), (12, 3), (30, 2)):
+        scores = rng.random((trials, n))
+        pq = per_query_metrics(scores, [np.arange(r)] * trials)
+        exact = expected_query_metrics(n, r)
+        for key, values in pq.items():
+            se = values.std() / np.sqrt(trials)
+            assert abs(values.mean() - exact[key]) <= 5 * se + 1e-12, (n, r, key)
+    table = expected_metrics(5, [[0], [1, 1, 3], []])  # duplicates count once; none: NaN
+    assert table["rr"][0] == pytest.approx(expected_query_metrics(5, 1)["rr"])
+    assert table["rr"][1] == pytest.approx(expected_query_metrics(5, 2)["rr"])
+    assert np.isnan(table["rr"][2]) and np.isnan(table["first_rank"][2])
+    with pytest.raises(ValueError):
+        expected_query_metrics(2, 3)
+
+
+def test_linear_baseline_maps_one_to_one_ngrams_to_title_words():
+    """Three training tunes with disjoint n-grams and headers (orthogonal features x_i,
+    |x_i|² = 2) and one-word titles (unit word vectors y_i): the ridge predicts
+    2/(2 + α) y_i for x_i, i.e. exactly y_i after normalising, so each tune's own title
+    scores 1 and the others 0; a transposed copy has the same n-grams and scores alike."""
+    from folkclip.eval.linear_baseline import LinearTitleWords
+
+    pitches = [[60, 62, 64, 66, 68, 70], [60, 59, 58, 57, 56, 55], [60, 67, 60, 67, 60, 67]]
+    headers = [["reel", "4/4", "major", "D"], ["jig", "6/8", "minor", "A"],
+               ["waltz", "3/4", "dorian", "E"]]
+    titles = ["Alpha", "Bravo", "Charlie"]
+    model = LinearTitleWords(alphas=(0.5, 2.0)).fit(pitches, headers, titles)
+    for alpha in (0.5, 2.0):
+        s = model.scores(pitches, headers, [*titles, "Zulu"], alpha)
+        np.testing.assert_allclose(s, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]], atol=1e-6)
+    # tune 1 a fifth higher with tune 0's mode (else an unseen header): x_q·x_1 = 1 (the
+    # n-grams), x_q·x_0 = (1/2)² (the shared "major"), so the prediction is ∝ y_1 + y_0/4:
+    # cosines 4/√17 with Bravo and 1/√17 with Alpha
+    moved = [[p + 7 for p in pitches[1]]]
+    s = model.scores(moved, [["polka", "2/4", "major", "B"]], titles, 2.0)
+    np.testing.assert_allclose(s[0], [1 / np.sqrt(17), 4 / np.sqrt(17), 0], atol=1e-6)
+    # the prediction is 2/(2 + α) y_i before normalising
+    raw = model.ridges[2.0].predict(model.features(pitches[:1], headers[:1]))
+    assert raw.max() == pytest.approx(2 / (2 + 2.0))
+
+
+def test_random_and_linear_baselines_write_cross_validation_folders(tmp_path):
+    from folkclip.eval.queries import read_queries
+    from folkclip_cli.study.baselines import linear_cv, random_cv
+    from folkclip_cli.study.compare import collect, summarise
+    from folkclip_cli.train.config import load_config
+
+    data = load_config(None, ["data.sources=[tiny]"]).data
+    rnd = random_cv(tmp_path / "baseline-random", data, 2)
+    lin = linear_cv(tmp_path / "baseline-linear", data, 2)
+    for m in (rnd, lin):
+        assert m["pooled_folds"] == 2 and 0 < m["tune_to_title/mrr"] <= 1
+    # random: a tune with one title among a fold's n titles expects H_n / n
+    fold0 = json.loads((tmp_path / "baseline-random" / "fold0" / "eval_test.json").read_text())
+    table = read_queries(tmp_path / "baseline-random" / "fold0" / "per_query_test.csv")
+    n = fold0["n_titles"]
+    single = table["tune_to_title"]["rr"][table["tune_to_title"]["first_rank"] == (n + 1) / 2]
+    assert len(single) and np.allclose(single, np.sum(1 / np.arange(1, n + 1)) / n)
+    chosen = json.loads((tmp_path / "baseline-linear" / "fold1" / "baseline.json").read_text())
+    assert chosen["alpha"] in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0) and chosen["title_words"] > 0
+    # folkclip compare pairs them query by query
+    s = {g.label: g for g in summarise(collect([tmp_path / "baseline-random",
+                                                tmp_path / "baseline-linear"]),
+                                       "baseline-random")}
+    assert s["baseline-linear"].n_queries["tune_to_title/mrr"] == int(lin["n_tunes"])
