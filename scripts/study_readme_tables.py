@@ -2,8 +2,8 @@
 
     python scripts/study_readme_tables.py runs/study
 
-Reads ``tables/{encoders,removal,transfer,probes,title_words}.csv`` and
-``nottingham_*`` written by ``folkclip study`` (``make study``) and prints Markdown: the
+Reads ``tables/{encoders,removal,transfer,probes,title_words}.csv``, ``baselines.csv``
+(when the study has baselines) and ``nottingham_*`` written by ``folkclip study`` (``make study``) and prints Markdown: the
 paired differences with their 95% CIs and Holm-corrected p-values, to four decimals.
 """
 
@@ -38,6 +38,9 @@ def _delta(r: dict, key: str) -> str:
 
 def paired(path: Path, first: str, extra: tuple[str, ...] = ()) -> str:
     rows = _rows(path)
+    # the study's Δ against its best baseline, where it has baselines (baseline rows: "—")
+    extra = (*extra, *(c for c in (rows[0] if rows else {}) if c.startswith("Δ ")
+                       and c.endswith("baseline, p (Holm)")))
     head = [first, "tune→title MRR", "Δ tune→title MRR (95% CI), Holm p",
             "title→tune MRR", "Δ title→tune MRR (95% CI), Holm p", *extra]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -54,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     budget = json.loads((folder / "study.json").read_text())["budget"]
     print(f"<!-- {json.dumps(budget)} -->\n")
     print("Part 1\n\n" + paired(t / "encoders.csv", "encoder") + "\n")
+    if (t / "baselines.csv").exists():
+        print("Baselines (part 4 of issue 19)\n\n" + paired(t / "baselines.csv", "baseline")
+              + "\n")
     print("Part 2\n\n" + paired(t / "removal.csv", "remove", ("residual information",)) + "\n")
     print("Part 3\n\n" + paired(t / "transfer.csv", "variant", ("training tunes",)) + "\n")
     print("Part 4\n\n" + (t / "probes.md").read_text())

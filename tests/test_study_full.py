@@ -351,3 +351,72 @@ def test_random_and_linear_baselines_write_cross_validation_folders(tmp_path):
                                                 tmp_path / "baseline-linear"]),
                                        "baseline-random")}
     assert s["baseline-linear"].n_queries["tune_to_title/mrr"] == int(lin["n_tunes"])
+
+
+def _fake_cv(run: Path, rr: dict[str, float]) -> Path:
+    """A finished cross-validation folder with pooled per-query results (no training)."""
+    from folkclip.eval.queries import write_queries
+
+    run.mkdir(parents=True)
+    ids = sorted(rr)
+    values = np.array([rr[q] for q in ids])
+    table = {d: {"query": np.array(ids, dtype=object),
+                 "type": np.array(["reel"] * len(ids), dtype=object),
+                 "rr": values, "ndcg@10": values / 2} for d in ("tune_to_title", "title_to_tune")}
+    write_queries(table, run / "per_query_test.csv")
+    metrics = {f"{d}/{k}": float(np.mean(v)) for d in table
+               for k, v in (("mrr", values), ("ndcg@10", values / 2))}
+    (run / "eval_test.json").write_text(json.dumps({**metrics, "n_tunes": len(ids)}))
+    (run / "cv.json").write_text(json.dumps({"folds": 2, "runs": []}))
+    return run
+
+
+def test_study_tables_show_baseline_rows_and_the_delta_to_the_best_only_when_present(tmp_path):
+    from folkclip_cli.study.baseline_rows import baseline_rows
+    from folkclip_cli.study.tables import baselines_table, summary_table, transfer_table
+
+    plan = make_plan(tmp_path, folds=2, quick=True)
+    rng = np.random.default_rng(0)
+    queries = [f"q{k}" for k in range(50)]
+    base = dict(zip(queries, 0.2 + 0.5 * rng.random(50)))
+    _fake_cv(plan.run_dir("header"), {q: base[q] + 0.05 for q in queries})
+    _fake_cv(plan.run_dir("gru-attn"), {q: base[q] for q in queries})
+    args = (["header", "gru-attn"], "header", "encoder", [], "config.yaml")
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "figures").mkdir()
+    plain = summary_table(plan, "encoders", "Encoders", *args)
+    assert "baseline" not in plain.markdown and "baseline" not in plain.note
+    assert baselines_table(plan) is None and not baseline_rows(plan, [], ()).rows
+    # the baselines: linear is the best (base), nearest-melody base − 0.01, random 0.01
+    _fake_cv(plan.run_dir("baseline-random"), dict.fromkeys(queries, 0.01))
+    _fake_cv(plan.run_dir("baseline-nearest-melody"), {q: base[q] - 0.01 for q in queries})
+    _fake_cv(plan.run_dir("baseline-linear"), dict(base))
+    table = summary_table(plan, "encoders", "Encoders", *args)
+    lines = table.markdown.splitlines()
+    head = lines[0]
+    assert "Δ tune→title MRR vs linear baseline, p (Holm)" in head
+    assert "Δ title→tune MRR vs linear baseline, p (Holm)" in head
+    rows = {line.split(" | ")[0].strip("| "): line for line in lines[2:]}
+    assert list(rows) == ["header", "gru-attn", "baseline-random", "baseline-nearest-melody",
+                          "baseline-linear"]
+    # header is +0.05 on every query over linear, gru-attn equal to it: Holm over the 2 rows
+    cells = rows["header"].strip("| ").split(" | ")
+    assert cells[-2].startswith("+0.050 ± 0.000, p ") and cells[-1].startswith("+0.050 ± 0.000")
+    vs = table.data["header"]["vs_best_baseline"]["title_to_tune/mrr"]
+    assert vs["p_holm"] == pytest.approx(2 * vs["p"]) and vs["p"] < 0.01
+    vs = table.data["gru-attn"]["vs_best_baseline"]["tune_to_title/mrr"]
+    assert vs["baseline"] == "baseline-linear" and vs["delta"] == 0.0 and vs["p_holm"] == 1.0
+    assert table.data["header"]["vs_best_baseline"]["tune_to_title/mrr"]["delta"] == \
+        pytest.approx(0.05)
+    assert rows["baseline-random"].split(" | ")[1] == "0.010"  # its MRR; no Δ cells
+    assert rows["baseline-linear"].rstrip(" |").endswith("— | —")
+    assert "baseline-linear" in (tmp_path / "tables" / "encoders.csv").read_text()
+    # the baselines' own table: paired with the best of them
+    bt = baselines_table(plan)
+    assert bt.data["baseline-nearest-melody"]["delta"]["tune_to_title/mrr"] == \
+        pytest.approx(-0.01)
+    assert bt.data["baseline-random"]["p_holm"]["tune_to_title/mrr"] < 0.05
+    # a table of other queries (Nottingham's) shows no baselines
+    assert "baseline" not in summary_table(plan, "encoders", "Encoders", *args,
+                                           baselines=False).markdown
+    assert "(no finished run yet)" in transfer_table(plan, [], "config.yaml").markdown

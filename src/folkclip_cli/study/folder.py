@@ -117,7 +117,7 @@ def other_traditions(plan: StudyPlan, best: str, base: list[str], config: str) -
                         "the training split. 95% bootstrap CIs over queries.", data=data))
     tables.append(summary_table(plan, "nottingham_cv", "Cross-validated on Nottingham",
                                 ["header-nottingham", f"{best}-nottingham"], "header-nottingham",
-                                "model", base, config))
+                                "model", base, config, baselines=False))  # other queries
     return tables
 
 
@@ -142,7 +142,13 @@ def write_study(plan: StudyPlan, args: argparse.Namespace, seconds: float) -> Pa
         best_encoder,
         other_tradition_variants,
     )
-    from folkclip_cli.study.tables import Table, study_command, summary_table, transfer_table
+    from folkclip_cli.study.tables import (
+        Table,
+        baselines_table,
+        study_command,
+        summary_table,
+        transfer_table,
+    )
 
     out, base, config = plan.out, base_overrides(args.quick, args.overrides), args.config
     (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -158,6 +164,7 @@ def write_study(plan: StudyPlan, args: argparse.Namespace, seconds: float) -> Pa
     if best:
         part1.append(summary_table(plan, "encoders_vs_best", f"Encoders (Δ vs {best})",
                                    enc, best, "encoder", base, config))
+    part1 += [t for t in [baselines_table(plan)] if t]
     residual = _residual(plan, base, config)
     part2 = [summary_table(plan, "removal", "Information removed (Δ vs full information)",
                            plan.parts["removal"], REFERENCE, "remove", base, config,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from folkclip_cli.study.compare import GroupSummary
+    from folkclip_cli.study.compare import GroupSummary, RunResult
     from folkclip_cli.study.plan import StudyPlan
 
 KEYS = ("tune_to_title/mrr", "title_to_tune/mrr", "tune_to_title/ndcg@10",
@@ -25,6 +25,13 @@ KEYS = ("tune_to_title/mrr", "title_to_tune/mrr", "tune_to_title/ndcg@10",
 SHORT = {"tune_to_title/mrr": "tune→title MRR", "title_to_tune/mrr": "title→tune MRR",
          "tune_to_title/ndcg@10": "tune→title nDCG@10",
          "title_to_tune/ndcg@10": "title→tune nDCG@10"}
+
+
+BASELINE_NOTE = (" Baseline rows (no training; `folkclip study --part baselines`): random "
+                 "(the exact expectation of a random ranking), nearest-melody and linear "
+                 "(n-gram and header features to title words); the Δ-vs-baseline columns "
+                 "compare each row with the best baseline of that direction query by query "
+                 "(paired bootstrap CI, permutation p, Holm over the rows).")
 
 
 @dataclass
@@ -61,14 +68,21 @@ def finished(plan: StudyPlan, labels: list[str]) -> tuple[list[str], list[str]]:
     return done, [lbl for lbl in labels if lbl not in done]
 
 
+def run_results(plan: StudyPlan, labels: list[str]) -> list[RunResult]:
+    """Every finished seed of the runs ``labels``."""
+    from folkclip_cli.study.compare import read_run
+
+    return [read_run(d, lbl) for lbl in labels for d in plan.seed_dirs(lbl)
+            if (d / "eval_test.json").exists()]
+
+
 def summarise_runs(plan: StudyPlan, labels: list[str], reference: str | None
                    ) -> list[GroupSummary]:
-    from folkclip_cli.study.compare import read_run, summarise
+    from folkclip_cli.study.compare import summarise
 
     # every finished seed of a row: per-query Δ averaged over seeds, seed spread in seed_sd
-    results = [read_run(d, lbl) for lbl in labels for d in plan.seed_dirs(lbl)
-               if (d / "eval_test.json").exists()]
-    return summarise(results, reference if reference in labels else None, KEYS)
+    return summarise(run_results(plan, labels), reference if reference in labels else None,
+                     KEYS)
 
 
 def compact_markdown(summary: list[GroupSummary], first: str, reference: str | None,
@@ -170,8 +184,14 @@ def delta_plot(summary: list[GroupSummary], reference: str, path: Path, title: s
 
 def summary_table(plan: StudyPlan, stem: str, title: str, labels: list[str],
                   reference: str | None, first: str, base: list[str], config: str,
-                  extra: dict[str, dict[str, str]] | None = None, note: str = "") -> Table:
-    """Summarise the finished runs of ``labels`` into ``tables/<stem>.*`` (+ a Δ figure)."""
+                  extra: dict[str, dict[str, str]] | None = None, note: str = "",
+                  baselines: bool = True) -> Table:
+    """Summarise the finished runs of ``labels`` into ``tables/<stem>.*`` (+ a Δ figure);
+    with ``baselines`` (runs on the study's own data and folds), the baselines' rows and
+    each run's Δ against the best baseline (:mod:`folkclip_cli.study.baseline_rows`)."""
+    from folkclip_cli.study.baseline_rows import BaselineRows, baseline_rows
+    from folkclip_cli.study.compare import summarise
+
     folder = plan.out
     done, missing = finished(plan, labels)
     if missing:
@@ -179,10 +199,15 @@ def summary_table(plan: StudyPlan, stem: str, title: str, labels: list[str],
     if not done:
         return Table(stem, title, "(no finished run yet)", folder / "tables" / f"{stem}.csv",
                      study_command(plan), note.strip())
-    summary = summarise_runs(plan, done, reference)
+    results = run_results(plan, done)
     ref = reference if reference in done else None
-    md = compact_markdown(summary, first, ref, extra)
-    csv_path = summary_csv(summary, folder / "tables" / f"{stem}.csv", first, extra)
+    summary = summarise(results, ref, KEYS)
+    rows = baseline_rows(plan, results, KEYS) if baselines else BaselineRows()
+    extra = {**(extra or {}), **rows.extra}
+    if rows.rows:
+        note += BASELINE_NOTE
+    md = compact_markdown(summary + rows.rows, first, ref, extra, references=rows.labels)
+    csv_path = summary_csv(summary + rows.rows, folder / "tables" / f"{stem}.csv", first, extra)
     runs_md = "\n".join(f"- `{lbl}`: `{train_command(plan, lbl, config, base)}`" for lbl in done)
     (folder / "tables" / f"{stem}.md").write_text(f"## {title}\n\n{md}\n\n{note.strip()}\n\n"
                                                   f"Command: `{study_command(plan)}`\n\n"
@@ -191,7 +216,9 @@ def summary_table(plan: StudyPlan, stem: str, title: str, labels: list[str],
     if ref:
         figures.append(delta_plot(summary, ref, folder / "figures" / f"{stem}.png", title))
     data = {s.label: {"mean": s.mean, "ci": s.ci, "delta": s.delta, "delta_ci": s.delta_ci,
-                      "p": s.p, "p_holm": s.p_holm} for s in summary}
+                      "p": s.p, "p_holm": s.p_holm} for s in summary + rows.rows}
+    for label, vs in rows.data.items():
+        data[label]["vs_best_baseline"] = vs
     return Table(stem, title, md, csv_path, study_command(plan), note.strip(), figures, data)
 
 
@@ -268,17 +295,24 @@ def transfer_table(plan: StudyPlan, base: list[str], config: str) -> Table:
         for _, s in rows:
             if s.label in references:  # the reference of its share: no difference to test
                 s.p[key] = s.p_holm[key] = math.nan
+    from folkclip_cli.study.baseline_rows import baseline_rows
+
     summary = [s for _, s in rows]
+    base_rows = baseline_rows(plan, run_results(plan, [s.label for s in summary]), KEYS)
     extra = {"training share": {s.label: f"{round(share * 100)}%" for share, s in rows},
-             "training tunes": {s.label: f"{train_tunes(plan, s.label):.0f}" for _, s in rows}}
-    md = compact_markdown(summary, "variant", "lm-scratch", extra,
-                          references=frozenset(scratch.values()))
-    csv_path = summary_csv(summary, folder / "tables" / "transfer.csv", "variant", extra)
+             "training tunes": {s.label: f"{train_tunes(plan, s.label):.0f}" for _, s in rows},
+             **base_rows.extra}
+    md = compact_markdown(summary + base_rows.rows, "variant", "lm-scratch", extra,
+                          references=frozenset(scratch.values()) | base_rows.labels)
+    csv_path = summary_csv(summary + base_rows.rows, folder / "tables" / "transfer.csv",
+                           "variant", extra)
     note = ("Δ: paired difference to the scratch model (same architecture, no pretraining) "
             "at the same share of the training folds; Holm over every row and share. The "
             "melody LM of each fold is pretrained on that fold's whole training part only "
             "(titled or not; never its test fold), then transferred at every share: frozen "
             "(only the projection trains), top1 (its top layer trains) or fine-tuned.")
+    if base_rows.rows:
+        note += BASELINE_NOTE
     if missing:
         note += f" Not finished yet (left out): {', '.join(missing)}."
     (folder / "tables" / "transfer.md").write_text(
@@ -287,5 +321,34 @@ def transfer_table(plan: StudyPlan, base: list[str], config: str) -> Table:
                if p]
     data = {s.label: {"share": share, "mean": s.mean, "ci": s.ci, "delta": s.delta,
                       "delta_ci": s.delta_ci, "p_holm": s.p_holm} for share, s in rows}
+    data.update({s.label: {"mean": s.mean, "ci": s.ci} for s in base_rows.rows})
+    for label, vs in base_rows.data.items():
+        data[label]["vs_best_baseline"] = vs
     return Table("transfer", "Transfer and data size", md, csv_path, study_command(plan), note,
                  figures, data)
+
+
+def baselines_table(plan: StudyPlan) -> Table | None:
+    """Part 4's baselines side by side, each paired with the best of them (by pooled
+    tune → title MRR); ``None`` when the study has no baseline folder."""
+    from folkclip_cli.study.baseline_rows import baseline_results, best_baseline
+    from folkclip_cli.study.compare import summarise
+
+    results = baseline_results(plan)
+    if not results:
+        return None
+    best = best_baseline(results, KEYS[0])
+    summary = summarise(results, best, KEYS)
+    md = compact_markdown(summary, "baseline", best)
+    path = plan.out / "tables" / "baselines.csv"
+    summary_csv(summary, path, "baseline")
+    note = (f"No training. Δ: paired difference to {best} (the best pooled tune→title MRR) "
+            "over the pooled test queries of every fold; Holm over the rows. Random is the "
+            "exact expectation of a random ranking of each query's candidates.")
+    command = f"{study_command(plan)} --part baselines"
+    (plan.out / "tables" / "baselines.md").write_text(
+        f"## Baselines\n\n{md}\n\n{note}\n\nCommand: `{command}`\n")
+    data = {s.label: {"mean": s.mean, "ci": s.ci, "delta": s.delta, "delta_ci": s.delta_ci,
+                      "p": s.p, "p_holm": s.p_holm} for s in summary}
+    return Table("baselines", f"Baselines (no training; Δ vs {best})", md, path, command, note,
+                 data=data)
