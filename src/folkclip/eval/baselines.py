@@ -77,7 +77,8 @@ def mean_rr(scores: np.ndarray, relevant: Sequence[Sequence[int]]) -> float:
 def choose_k(score_of: Callable[[int], np.ndarray], relevant: Sequence[Sequence[int]],
              ks: Sequence[int] = K_CHOICES) -> tuple[int, dict[int, float]]:
     """The ``k`` whose scores (``score_of(k)``, (Q, C)) give the highest MRR on the
-    validation queries ``relevant`` (the smallest k among ties).
+    validation queries ``relevant`` (the smallest k among ties). Any ordered setting
+    serves as ``k``: the linear baseline chooses its ridge penalty with it.
 
     Returns:
         ``(k, {k: MRR})``.

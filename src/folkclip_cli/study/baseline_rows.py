@@ -62,8 +62,7 @@ def baseline_rows(plan: StudyPlan, runs: list[RunResult],
         runs: The table's finished two-tower runs, on the study's own data and folds.
         keys: The table's score keys (the baseline rows' scores).
     """
-    from folkclip_cli.study.compare import _fmt, _fmt_p, summarise
-    from folkclip_cli.study.tables import SHORT
+    from folkclip_cli.study.compare import _fmt, _fmt_p, _name, summarise
 
     base = baseline_results(plan)
     if not base:
@@ -75,7 +74,7 @@ def baseline_rows(plan: StudyPlan, runs: list[RunResult],
         best = best_baseline(base, key)
         ref = next(r for r in base if r.label == best)
         paired = summarise([*runs, ref], best, (key,))
-        column = f"Δ {SHORT[key]} vs {best.removeprefix('baseline-')} baseline, p (Holm)"
+        column = f"Δ {_name(key)} vs {best.removeprefix('baseline-')} baseline, p (Holm)"
         out.extra[column] = {}
         for s in paired:
             if s.label == best:
