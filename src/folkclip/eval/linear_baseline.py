@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-ALPHAS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # ridge penalties tried on validation
+ALPHAS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # ridge penalties tried on validation
 HEADER_FIELDS = ("type", "meter", "mode", "key")
 
 
