@@ -4,8 +4,8 @@ Features of a tune: the TF-IDF of its interval 4-grams (the documents of
 :func:`folkclip.index.profiles.ngram_document`, the n-grams the nearest-melody baseline
 compares; rows L2-normalised) beside a one-hot encoding of its header (tune type, meter,
 mode, key; scaled to unit length, so that each block weighs the same). Target: the
-L2-normalised TF-IDF bag of words of its title, the vocabulary fitted on the training
-titles. Model: one multi-output :class:`sklearn.linear_model.Ridge` per ``alpha``
+L2-normalised TF-IDF bag of words of its title (the main one, as the nearest-melody
+baseline's votes), the vocabulary fitted on the training titles. Model: one multi-output :class:`sklearn.linear_model.Ridge` per ``alpha``
 (no separate intercept: the type one-hot sums to 1 in every row, so it carries one).
 
 The score of (tune, candidate title) is the cosine between the tune's predicted word
