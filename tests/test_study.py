@@ -92,6 +92,11 @@ def test_quick_study_writes_every_part(quick):
         assert (quick / "tables" / f"{stem}.md").exists()
     removal = (quick / "tables" / "removal.md").read_text()
     assert "remove-rhythm" in removal and "p (Holm)" in removal and "rhythm 0." in removal
+    # part 4's baselines: their rows and each row's Δ against the best of them
+    for label in ("baseline-random", "baseline-nearest-melody", "baseline-linear"):
+        assert f"| {label} |" in removal and (quick / "runs" / label / "eval_test.json").exists()
+    assert "baseline, p (Holm) |" in removal.splitlines()[2]
+    assert (quick / "tables" / "baselines.md").exists()
     summary = json.loads((quick / "study.json").read_text())
     assert summary["budget"]["folds"] == 2 and summary["budget"]["quick"] is True
     probes = summary["What the towers encode"]["probes"]["rows"]
@@ -143,3 +148,4 @@ def test_readme_tables_script_reads_the_study_folder(quick, capsys):
     for part in range(1, 7):
         assert f"Part {part}" in printed
     assert "remove-rhythm" in printed and "Holm p" in printed
+    assert "Baselines (part 4 of issue 19)" in printed and "| baseline-linear |" in printed
