@@ -271,8 +271,10 @@ def train_tunes(plan: StudyPlan, label: str) -> float:
 
 def transfer_table(plan: StudyPlan, base: list[str], config: str) -> Table:
     """Part 3: every transfer variant against the scratch model at the same data share."""
-    folder = plan.out
     from folkclip.eval.stats import holm
+    from folkclip_cli.study.baseline_rows import baseline_rows
+
+    folder = plan.out
 
     rows, missing = [], []
     scratch = plan.learning_curve.get("lm-scratch", {})
@@ -295,8 +297,6 @@ def transfer_table(plan: StudyPlan, base: list[str], config: str) -> Table:
         for _, s in rows:
             if s.label in references:  # the reference of its share: no difference to test
                 s.p[key] = s.p_holm[key] = math.nan
-    from folkclip_cli.study.baseline_rows import baseline_rows
-
     summary = [s for _, s in rows]
     base_rows = baseline_rows(plan, run_results(plan, [s.label for s in summary]), KEYS)
     extra = {"training share": {s.label: f"{round(share * 100)}%" for share, s in rows},
