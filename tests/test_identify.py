@@ -105,13 +105,15 @@ def test_aligner_on_a_hand_worked_example():
 
 
 def _reference(q_iv, q_rh, t_iv, t_rh, s: Scoring) -> float:
-    """Smith–Waterman written plainly: a full (M+1, L+1) table, one cell at a time."""
+    """Smith–Waterman written plainly: a full (M+1, L+1) table, one cell at a time, with
+    the merges of ``s.merges`` (k query and l tune intervals of equal sums)."""
     q = [(a, b) for a, b in zip(q_iv.tolist(), q_rh.tolist()) if a != START]
-    h = [[0.0] * (len(t_iv) + 1) for _ in range(len(q) + 1)]
+    t = [int(x) for x in t_iv.tolist()]
+    h = [[0.0] * (len(t) + 1) for _ in range(len(q) + 1)]
     best = 0.0
     for i in range(1, len(q) + 1):
-        for j in range(1, len(t_iv) + 1):
-            ti, tr = int(t_iv[j - 1]), int(t_rh[j - 1])
+        for j in range(1, len(t) + 1):
+            ti, tr = t[j - 1], int(t_rh[j - 1])
             if ti == START:
                 sub = -1e4
             else:
@@ -119,13 +121,20 @@ def _reference(q_iv, q_rh, t_iv, t_rh, s: Scoring) -> float:
                 sub = (s.interval_match if d == 0 else s.interval_near if d == 1
                        else s.interval_mismatch)
                 sub += s.rhythm_match if q[i - 1][1] == tr else s.rhythm_mismatch
-            h[i][j] = max(0.0, h[i - 1][j - 1] + sub, h[i - 1][j] + s.gap,
-                          h[i][j - 1] + s.gap)
+            options = [0.0, h[i - 1][j - 1] + sub, h[i - 1][j] + s.gap, h[i][j - 1] + s.gap]
+            for k, l in s.merges:
+                window = t[j - l:j]
+                if i >= k and j >= l and START not in window and \
+                        sum(a for a, _ in q[i - k:i]) == sum(window):
+                    options.append(h[i - k][j - l] + s.merge * k)
+            h[i][j] = max(options)
             best = max(best, h[i][j])
     return best
 
 
-def test_aligner_agrees_with_a_plain_reference():
+@pytest.mark.parametrize("scoring", [DEFAULT_SCORING, Scoring(merges=())],
+                         ids=["merges", "plain"])
+def test_aligner_agrees_with_a_plain_reference(scoring):
     rng = np.random.default_rng(0)
     for _ in range(30):
         m, length, c = int(rng.integers(2, 12)), int(rng.integers(5, 40)), 4
@@ -136,13 +145,13 @@ def test_aligner_agrees_with_a_plain_reference():
         t_iv[:, 0] = START
         t_iv[1, length // 2:] = START  # a shorter, padded row
         t_rh = rng.integers(-1, 2, (c, length)).astype(np.int8)
-        score, start, end = align_batch(q_iv, q_rh, t_iv, t_rh)
+        score, start, end = align_batch(q_iv, q_rh, t_iv, t_rh, scoring)
         for r in range(c):
-            want = _reference(q_iv, q_rh, t_iv[r], t_rh[r], DEFAULT_SCORING)
+            want = _reference(q_iv, q_rh, t_iv[r], t_rh[r], scoring)
             assert score[r] == pytest.approx(want, abs=1e-4)
             if want > 0:  # the reported span holds an alignment of that score
                 span = _reference(q_iv, q_rh, t_iv[r, start[r]:end[r] + 1],
-                                  t_rh[r, start[r]:end[r] + 1], DEFAULT_SCORING)
+                                  t_rh[r, start[r]:end[r] + 1], scoring)
                 assert span == pytest.approx(want, abs=1e-4)
 
 

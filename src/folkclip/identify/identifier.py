@@ -156,7 +156,7 @@ class Identifier:
         raw, start, end = self._align(q_iv, q_rh, cand)
         n_sym = int(np.count_nonzero(q_iv != START))
         norm = raw / (n_sym * self.scoring.best_per_symbol)
-        order = np.lexsort((cand, -raw))
+        order = np.lexsort((cand, -self._on_bar_lines(cand, start, end), -raw))
         groups = np.asarray(self.data.groups)
         best: list[int] = []
         seen: set[int] = set()
@@ -173,6 +173,23 @@ class Identifier:
             out.append(self._match(int(cand[j]), float(norm[j]), float(raw[j]), margin,
                                    int(start[j]), int(end[j]), n_sym))
         return out
+
+    def _on_bar_lines(self, cand: np.ndarray, start: np.ndarray, end: np.ndarray
+                      ) -> np.ndarray:
+        """(C,) how many ends of each match (0-2) fall on a bar line of its tune: the
+        first matched note opens a bar, the last one closes a bar.
+
+        Ties of the alignment score (a phrase shared by several tunes) go to the match
+        that agrees with where a player starts and stops: on bar lines.
+        """
+        offs = np.asarray(self.data.offsets)
+        bar = self.data.bar
+        a, b = offs[cand], offs[cand + 1]
+        first = np.clip(a + start - 1, a, b - 1)  # symbol j leads into note j from j - 1
+        last = np.clip(a + end, a, b - 1)
+        opens = (first == a) | (bar[first] != bar[np.maximum(first - 1, 0)])
+        closes = (last == b - 1) | (bar[last] != bar[np.minimum(last + 1, len(bar) - 1)])
+        return np.where(start >= 0, opens.astype(np.int64) + closes, 0)
 
     def _align(self, q_iv: np.ndarray, q_rh: np.ndarray, cand: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
