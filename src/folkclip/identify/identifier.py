@@ -18,7 +18,8 @@ from folkclip.errors import FolkclipError
 from folkclip.identify.align import DEFAULT_SCORING, Scoring, align_batch
 from folkclip.identify.calibration import CALIBRATION, Calibration
 from folkclip.identify.errors import NoMelodyFound
-from folkclip.identify.limits import CANDIDATES, MAX_QUERY_NOTES, MIN_QUERY_NOTES
+from folkclip.identify.limits import (CANDIDATE_SYMBOLS, CANDIDATES, MAX_QUERY_NOTES,
+                                      MIN_QUERY_NOTES)
 from folkclip.identify.notes import QueryNotes
 from folkclip.identify.store import IdentifyData
 from folkclip.identify.symbols import START, melody_symbols
@@ -95,7 +96,8 @@ class Identifier:
         folder: The index folder.
         data: Its :class:`~folkclip.identify.store.IdentifyData`.
         scoring: Alignment scores; calibration: confidence weights and threshold.
-        candidates: Tunes the n-gram stage passes to the alignment.
+        candidates: Tunes the n-gram stage passes to the alignment at least (a short
+            query gets more: :data:`~folkclip.identify.limits.CANDIDATE_SYMBOLS`).
     """
 
     folder: Path
@@ -148,13 +150,14 @@ class Identifier:
         pitch = np.asarray(notes.midi_pitch, np.float64)[:MAX_QUERY_NOTES]
         ioi = notes.inter_onset()[:MAX_QUERY_NOTES]
         q_iv, q_rh = melody_symbols(pitch, ioi)
-        cand, _ = self.data.candidates(q_iv, self.candidates + len(exclude))
+        n_sym = int(np.count_nonzero(q_iv != START))
+        wanted = max(self.candidates, CANDIDATE_SYMBOLS // max(n_sym, 1))
+        cand, _ = self.data.candidates(q_iv, wanted + len(exclude))
         if exclude:
-            cand = cand[~np.isin(cand, np.fromiter(exclude, np.int64))][:self.candidates]
+            cand = cand[~np.isin(cand, np.fromiter(exclude, np.int64))][:wanted]
         if len(cand) == 0:
             return []
         raw, start, end = self._align(q_iv, q_rh, cand)
-        n_sym = int(np.count_nonzero(q_iv != START))
         norm = raw / (n_sym * self.scoring.best_per_symbol)
         order = np.lexsort((cand, -self._on_bar_lines(cand, start, end), -raw))
         groups = np.asarray(self.data.groups)

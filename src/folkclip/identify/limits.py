@@ -35,3 +35,9 @@ alike to the matcher."""
 CANDIDATES = 100
 """Tunes the n-gram stage hands to the alignment stage (their alignment costs about
 ``CANDIDATES * query notes * tune notes`` cell updates)."""
+
+CANDIDATE_SYMBOLS = 3000
+"""Candidates times query intervals that a query may align: a query shorter than 30
+intervals gets ``CANDIDATE_SYMBOLS // intervals`` candidates (a two-bar fragment of 13
+intervals about 230) instead of :data:`CANDIDATES`, for the same work. Short queries
+need more: their n-grams are few and common, and one changed note breaks most of them."""
