@@ -15,8 +15,9 @@ semitone apart ``interval_near`` (a mode or a slip of the finger), others
 
 Merges (Mongeau and Sankoff's fragmentation and consolidation, 1990, in interval form):
 ``k`` consecutive query intervals and ``l`` tune intervals that span the same pitch
-distance (equal sums) align as one unit scoring ``merge * max(k, l)``, their rhythm
-ignored. They are what a player's changes look like: a wrong note changes two
+distance (equal sums) align as one unit scoring ``merge * k``, their rhythm ignored (per
+query interval, so that no unit scores more than the query's best: the normalised score
+stays at most 1). They are what a player's changes look like: a wrong note changes two
 intervals but not their sum (2:2); a passing note splits one interval in two (2:1, or
 1:2 when the tune has it); a turn or cut (note, neighbour, note) in place of one note
 adds two intervals summing to nothing before the next (3:1, or 1:3 when the tune has
