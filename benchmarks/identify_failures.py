@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from identify_queries import held_out_groups, typed_query  # noqa: E402
+from identify_queries import held_out_groups, typed_query
 
 
 def _symbols(q: object) -> tuple[np.ndarray, np.ndarray]:

@@ -90,7 +90,7 @@ def window_sums(t_interval: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _shift(a: np.ndarray, by: int, fill: float | int) -> np.ndarray:
+def _shift(a: np.ndarray, by: int, fill: float) -> np.ndarray:
     """(C, L) from a (C, L + 1) row of the table: column ``j`` holds ``a[:, j + 1 - by]``
     (``fill`` where that is before column 0)."""
     c, width = a.shape

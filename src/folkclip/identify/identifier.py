@@ -18,8 +18,7 @@ from folkclip.errors import FolkclipError
 from folkclip.identify.align import DEFAULT_SCORING, Scoring, align_batch
 from folkclip.identify.calibration import CALIBRATION, Calibration
 from folkclip.identify.errors import NoMelodyFound
-from folkclip.identify.limits import (CANDIDATE_SYMBOLS, CANDIDATES, MAX_QUERY_NOTES,
-                                      MIN_QUERY_NOTES)
+from folkclip.identify.limits import CANDIDATE_SYMBOLS, CANDIDATES, MAX_QUERY_NOTES, MIN_QUERY_NOTES
 from folkclip.identify.notes import QueryNotes
 from folkclip.identify.store import IdentifyData
 from folkclip.identify.symbols import START, melody_symbols
