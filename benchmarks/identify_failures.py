@@ -39,6 +39,9 @@ def _symbols(q: object) -> tuple[np.ndarray, np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     import identify as bench
 
+    from folkclip.identify.limits import CANDIDATE_SYMBOLS
+    from folkclip.identify.symbols import START
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--index", required=True)
     p.add_argument("--bars", type=int, default=2)
@@ -65,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         g = int(groups[t])
         ranked = ident.rank(q, 5, base)
         q_iv, q_rh = _symbols(q)
-        n_sym = int(np.count_nonzero(q_iv != 127))
-        wanted = max(ident.candidates, 3000 // max(n_sym, 1))
+        n_sym = int(np.count_nonzero(q_iv != START))
+        wanted = max(ident.candidates, CANDIDATE_SYMBOLS // max(n_sym, 1))  # as rank() does
         cand, _ = ident.data.candidates(q_iv, wanted + len(base))
         cand = cand[~np.isin(cand, list(base))][:wanted]
         raw, _, _ = ident._align(q_iv, q_rh, every)
