@@ -19,6 +19,7 @@ from folkclip.identify.align import DEFAULT_SCORING, Scoring, align_candidates
 from folkclip.identify.calibration import CALIBRATION, Calibration
 from folkclip.identify.errors import NoMelodyFound
 from folkclip.identify.limits import (
+    CANDIDATE_SYMBOLS,
     CANDIDATES,
     GENERATED_NAMES,
     MAX_QUERY_NOTES,
@@ -108,7 +109,8 @@ class Identifier:
         folder: The index folder.
         data: Its :class:`~folkclip.identify.store.IdentifyData`.
         scoring: Alignment scores; calibration: confidence weights and threshold.
-        candidates: Tunes the n-gram stage passes to the alignment.
+        candidates: Tunes the n-gram stage passes to the alignment at least (a short
+            query gets more: :data:`~folkclip.identify.limits.CANDIDATE_SYMBOLS`).
     """
 
     folder: Path
@@ -166,15 +168,16 @@ class Identifier:
         pitch = np.asarray(notes.midi_pitch, np.float64)[:MAX_QUERY_NOTES]
         ioi = notes.inter_onset()[:MAX_QUERY_NOTES]
         q_iv, q_rh = melody_symbols(pitch, ioi)
-        cand, _ = self.data.candidates(q_iv, self.candidates + len(exclude))
+        n_sym = int(np.count_nonzero(q_iv != START))
+        wanted = max(self.candidates, CANDIDATE_SYMBOLS // max(n_sym, 1))
+        cand, _ = self.data.candidates(q_iv, wanted + len(exclude))
         if exclude:
-            cand = cand[~np.isin(cand, np.fromiter(exclude, np.int64))][:self.candidates]
+            cand = cand[~np.isin(cand, np.fromiter(exclude, np.int64))][:wanted]
         if len(cand) == 0:
             return []
         raw, start, end = self._align(q_iv, q_rh, cand)
-        n_sym = int(np.count_nonzero(q_iv != START))
         norm = raw / (n_sym * self.scoring.best_per_symbol)
-        order = np.lexsort((cand, -raw))
+        order = np.lexsort((cand, -self._on_bar_lines(cand, start, end), -raw))
         groups = np.asarray(self.data.groups)
         best: list[int] = []
         seen: set[int] = set()
@@ -191,6 +194,23 @@ class Identifier:
             out.append(self._match(int(cand[j]), float(norm[j]), float(raw[j]), margin,
                                    int(start[j]), int(end[j]), n_sym))
         return out
+
+    def _on_bar_lines(self, cand: np.ndarray, start: np.ndarray, end: np.ndarray
+                      ) -> np.ndarray:
+        """(C,) how many ends of each match (0-2) fall on a bar line of its tune: the
+        first matched note opens a bar, the last one closes a bar.
+
+        Ties of the alignment score (a phrase shared by several tunes) go to the match
+        that agrees with where a player starts and stops: on bar lines.
+        """
+        offs = np.asarray(self.data.offsets)
+        bar = self.data.bar
+        a, b = offs[cand], offs[cand + 1]
+        first = np.clip(a + start - 1, a, b - 1)  # symbol j leads into note j from j - 1
+        last = np.clip(a + end, a, b - 1)
+        opens = (first == a) | (bar[first] != bar[np.maximum(first - 1, 0)])
+        closes = (last == b - 1) | (bar[last] != bar[np.minimum(last + 1, len(bar) - 1)])
+        return np.where(start >= 0, opens.astype(np.int64) + closes, 0)
 
     def _align(self, q_iv: np.ndarray, q_rh: np.ndarray, cand: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
