@@ -253,6 +253,29 @@ def test_transposition_and_tempo_leave_the_answer_unchanged(index):
     assert [m.score for m in a] == pytest.approx([m.score for m in b])
 
 
+def test_each_query_kind_has_its_own_calibration(index):
+    """The same notes, once written and once as a recording would give them: the audio
+    calibration sets the confidence and the threshold of the recording only."""
+    from dataclasses import replace
+
+    from folkclip.identify.calibration import CALIBRATIONS
+
+    folder, parts = index
+    q = read_abc_query("K:G\n" + "|".join(parts[7][4:8]) + "|", "q.abc")
+    heard = replace(q, kind="audio")
+    ident = Identifier.open(folder)
+    ident.calibrations = {**CALIBRATIONS,
+                          "audio": replace(CALIBRATIONS["audio"], intercept=-60.0)}
+    written, audio = ident.rank(q, 1)[0], ident.rank(heard, 1)[0]
+    assert written.tune_id == audio.tune_id == 7 and written.score == audio.score
+    assert written.confidence > 0.5 > audio.confidence
+    assert ident.identify(q, 1)[0].kind == "identified"
+    ident.calibrations["audio"] = replace(ident.calibrations["audio"], threshold=1.01)
+    assert ident.calibration("audio").threshold == 1.01
+    with pytest.raises(ValueError, match="kind"):
+        replace(q, kind="hummed")
+
+
 def test_a_tune_not_in_the_index_is_no_known_tune(index):
     folder, parts = index
     frag = read_abc_query("|".join(parts[14][1:3]) + "|", "other.abc")

@@ -153,4 +153,4 @@ def track_notes(y: np.ndarray, sr_hz: int, source: str = "<audio>") -> QueryNote
     a = np.array([n[0] for n in notes], dtype=np.float64)
     b = np.array([n[1] for n in notes], dtype=np.float64)
     return QueryNotes(midi_pitch=np.array([n[2] for n in notes]), onset_s=a * hop_s,
-                      duration_s=(b - a) * hop_s, source=source)
+                      duration_s=(b - a) * hop_s, source=source, kind="audio")

@@ -47,3 +47,9 @@ right" as the label. The threshold is the confidence that 3% of the out-of-colle
 calibration queries reach (the goal is <= 5%); there 47.5% of the right in-collection
 answers pass it (4%: 54%, 5%: 60%). The measurement on the other held-out groups is in
 the README's "Name that tune" table."""
+
+AUDIO_CALIBRATION = CALIBRATION
+"""Placeholder: replaced by the fit of ``benchmarks/identify_audio.py --calibrate``."""
+
+CALIBRATIONS: dict[str, Calibration] = {"symbolic": CALIBRATION, "audio": AUDIO_CALIBRATION}
+"""The calibration of each query kind (:attr:`folkclip.identify.notes.QueryNotes.kind`)."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from folkclip.errors import FolkclipError
 from folkclip.identify.align import DEFAULT_SCORING, Scoring, align_candidates
-from folkclip.identify.calibration import CALIBRATION, Calibration
+from folkclip.identify.calibration import CALIBRATIONS, Calibration
 from folkclip.identify.errors import NoMelodyFound
 from folkclip.identify.limits import (
     CANDIDATE_SYMBOLS,
@@ -108,7 +108,9 @@ class Identifier:
     Attributes:
         folder: The index folder.
         data: Its :class:`~folkclip.identify.store.IdentifyData`.
-        scoring: Alignment scores; calibration: confidence weights and threshold.
+        scoring: Alignment scores.
+        calibrations: Confidence weights and threshold per query kind
+            (:attr:`QueryNotes.kind <folkclip.identify.notes.QueryNotes>`).
         candidates: Tunes the n-gram stage passes to the alignment at least (a short
             query gets more: :data:`~folkclip.identify.limits.CANDIDATE_SYMBOLS`).
     """
@@ -116,7 +118,7 @@ class Identifier:
     folder: Path
     data: IdentifyData
     scoring: Scoring = DEFAULT_SCORING
-    calibration: Calibration = CALIBRATION
+    calibrations: dict[str, Calibration] = field(default_factory=lambda: dict(CALIBRATIONS))
     candidates: int = CANDIDATES
     tune_index: object | None = None
     title_model: object | None = None
@@ -191,8 +193,8 @@ class Identifier:
         out = []
         for r, j in enumerate(best[:k]):
             margin = float(norm[j] - (norm[best[r + 1]] if r + 1 < len(best) else 0.0))
-            out.append(self._match(int(cand[j]), float(norm[j]), float(raw[j]), margin,
-                                   int(start[j]), int(end[j]), n_sym))
+            out.append(self._match(notes.kind, int(cand[j]), float(norm[j]), float(raw[j]),
+                                   margin, int(start[j]), int(end[j]), n_sym))
         return out
 
     def _on_bar_lines(self, cand: np.ndarray, start: np.ndarray, end: np.ndarray
@@ -216,15 +218,20 @@ class Identifier:
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return align_candidates(self.data, q_iv, q_rh, cand, self.scoring)
 
-    def _match(self, tune: int, score: float, raw: float, margin: float, start: int, end: int,
-               n_sym: int) -> Match:
+    def calibration(self, kind: str = "symbolic") -> Calibration:
+        """The confidence weights and threshold of a query kind (``"symbolic"``,
+        ``"audio"``)."""
+        return self.calibrations[kind]
+
+    def _match(self, kind: str, tune: int, score: float, raw: float, margin: float,
+               start: int, end: int, n_sym: int) -> Match:
         _, _, bar = self.data.tune_symbols(tune)
         first = int(bar[max(start - 1, 0)])  # symbol j leads into note j from note j - 1
         last = int(bar[max(end, 0)])
         shift = 0 if bool(self.data.pickup[tune]) else 1
         lo, hi = min(first, last), max(first, last)
         return Match(tune, int(self.data.groups[tune]), score, raw, margin,
-                     self.calibration.confidence(score, margin, n_sym), (lo, hi),
+                     self.calibration(kind).confidence(score, margin, n_sym), (lo, hi),
                      (lo + shift, hi + shift))
 
     # ------------------------------------------------------------------ answers
@@ -245,7 +252,8 @@ class Identifier:
             FolkclipError: When the suggestions are needed and the index's model cannot
                 be loaded.
         """
-        found = [m for m in self.rank(notes, k) if m.confidence >= self.calibration.threshold]
+        threshold = self.calibration(notes.kind).threshold
+        found = [m for m in self.rank(notes, k) if m.confidence >= threshold]
         if found:
             return [self._identification(m) for m in found]
         return self.suggestions(notes, k)
