@@ -38,10 +38,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from identify_queries import held_out_groups, synthetic_melodies, typed_query  # noqa: E402
+from identify_queries import (
+    HELD_OUT_SHARE,
+    fit_calibration,
+    held_out_groups,
+    synthetic_melodies,
+    typed_query,
+)
 
-HELD_OUT_SHARE = 0.08
-TARGET_FALSE_IDENTIFICATION = 0.03  # on the calibration queries (the goal is <= 5%)
 QUERIES = 500
 SCALE_QUERIES = 200
 
@@ -65,7 +69,7 @@ def score_condition(ident: object, queries: list, truth: list[int | None],
     """
     from folkclip.eval.metrics import bootstrap_ci
 
-    thr = ident.calibration.threshold  # type: ignore[attr-defined]
+    thr = ident.calibration("symbolic").threshold  # type: ignore[attr-defined]
     rr, top5, ident1, nomatch, lat, wall = [], [], [], [], [], []
     for q, g, ex in zip(queries, truth, excludes):
         start, cpu = time.perf_counter(), time.process_time()
@@ -184,9 +188,7 @@ def similar_baseline(index: Path, queries: list, truth: list[int], excludes: lis
 
 
 def calibrate(ident: object, conds: dict) -> None:
-    """Fit the confidence's logistic weights and print :data:`CALIBRATION`'s new value."""
-    from sklearn.linear_model import LogisticRegression
-
+    """Fit the symbolic queries' confidence weights and print their new value."""
     feats, labels, outside = [], [], []
     for name, (qs, tr, ex) in conds.items():
         if name == "other version":
@@ -196,26 +198,11 @@ def calibrate(ident: object, conds: dict) -> None:
             if not ranked:
                 continue
             m = ranked[0]
-            n_sym = max(len(q) - 1, 1)
-            feats.append([m.score, m.margin, np.log(n_sym)])
+            feats.append([m.score, m.margin, np.log(max(len(q) - 1, 1))])
             labels.append(int(g is not None and m.group == g))
             outside.append(g is None)
-    x, y = np.array(feats), np.array(labels)
-    lr = LogisticRegression(C=100.0, max_iter=1000).fit(x, y)
-    conf = lr.predict_proba(x)[:, 1]
-    out_conf = conf[np.array(outside)]
-    inside_right = conf[(~np.array(outside)) & (y == 1)]
-    for fir in (0.05, 0.04, 0.03, 0.02):
-        t = float(np.quantile(out_conf, 1 - fir))
-        print(f"threshold {t:.3f}: {np.mean(out_conf >= t):.3f} of out-of-collection queries "
-              f"pass, {np.mean(inside_right >= t):.3f} of right in-collection answers")
-    thr = max(0.5, float(np.quantile(out_conf, 1 - TARGET_FALSE_IDENTIFICATION)))
-    w = lr.coef_[0]
-    print(f"CALIBRATION = Calibration(intercept={lr.intercept_[0]:.3f}, w_score={w[0]:.3f}, "
-          f"w_margin={w[1]:.3f}, w_log_symbols={w[2]:.3f}, threshold={thr:.3f})")
-    print(f"calibration queries: {len(y)} ({int(np.sum(outside))} out of collection); at "
-          f"that threshold {np.mean(out_conf >= thr):.3f} of them pass, and "
-          f"{np.mean(conf[~np.array(outside)] >= thr):.3f} of the others")
+    _, lines = fit_calibration(feats, labels, outside)
+    print("\n".join(lines))
 
 
 def scale_latency(melodies: list, groups: np.ndarray, n: int, seed: int) -> dict:

@@ -38,7 +38,11 @@ from pathlib import Path
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one core per worker: the latency figure is per core
 
-import numpy as np  # noqa: E402  (after the thread settings)
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from identify_queries import HELD_OUT_SHARE, fit_calibration, held_out_groups
 
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 PROGRAMS = {"fiddle": 40, "flute": 73, "whistle": 78, "accordion": 21}  # GM 41, 74, 79, 22
@@ -147,17 +151,19 @@ def degrade(y: np.ndarray, snr_db: float | None, reverb: bool, rng: np.random.Ge
 
 # ----------------------------------------------------------------- querying
 _IDENT = None
+_EXCLUDE: frozenset[int] = frozenset()
 
 
-def _open(index: str) -> None:
-    global _IDENT
+def _open(index: str, exclude: frozenset[int]) -> None:
+    global _IDENT, _EXCLUDE
     from folkclip.identify import Identifier
 
-    _IDENT = Identifier.open(index)
+    _IDENT, _EXCLUDE = Identifier.open(index), exclude
 
 
-def query(job: tuple[int, str, bytes, int]) -> dict:
-    """Read one rendered extract and rank the index's tunes for it."""
+def query(job: tuple[int, str, bytes, int | None]) -> dict:
+    """Read one rendered extract and rank the index's tunes for it (the held-out groups
+    left out); ``group`` is ``None`` for an out-of-collection extract."""
     from folkclip.audio import read_audio
     from folkclip.identify.errors import QueryError
 
@@ -169,14 +175,18 @@ def query(job: tuple[int, str, bytes, int]) -> dict:
         return {"i": i, "condition": condition, "rank": None, "no_match": True,
                 "error": str(err), "read_cpu_s": time.process_time() - t0}
     t1 = time.process_time()
-    matches = _IDENT.rank(notes, k=5)  # type: ignore[union-attr]
+    matches = _IDENT.rank(notes, k=5, exclude=_EXCLUDE)  # type: ignore[union-attr]
     t2 = time.process_time()
     groups = [m.group for m in matches]
     best = matches[0].confidence if matches else 0.0
-    return {"i": i, "condition": condition, "notes": len(notes),
-            "rank": groups.index(group) + 1 if group in groups else None,
-            "no_match": best < _IDENT.calibration.threshold,  # type: ignore[union-attr]
-            "confidence": best, "read_cpu_s": t1 - t0, "match_cpu_s": t2 - t1}
+    row = {"i": i, "condition": condition, "notes": len(notes),
+           "rank": groups.index(group) + 1 if group in groups else None,
+           "no_match": best < _IDENT.calibration("audio").threshold,  # type: ignore[union-attr]
+           "confidence": best, "read_cpu_s": t1 - t0, "match_cpu_s": t2 - t1}
+    if matches:  # the calibration's features
+        row.update(score=matches[0].score, margin=matches[0].margin,
+                   log_symbols=float(np.log(max(len(notes) - 1, 1))))
+    return row
 
 
 # ----------------------------------------------------------------- figures
@@ -195,6 +205,9 @@ def summarise(rows: list[dict]) -> dict:
     boot = np.random.default_rng(0).choice(rr, (2000, n)).mean(axis=1)
     read = [r["read_cpu_s"] for r in rows]
     match = [r.get("match_cpu_s", 0.0) for r in rows]
+    if rows and rows[0].get("outside"):
+        return {"n": n, "false_identification": prop(sum(not r["no_match"] for r in rows)),
+                "no_match": prop(sum(r["no_match"] for r in rows))}
     return {"n": n, "top1": prop(sum(r == 1 for r in ranks)),
             "top5": prop(sum(r is not None and r <= 5 for r in ranks)),
             "mrr": [float(rr.mean()), *map(float, np.percentile(boot, [2.5, 97.5]))],
@@ -215,6 +228,10 @@ def table(summary: dict[str, dict]) -> str:
            "| CPU s: read+track (median) | CPU s: match (median) | CPU s total (p90) |",
            "|---|---:|---|---|---|---|---|---:|---:|---:|"]
     for name, s in summary.items():
+        if "false_identification" in s:
+            out.append(f"| {name} (false identification {ci(s['false_identification'])}) | "
+                       f"{s['n']} | – | – | – | {ci(s['no_match'])} | – | – | – | – |")
+            continue
         out.append(f"| {name} | {s['n']} | {ci(s['top1'])} | {ci(s['top5'])} | "
                    f"{ci(s['mrr'], False)} | {ci(s['no_match'])} | {ci(s['identified_right'])} "
                    f"| {s['read_cpu_s_median']:.2f} | {s['match_cpu_s_median']:.3f} | "
@@ -263,13 +280,32 @@ def render_one(meta, tune_id: int, out: Path, instrument: str) -> int:
     return 0
 
 
+def draw_plans(meta, pool: np.ndarray, n: int, groups: np.ndarray, outside: bool,
+               work: Path, rng: np.random.Generator) -> list[dict]:
+    """``n`` extract plans of random tunes of ``pool`` (tunes abc2midi cannot play or
+    with too few notes are drawn again)."""
+    plans: list[dict] = []
+    while len(plans) < n:
+        tid = int(rng.choice(pool))
+        line = tune_line(meta.tune(tid)["abc"], work)
+        plan = plan_extract(line, rng) if line is not None else None
+        if plan is not None:
+            plans.append({**plan, "tune_id": tid, "group": int(groups[tid]),
+                          "outside": outside})
+    return plans
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("index", help="an index folder built by `folkclip index`")
     p.add_argument("--extracts", type=int, default=150, help="extracts (x3 conditions)")
+    p.add_argument("--outside", type=int, default=100,
+                   help="extracts of held-out (out-of-collection) tunes (x3 conditions)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (one thread each)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/bench-identify-audio")
+    p.add_argument("--calibrate", action="store_true",
+                   help="fit the audio calibration on the calibration groups and stop")
     p.add_argument("--pyin-settings", action="store_true", help="time pYIN settings and stop")
     p.add_argument("--render", nargs=2, metavar=("TUNE_ID", "WAV"),
                    help="write one clean extract of an indexed tune and stop")
@@ -280,8 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.summarise:
         done = [json.loads(line) for line in Path(args.summarise).read_text().splitlines()]
         print(f"{len({r['i'] for r in done})} extracts, {len(done)} queries read back")
-        print(table({c: summarise([r for r in done if r["condition"] == c])
-                     for c in CONDITIONS if any(r["condition"] == c for r in done)}))
+        print(table(summaries(done)))
         return 0
     for tool in ("abc2midi", "fluidsynth"):
         if shutil.which(tool) is None:
@@ -289,25 +324,28 @@ def main(argv: list[str] | None = None) -> int:
     from folkclip.identify import Identifier
     from folkclip.index import store
 
-    rng = np.random.default_rng(args.seed)
     ident = Identifier.open(args.index)
     meta = store.Metadata(Path(args.index))
-    n_tunes = len(ident.data)
+    groups = np.asarray(ident.data.groups)
+    n_tunes = len(groups)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     if args.render:
         return render_one(meta, int(args.render[0]), Path(args.render[1]), args.instrument)
+    # the same held-out groups as benchmarks/identify.py: calibrate on one share, measure on
+    # the other, both left out of every ranking; in-collection extracts come from the rest
+    cal_mask, eval_mask = held_out_groups(groups, HELD_OUT_SHARE, np.random.default_rng(0))
+    exclude = frozenset(np.nonzero(cal_mask | eval_mask)[0].tolist())
+    inside = np.nonzero(~(cal_mask | eval_mask))[0]
+    outside = np.nonzero(cal_mask if args.calibrate else eval_mask)[0]
+    rng = np.random.default_rng(args.seed + (1000 if args.calibrate else 0))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        plans: list[dict] = []
-        while len(plans) < (1 if args.pyin_settings else args.extracts):
-            tid = int(rng.integers(0, n_tunes))
-            line = tune_line(meta.tune(tid)["abc"], work)
-            plan = plan_extract(line, rng) if line is not None else None
-            if plan is not None:
-                plans.append({**plan, "tune_id": tid,
-                              "group": int(np.asarray(ident.data.groups)[tid])})
+        plans = draw_plans(meta, inside, 1 if args.pyin_settings else args.extracts, groups,
+                           False, work, rng)
+        if not args.pyin_settings:
+            plans += draw_plans(meta, outside, args.outside, groups, True, work, rng)
         y, starts = render(plans, work)
     print(f"rendered {len(plans)} extracts in {time.perf_counter() - t_start:.0f} s",
           file=sys.stderr)
@@ -315,6 +353,41 @@ def main(argv: list[str] | None = None) -> int:
     if args.pyin_settings:
         pyin_settings(clips[0])
         return 0
+    rows, wall_s = run_queries(args, plans, clips, exclude, rng, out)
+    if args.calibrate:
+        ok = [r for r in rows if "score" in r]
+        _, lines = fit_calibration(
+            [[r["score"], r["margin"], r["log_symbols"]] for r in ok],
+            [int(r["rank"] == 1 and not r["outside"]) for r in ok], [r["outside"] for r in ok])
+        print(f"audio calibration: {len(rows)} queries, {len(rows) - len(ok)} without notes")
+        print("\n".join(lines))
+        return 0
+    summary = summaries(rows)
+    summary["all in collection"] = summarise([r for r in rows if not r["outside"]])
+    (out / "summary.json").write_text(json.dumps(
+        {"index": str(args.index), "tunes": n_tunes, "extracts": len(plans), "seed": args.seed,
+         "threshold": ident.calibration("audio").threshold, "query_wall_s": wall_s,
+         "jobs": args.jobs, "conditions": summary}, indent=1))
+    print(f"{n_tunes} tunes indexed; {len(plans)} extracts x {len(CONDITIONS)} conditions; "
+          f"audio threshold {ident.calibration('audio').threshold:.3f}")
+    print(table(summary))
+    return 0
+
+
+def summaries(rows: list[dict]) -> dict[str, dict]:
+    """The summary of every condition, in-collection and out-of-collection apart."""
+    out = {}
+    for outside, label in ((False, "{}"), (True, "out of collection, {}")):
+        for c in CONDITIONS:
+            part = [r for r in rows if r["condition"] == c and bool(r.get("outside")) == outside]
+            if part:
+                out[label.format(c)] = summarise(part)
+    return out
+
+
+def run_queries(args, plans: list[dict], clips: list[np.ndarray], exclude: frozenset[int],
+                rng: np.random.Generator, out: Path) -> tuple[list[dict], float]:
+    """Every extract in every condition through the worker processes; rows in plan order."""
     import io
     from multiprocessing import get_context
 
@@ -326,34 +399,24 @@ def main(argv: list[str] | None = None) -> int:
             buf = io.BytesIO()
             sf.write(buf, degrade(clip, snr_db, reverb, rng), RENDER_SR_HZ, format="WAV",
                      subtype="PCM_16")
-            jobs.append((i, name, buf.getvalue(), plan["group"]))
+            jobs.append((i, name, buf.getvalue(), None if plan["outside"] else plan["group"]))
     t_query = time.perf_counter()
     rows = []
     with get_context("spawn").Pool(args.jobs, initializer=_open,
-                                   initargs=(str(args.index),)) as pool, \
+                                   initargs=(str(args.index), exclude)) as pool, \
             (out / "queries.jsonl").open("w") as log:
         for row in pool.imap_unordered(query, jobs):  # written as they come: a stopped run
-            rows.append(row)                          # keeps what it measured
+            row["outside"] = plans[row["i"]]["outside"]  # keeps what it measured
+            rows.append(row)
             log.write(json.dumps({**row, "group": plans[row["i"]]["group"]}) + "\n")
             log.flush()
     rows.sort(key=lambda r: (r["i"], list(CONDITIONS).index(r["condition"])))
-    wall_s = time.perf_counter() - t_query
     for r in rows:
         plan = plans[r["i"]]
-        r.update(tune_id=plan["tune_id"], instrument=plan["instrument"],
+        r.update(tune_id=plan["tune_id"], group=plan["group"], instrument=plan["instrument"],
                  cents=round(plan["cents"], 1), tempo_scale=round(plan["tempo_scale"], 3))
-    summary = {name: summarise([r for r in rows if r["condition"] == name])
-               for name in CONDITIONS}
-    summary["all"] = summarise(rows)
     (out / "queries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (out / "summary.json").write_text(json.dumps(
-        {"index": str(args.index), "tunes": n_tunes, "extracts": len(plans), "seed": args.seed,
-         "threshold": ident.calibration.threshold, "query_wall_s": wall_s,
-         "jobs": args.jobs, "conditions": summary}, indent=1))
-    print(f"{n_tunes} tunes indexed; {len(plans)} extracts x {len(CONDITIONS)} conditions; "
-          f"threshold {ident.calibration.threshold:.3f}")
-    print(table(summary))
-    return 0
+    return rows, time.perf_counter() - t_query
 
 
 if __name__ == "__main__":

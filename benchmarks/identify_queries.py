@@ -13,6 +13,8 @@ from folkclip.identify.melody import Melody
 from folkclip.identify.notes import QueryNotes
 
 EDITS = ("wrong_note", "ornament_add", "passing_note", "ornament_remove")
+HELD_OUT_SHARE = 0.08  # of the identity groups: one share to calibrate on, one to measure on
+TARGET_FALSE_IDENTIFICATION = 0.03  # on the calibration queries (the goal is <= 5%)
 
 
 def fragment(m: Melody, bars: int, rng: np.random.Generator) -> np.ndarray | None:
@@ -113,3 +115,44 @@ def synthetic_melodies(melodies: list[Melody], n: int, rng: np.random.Generator
         onset = np.arange(len(pitch), dtype=np.float64) * 0.5
         out.append(Melody(pitch, onset, np.full(len(pitch), 0.5), bar, False))
     return out
+
+
+def fit_calibration(feats: list[list[float]], right: list[int], outside: list[bool],
+                    target: float = TARGET_FALSE_IDENTIFICATION) -> tuple[object, list[str]]:
+    """The confidence's logistic weights and threshold from calibration queries.
+
+    Args:
+        feats: Per query, the best match's (normalised score, margin, log intervals).
+        right: 1 where that match is the query's own identity group.
+        outside: True for a query from a group left out of the ranking.
+        target: Share of the out-of-collection queries the threshold lets pass.
+
+    Returns:
+        A :class:`~folkclip.identify.calibration.Calibration` (scikit-learn
+        ``LogisticRegression(C=100)``, threshold at the ``1 - target`` quantile of the
+        out-of-collection confidences, at least 0.5) and lines that say how it was set.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from folkclip.identify.calibration import Calibration
+
+    x, y, out = np.array(feats), np.array(right), np.array(outside)
+    lr = LogisticRegression(C=100.0, max_iter=1000).fit(x, y)
+    conf = lr.predict_proba(x)[:, 1]
+    lines = []
+    for fir in (0.05, 0.04, 0.03, 0.02):
+        t = float(np.quantile(conf[out], 1 - fir))
+        lines.append(f"threshold {t:.3f}: {np.mean(conf[out] >= t):.3f} of out-of-collection "
+                     f"queries pass, {np.mean(conf[~out & (y == 1)] >= t):.3f} of right "
+                     "in-collection answers")
+    thr = max(0.5, float(np.quantile(conf[out], 1 - target)))
+    w = lr.coef_[0]
+    cal = Calibration(intercept=round(float(lr.intercept_[0]), 3), w_score=round(float(w[0]), 3),
+                      w_margin=round(float(w[1]), 3), w_log_symbols=round(float(w[2]), 3),
+                      threshold=round(thr, 3))
+    lines.append(f"{cal}")
+    lines.append(f"calibration queries: {len(y)} ({int(out.sum())} out of collection); at that "
+                 f"threshold {np.mean(conf[out] >= thr):.3f} of them pass, "
+                 f"{np.mean(conf[~out & (y == 1)] >= thr):.3f} of the right in-collection "
+                 "answers")
+    return cal, lines

@@ -104,14 +104,38 @@ def test_aligner_on_a_hand_worked_example():
     assert score[0] == pytest.approx(7.5) and (start[0], end[0]) == (1, 4)
 
 
+@pytest.mark.parametrize("q, t, merged, plain, span", [
+    # a wrong note: 2 2 1 2 played 2 3 0 2 (the third note a semitone high). 2 (+3), the
+    # pair 3 0 for 2 1 (same sum 3: merge 2 x 1.5 = +3), 2 (+3) = 9; plainly 3 against 2
+    # and 0 against 1 are near misses (-0.5 + 1 each): 7.
+    ([2, 3, 0, 2], [2, 2, 1, 2], 9.0, 7.0, (1, 4)),
+    # a passing note: the third 4 filled as 2 2, then -2. Merge 2:1 (+3), -2 (+3) = 6;
+    # plainly only the -2 (+3) is worth keeping.
+    ([2, 2, -2], [4, -2], 6.0, 3.0, (1, 2)),
+    # a turn (note, upper neighbour, note) on the second note of 2 2 2: played 2 1 -1 2 2.
+    # 2 (+3), the unit 1 -1 2 for 2 (merge 3 x 1.5 = +4.5), 2 (+3) = 10.5; plainly two
+    # gaps (-3) between three matches (+9): 6.
+    ([2, 1, -1, 2, 2], [2, 2, 2], 10.5, 6.0, (1, 3)),
+])
+def test_merges_on_hand_worked_examples(q, t, merged, plain, span):
+    q_iv = np.array([START, *q], np.int8)
+    t_iv = np.array([[START, *t]], np.int8)
+    q_rh, t_rh = np.zeros(len(q_iv), np.int8), np.zeros(t_iv.shape, np.int8)
+    score, start, end = align_batch(q_iv, q_rh, t_iv, t_rh)
+    assert score[0] == pytest.approx(merged) and (start[0], end[0]) == span
+    assert align_batch(q_iv, q_rh, t_iv, t_rh, Scoring(merges=()))[0][0] == pytest.approx(plain)
+
+
 def _reference(q_iv, q_rh, t_iv, t_rh, s: Scoring) -> float:
-    """Smith–Waterman written plainly: a full (M+1, L+1) table, one cell at a time."""
+    """Smith–Waterman written plainly: a full (M+1, L+1) table, one cell at a time, with
+    the merges of ``s.merges`` (k query and l tune intervals of equal sums)."""
     q = [(a, b) for a, b in zip(q_iv.tolist(), q_rh.tolist()) if a != START]
-    h = [[0.0] * (len(t_iv) + 1) for _ in range(len(q) + 1)]
+    t = [int(x) for x in t_iv.tolist()]
+    h = [[0.0] * (len(t) + 1) for _ in range(len(q) + 1)]
     best = 0.0
     for i in range(1, len(q) + 1):
-        for j in range(1, len(t_iv) + 1):
-            ti, tr = int(t_iv[j - 1]), int(t_rh[j - 1])
+        for j in range(1, len(t) + 1):
+            ti, tr = t[j - 1], int(t_rh[j - 1])
             if ti == START:
                 sub = -1e4
             else:
@@ -119,13 +143,20 @@ def _reference(q_iv, q_rh, t_iv, t_rh, s: Scoring) -> float:
                 sub = (s.interval_match if d == 0 else s.interval_near if d == 1
                        else s.interval_mismatch)
                 sub += s.rhythm_match if q[i - 1][1] == tr else s.rhythm_mismatch
-            h[i][j] = max(0.0, h[i - 1][j - 1] + sub, h[i - 1][j] + s.gap,
-                          h[i][j - 1] + s.gap)
+            options = [0.0, h[i - 1][j - 1] + sub, h[i - 1][j] + s.gap, h[i][j - 1] + s.gap]
+            for k, l in s.merges:
+                window = t[j - l:j]
+                if i >= k and j >= l and START not in window and \
+                        sum(a for a, _ in q[i - k:i]) == sum(window):
+                    options.append(h[i - k][j - l] + s.merge * k)
+            h[i][j] = max(options)
             best = max(best, h[i][j])
     return best
 
 
-def test_aligner_agrees_with_a_plain_reference():
+@pytest.mark.parametrize("scoring", [DEFAULT_SCORING, Scoring(merges=())],
+                         ids=["merges", "plain"])
+def test_aligner_agrees_with_a_plain_reference(scoring):
     rng = np.random.default_rng(0)
     for _ in range(30):
         m, length, c = int(rng.integers(2, 12)), int(rng.integers(5, 40)), 4
@@ -136,13 +167,13 @@ def test_aligner_agrees_with_a_plain_reference():
         t_iv[:, 0] = START
         t_iv[1, length // 2:] = START  # a shorter, padded row
         t_rh = rng.integers(-1, 2, (c, length)).astype(np.int8)
-        score, start, end = align_batch(q_iv, q_rh, t_iv, t_rh)
+        score, start, end = align_batch(q_iv, q_rh, t_iv, t_rh, scoring)
         for r in range(c):
-            want = _reference(q_iv, q_rh, t_iv[r], t_rh[r], DEFAULT_SCORING)
+            want = _reference(q_iv, q_rh, t_iv[r], t_rh[r], scoring)
             assert score[r] == pytest.approx(want, abs=1e-4)
             if want > 0:  # the reported span holds an alignment of that score
                 span = _reference(q_iv, q_rh, t_iv[r, start[r]:end[r] + 1],
-                                  t_rh[r, start[r]:end[r] + 1], DEFAULT_SCORING)
+                                  t_rh[r, start[r]:end[r] + 1], scoring)
                 assert span == pytest.approx(want, abs=1e-4)
 
 
@@ -222,6 +253,29 @@ def test_transposition_and_tempo_leave_the_answer_unchanged(index):
     assert [m.score for m in a] == pytest.approx([m.score for m in b])
 
 
+def test_each_query_kind_has_its_own_calibration(index):
+    """The same notes, once written and once as a recording would give them: the audio
+    calibration sets the confidence and the threshold of the recording only."""
+    from dataclasses import replace
+
+    from folkclip.identify.calibration import CALIBRATIONS
+
+    folder, parts = index
+    q = read_abc_query("K:G\n" + "|".join(parts[7][4:8]) + "|", "q.abc")
+    heard = replace(q, kind="audio")
+    ident = Identifier.open(folder)
+    ident.calibrations = {**CALIBRATIONS,
+                          "audio": replace(CALIBRATIONS["audio"], intercept=-60.0)}
+    written, audio = ident.rank(q, 1)[0], ident.rank(heard, 1)[0]
+    assert written.tune_id == audio.tune_id == 7 and written.score == audio.score
+    assert written.confidence > 0.5 > audio.confidence
+    assert ident.identify(q, 1)[0].kind == "identified"
+    ident.calibrations["audio"] = replace(ident.calibrations["audio"], threshold=1.01)
+    assert ident.calibration("audio").threshold == 1.01
+    with pytest.raises(ValueError, match="kind"):
+        replace(q, kind="hummed")
+
+
 def test_a_tune_not_in_the_index_is_no_known_tune(index):
     folder, parts = index
     frag = read_abc_query("|".join(parts[14][1:3]) + "|", "other.abc")
@@ -267,3 +321,30 @@ def test_cli_json_shape(index, tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "q.abc:1" in err and "Traceback" not in err
     assert main(["identify", str(folder), str(tmp_path / "x.docx")]) == 2
+
+
+def test_a_tie_goes_to_the_match_on_bar_lines():
+    # the same phrase in two tunes of different groups: in tune 0 it starts in the middle
+    # of a bar, in tune 1 it fills bar 1 exactly. Equal scores; tune 1 wins the tie.
+    from folkclip.identify import Identifier
+    from folkclip.identify.melody import Melody
+    from folkclip.identify.notes import QueryNotes
+    from folkclip.identify.store import IdentifyData
+
+    phrase = [60, 62, 64, 65, 67, 69]
+
+    def melody(pitch, bar):
+        n = len(pitch)
+        return Melody(np.array(pitch, np.int16), np.arange(n) * 0.5, np.full(n, 0.5),
+                      np.array(bar, np.int32), False)
+
+    mid_bar = melody([50, 52, *phrase, 40, 41], [0, 0, 0, 0, 1, 1, 1, 1, 2, 2])
+    on_bars = melody([50, 52, 55, 57, *phrase, 40, 41], [0] * 4 + [1] * 6 + [2] * 2)
+    other = melody([60, 61, 60, 59, 60, 61], [0, 0, 0, 1, 1, 1])  # so that the phrase's idf > 0
+    data = IdentifyData.build([mid_bar, on_bars, other], np.array([0, 1, 2]))
+    ident = Identifier(Path("."), data)
+    q = QueryNotes(np.array(phrase, float) + 3, np.arange(6) * 0.4, np.full(6, 0.4))
+    ranked = ident.rank(q, 2)
+    assert [m.tune_id for m in ranked] == [1, 0]
+    assert ranked[0].raw == ranked[1].raw == pytest.approx(15.0)
+    assert ranked[0].bar_index == (1, 1)

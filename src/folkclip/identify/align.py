@@ -1,4 +1,5 @@
-"""Local alignment (Smith–Waterman, linear gaps) of a query's symbols against many tunes.
+"""Local alignment (Smith–Waterman, linear gaps, with note merges) of a query's symbols
+against many tunes.
 
 The query is short and the candidates many, so the dynamic programme runs one query
 symbol at a time over a (C, L) block of all candidates at once. Within a row the
@@ -10,9 +11,17 @@ maps to a range of bars without a traceback.
 Scoring (:class:`Scoring`): equal intervals score ``interval_match``, intervals one
 semitone apart ``interval_near`` (a mode or a slip of the finger), others
 ``interval_mismatch``; equal rhythm classes add ``rhythm_match``, others
-``rhythm_mismatch``; every skipped symbol on either side costs ``gap``. An ornament
-(a triplet or cut in place of a long note) or a passing note is a short run of gaps,
-a wrong note two mismatched intervals.
+``rhythm_mismatch``; every skipped symbol on either side costs ``gap``.
+
+Merges (Mongeau and Sankoff's fragmentation and consolidation, 1990, in interval form):
+``k`` consecutive query intervals and ``l`` tune intervals that span the same pitch
+distance (equal sums) align as one unit scoring ``merge * k``, their rhythm ignored (per
+query interval, so that no unit scores more than the query's best: the normalised score
+stays at most 1). They are what a player's changes look like: a wrong note changes two
+intervals but not their sum (2:2); a passing note splits one interval in two (2:1, or
+1:2 when the tune has it); a turn or cut (note, neighbour, note) in place of one note
+adds two intervals summing to nothing before the next (3:1, or 1:3 when the tune has
+it). Without merges each of these costs several mismatches and gaps.
 """
 
 from __future__ import annotations
@@ -27,7 +36,11 @@ from folkclip.identify.symbols import START
 
 @dataclass(frozen=True)
 class Scoring:
-    """Substitution and gap scores of the alignment (see the module's docstring)."""
+    """Substitution, gap and merge scores of the alignment (see the module's docstring).
+
+    ``merges`` lists the (query intervals, tune intervals) units that may align by their
+    sums; an empty tuple gives plain Smith–Waterman.
+    """
 
     interval_match: float = 2.0
     interval_near: float = -0.5
@@ -35,6 +48,8 @@ class Scoring:
     rhythm_match: float = 1.0
     rhythm_mismatch: float = -0.5
     gap: float = -1.5
+    merge: float = 1.5
+    merges: tuple[tuple[int, int], ...] = ((2, 2), (2, 1), (1, 2), (3, 1), (1, 3))
 
     @property
     def best_per_symbol(self) -> float:
@@ -46,6 +61,7 @@ class Scoring:
 DEFAULT_SCORING = Scoring()
 _NEVER = -1e4  # substitution score at padding and at a melody's first place
 ALIGN_BLOCK = 25  # candidates aligned together (sorted by length, padded to the longest)
+_NO_SUM = np.int16(10_000)  # window sum of tune intervals that reaches a START
 
 
 def substitution(q_interval: int, q_rhythm: int, t_interval: np.ndarray, t_rhythm: np.ndarray,
@@ -57,6 +73,33 @@ def substitution(q_interval: int, q_rhythm: int, t_interval: np.ndarray, t_rhyth
                    np.where(diff == 1, s.interval_near, s.interval_mismatch)).astype(np.float32)
     out += np.where(t_rhythm == q_rhythm, s.rhythm_match, s.rhythm_mismatch).astype(np.float32)
     return np.where(ti == START, np.float32(_NEVER), out)
+
+
+def window_sums(t_interval: np.ndarray, width: int) -> np.ndarray:
+    """(C, L) int16: at place ``j`` the sum of tune intervals ``j - width + 1 .. j``, or
+    :data:`_NO_SUM` where that window reaches a ``START`` or the row's start."""
+    ti = t_interval.astype(np.int16)
+    bad = ti == START
+    out = np.full(ti.shape, _NO_SUM, np.int16)
+    if width > ti.shape[1]:
+        return out
+    acc = np.zeros((ti.shape[0], ti.shape[1] - width + 1), np.int16)
+    broken = np.zeros(acc.shape, bool)
+    for k in range(width):
+        acc += ti[:, k:ti.shape[1] - width + 1 + k]
+        broken |= bad[:, k:ti.shape[1] - width + 1 + k]
+    out[:, width - 1:] = np.where(broken, _NO_SUM, acc)
+    return out
+
+
+def _shift(a: np.ndarray, by: int, fill: float) -> np.ndarray:
+    """(C, L) from a (C, L + 1) row of the table: column ``j`` holds ``a[:, j + 1 - by]``
+    (``fill`` where that is before column 0)."""
+    c, width = a.shape
+    if by == 1:
+        return a[:, :-1]
+    head = np.full((c, by - 1), fill, a.dtype)
+    return np.concatenate([head, a[:, :width - by]], axis=1)
 
 
 def align_batch(q_interval: np.ndarray, q_rhythm: np.ndarray, t_interval: np.ndarray,
@@ -78,21 +121,36 @@ def align_batch(q_interval: np.ndarray, q_rhythm: np.ndarray, t_interval: np.nda
     gap = np.float32(s.gap)
     ramp = gap * np.arange(length, dtype=np.float32)  # gap * k
     places = np.arange(length, dtype=np.int64)
-    h_prev = np.zeros((c, length + 1), np.float32)  # H of the previous query symbol
-    st_prev = np.zeros((c, length + 1), np.int64)  # where its alignments start
+    keep_q = np.asarray(q_interval) != START
+    q_iv = np.asarray(q_interval, np.int64)[keep_q]
+    q_rh = np.asarray(q_rhythm, np.int64)[keep_q]
+    sums = {w: window_sums(t_interval, w) for w in {l for _, l in s.merges}}
+    zero = (np.zeros((c, length + 1), np.float32), np.zeros((c, length + 1), np.int64))
+    past = [zero]  # rows i - 1, i - 2, ... of (H, start), each (C, L + 1); row 0 first
     best = np.zeros(c, np.float32)
     best_start = np.full(c, -1, np.int64)
     best_end = np.full(c, -1, np.int64)
     rows = np.arange(c)
-    for qi, qr in zip(q_interval.tolist(), q_rhythm.tolist()):
-        if qi == START:
-            continue
-        sub = substitution(qi, qr, t_interval, t_rhythm, s)  # (C, L)
+    for i in range(len(q_iv)):
+        h_prev, st_prev = past[-1]
+        sub = substitution(int(q_iv[i]), int(q_rh[i]), t_interval, t_rhythm, s)  # (C, L)
         diag = h_prev[:, :-1] + sub
-        diag_start = np.where(h_prev[:, :-1] > 0, st_prev[:, :-1], places)
         up = h_prev[:, 1:] + gap  # the query symbol skipped
         e = np.maximum(diag, up)
-        e_start = np.where(diag >= up, diag_start, st_prev[:, 1:])
+        e_start = np.where(diag >= up, np.where(h_prev[:, :-1] > 0, st_prev[:, :-1], places),
+                           st_prev[:, 1:])
+        for k, l in s.merges:
+            if i + 1 < k:
+                continue
+            h_k, st_k = past[-k]
+            unit = np.where(sums[l] == int(q_iv[i + 1 - k:i + 1].sum()),
+                            _shift(h_k, l, 0.0) + np.float32(s.merge * k),
+                            np.float32(_NEVER))
+            fresh = places - (l - 1)  # the first tune place the unit covers
+            unit_start = np.where(_shift(h_k, l, 0.0) > 0, _shift(st_k, l, 0), fresh)
+            better = unit > e
+            e = np.where(better, unit, e)
+            e_start = np.where(better, unit_start, e_start)
         keep = e > 0
         e = np.where(keep, e, np.float32(0))
         # left moves (tune symbols skipped): running max of e - gap*k, plus gap*j
@@ -101,8 +159,9 @@ def align_batch(q_interval: np.ndarray, q_rhythm: np.ndarray, t_interval: np.nda
         arg = np.maximum.accumulate(np.where(val >= run, places, 0), axis=1)
         h = run + ramp
         h_start = np.take_along_axis(e_start, arg, axis=1)
-        h_prev = np.concatenate([np.zeros((c, 1), np.float32), h], axis=1)
-        st_prev = np.concatenate([np.zeros((c, 1), np.int64), h_start], axis=1)
+        past.append((np.concatenate([np.zeros((c, 1), np.float32), h], axis=1),
+                     np.concatenate([np.zeros((c, 1), np.int64), h_start], axis=1)))
+        past = past[-4:]
         j = h.argmax(axis=1)
         top = h[rows, j]
         better = top > best

@@ -35,13 +35,29 @@ class Calibration:
         return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
-CALIBRATION = Calibration(intercept=-8.359, w_score=7.242, w_margin=10.783,
-                          w_log_symbols=0.544, threshold=0.883)
-"""Fitted by ``python benchmarks/identify.py --index INDEX --calibrate --queries 400`` on an
-index of ``default`` + ``nottingham`` (5,280 tunes): 1,591 calibration queries (typed 2-
-and 4-bar fragments with 1-2 edits; 796 of them from the 8% of identity groups held out
-for calibration), scikit-learn ``LogisticRegression(C=100)`` on (score, margin, log
-intervals) with "top-1 right" as the label. The threshold is the confidence that 3% of the
-out-of-collection calibration queries reach (the goal is <= 5%); there 51% of the right
-in-collection answers pass it (4%: 63%, 5%: 71%). The measurement on the other held-out
-groups is in the README's "Name that tune" table."""
+CALIBRATION = Calibration(intercept=-12.601, w_score=13.679, w_margin=11.296,
+                          w_log_symbols=0.030, threshold=0.888)
+"""Fitted by ``python benchmarks/identify.py --index runs/index-default --calibrate
+--queries 400`` on the ``make demo`` model's index of ``default`` (4,246 tunes), with the
+alignment's merges and the larger candidate set of short queries: 1,590 calibration
+queries (typed 2- and 4-bar fragments with 1-2 edits; 796 of them from the 8% of identity
+groups held out for calibration, never the groups the benchmark measures on),
+scikit-learn ``LogisticRegression(C=100)`` on (score, margin, log intervals) with "top-1
+right" as the label. The threshold is the confidence that 3% of the out-of-collection
+calibration queries reach (the goal is <= 5%); there 47.5% of the right in-collection
+answers pass it (4%: 54%, 5%: 60%). The measurement on the other held-out groups is in
+the README's "Name that tune" table."""
+
+AUDIO_CALIBRATION = Calibration(intercept=0.524, w_score=2.216, w_margin=22.118,
+                                w_log_symbols=-1.002, threshold=0.867)
+"""Fitted by ``python benchmarks/identify_audio.py runs/index-default --calibrate --extracts
+150 --outside 150`` on the same index: 150 rendered 12-s extracts of in-collection tunes and
+150 of the calibration groups (left out of the ranking), each clean, with reverberation and
+20 dB of noise, and with 10 dB (897 queries with notes), the same logistic fit on the same
+three features. A recording's best match scores lower than a typed fragment's (tracking
+errors), and a wrong tune's score rises with the recording's length, so the margin over the
+next group carries most of the weight. The threshold lets 3.1% of those out-of-collection
+queries through, and 46% of the right in-collection answers (4%: 51%, 5%: 54%)."""
+
+CALIBRATIONS: dict[str, Calibration] = {"symbolic": CALIBRATION, "audio": AUDIO_CALIBRATION}
+"""The calibration of each query kind (:attr:`folkclip.identify.notes.QueryNotes.kind`)."""

@@ -16,9 +16,10 @@ import numpy as np
 
 from folkclip.errors import FolkclipError
 from folkclip.identify.align import DEFAULT_SCORING, Scoring, align_candidates
-from folkclip.identify.calibration import CALIBRATION, Calibration
+from folkclip.identify.calibration import CALIBRATIONS, Calibration
 from folkclip.identify.errors import NoMelodyFound
 from folkclip.identify.limits import (
+    CANDIDATE_SYMBOLS,
     CANDIDATES,
     GENERATED_NAMES,
     MAX_QUERY_NOTES,
@@ -107,14 +108,17 @@ class Identifier:
     Attributes:
         folder: The index folder.
         data: Its :class:`~folkclip.identify.store.IdentifyData`.
-        scoring: Alignment scores; calibration: confidence weights and threshold.
-        candidates: Tunes the n-gram stage passes to the alignment.
+        scoring: Alignment scores.
+        calibrations: Confidence weights and threshold per query kind
+            (:attr:`QueryNotes.kind <folkclip.identify.notes.QueryNotes>`).
+        candidates: Tunes the n-gram stage passes to the alignment at least (a short
+            query gets more: :data:`~folkclip.identify.limits.CANDIDATE_SYMBOLS`).
     """
 
     folder: Path
     data: IdentifyData
     scoring: Scoring = DEFAULT_SCORING
-    calibration: Calibration = CALIBRATION
+    calibrations: dict[str, Calibration] = field(default_factory=lambda: dict(CALIBRATIONS))
     candidates: int = CANDIDATES
     tune_index: object | None = None
     title_model: object | None = None
@@ -166,15 +170,16 @@ class Identifier:
         pitch = np.asarray(notes.midi_pitch, np.float64)[:MAX_QUERY_NOTES]
         ioi = notes.inter_onset()[:MAX_QUERY_NOTES]
         q_iv, q_rh = melody_symbols(pitch, ioi)
-        cand, _ = self.data.candidates(q_iv, self.candidates + len(exclude))
+        n_sym = int(np.count_nonzero(q_iv != START))
+        wanted = max(self.candidates, CANDIDATE_SYMBOLS // max(n_sym, 1))
+        cand, _ = self.data.candidates(q_iv, wanted + len(exclude))
         if exclude:
-            cand = cand[~np.isin(cand, np.fromiter(exclude, np.int64))][:self.candidates]
+            cand = cand[~np.isin(cand, np.fromiter(exclude, np.int64))][:wanted]
         if len(cand) == 0:
             return []
         raw, start, end = self._align(q_iv, q_rh, cand)
-        n_sym = int(np.count_nonzero(q_iv != START))
         norm = raw / (n_sym * self.scoring.best_per_symbol)
-        order = np.lexsort((cand, -raw))
+        order = np.lexsort((cand, -self._on_bar_lines(cand, start, end), -raw))
         groups = np.asarray(self.data.groups)
         best: list[int] = []
         seen: set[int] = set()
@@ -188,23 +193,45 @@ class Identifier:
         out = []
         for r, j in enumerate(best[:k]):
             margin = float(norm[j] - (norm[best[r + 1]] if r + 1 < len(best) else 0.0))
-            out.append(self._match(int(cand[j]), float(norm[j]), float(raw[j]), margin,
-                                   int(start[j]), int(end[j]), n_sym))
+            out.append(self._match(notes.kind, int(cand[j]), float(norm[j]), float(raw[j]),
+                                   margin, int(start[j]), int(end[j]), n_sym))
         return out
+
+    def _on_bar_lines(self, cand: np.ndarray, start: np.ndarray, end: np.ndarray
+                      ) -> np.ndarray:
+        """(C,) how many ends of each match (0-2) fall on a bar line of its tune: the
+        first matched note opens a bar, the last one closes a bar.
+
+        Ties of the alignment score (a phrase shared by several tunes) go to the match
+        that agrees with where a player starts and stops: on bar lines.
+        """
+        offs = np.asarray(self.data.offsets)
+        bar = self.data.bar
+        a, b = offs[cand], offs[cand + 1]
+        first = np.clip(a + start - 1, a, b - 1)  # symbol j leads into note j from j - 1
+        last = np.clip(a + end, a, b - 1)
+        opens = (first == a) | (bar[first] != bar[np.maximum(first - 1, 0)])
+        closes = (last == b - 1) | (bar[last] != bar[np.minimum(last + 1, len(bar) - 1)])
+        return np.where(start >= 0, opens.astype(np.int64) + closes, 0)
 
     def _align(self, q_iv: np.ndarray, q_rh: np.ndarray, cand: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return align_candidates(self.data, q_iv, q_rh, cand, self.scoring)
 
-    def _match(self, tune: int, score: float, raw: float, margin: float, start: int, end: int,
-               n_sym: int) -> Match:
+    def calibration(self, kind: str = "symbolic") -> Calibration:
+        """The confidence weights and threshold of a query kind (``"symbolic"``,
+        ``"audio"``)."""
+        return self.calibrations[kind]
+
+    def _match(self, kind: str, tune: int, score: float, raw: float, margin: float,
+               start: int, end: int, n_sym: int) -> Match:
         _, _, bar = self.data.tune_symbols(tune)
         first = int(bar[max(start - 1, 0)])  # symbol j leads into note j from note j - 1
         last = int(bar[max(end, 0)])
         shift = 0 if bool(self.data.pickup[tune]) else 1
         lo, hi = min(first, last), max(first, last)
         return Match(tune, int(self.data.groups[tune]), score, raw, margin,
-                     self.calibration.confidence(score, margin, n_sym), (lo, hi),
+                     self.calibration(kind).confidence(score, margin, n_sym), (lo, hi),
                      (lo + shift, hi + shift))
 
     # ------------------------------------------------------------------ answers
@@ -225,7 +252,8 @@ class Identifier:
             FolkclipError: When the suggestions are needed and the index's model cannot
                 be loaded.
         """
-        found = [m for m in self.rank(notes, k) if m.confidence >= self.calibration.threshold]
+        threshold = self.calibration(notes.kind).threshold
+        found = [m for m in self.rank(notes, k) if m.confidence >= threshold]
         if found:
             return [self._identification(m) for m in found]
         return self.suggestions(notes, k)

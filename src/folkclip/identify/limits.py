@@ -49,3 +49,9 @@ cell updates (tens of milliseconds on one core)."""
 RERANK_QUERY_NOTES = 64
 """Notes of a whole-tune query that ``similar`` aligns (its first ones, repeats unfolded:
 eight bars of a reel, usually the whole first part once)."""
+
+CANDIDATE_SYMBOLS = 3000
+"""Candidates times query intervals that a query may align: a query shorter than 30
+intervals gets ``CANDIDATE_SYMBOLS // intervals`` candidates (a two-bar fragment of 13
+intervals about 230) instead of :data:`CANDIDATES`, for the same work. Short queries
+need more: their n-grams are few and common, and one changed note breaks most of them."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+QUERY_KINDS = ("symbolic", "audio")
+
 
 @dataclass(frozen=True)
 class QueryNotes:
@@ -30,6 +32,10 @@ class QueryNotes:
         source: what the notes were read from, for messages (a file name, ``"<stdin>"``).
         abc: The query as a whole ABC tune (header included), when it was read from ABC;
             ``None`` otherwise. The title-suggestion fallback embeds it.
+        kind: ``"symbolic"`` (written notes: ABC, MIDI) or ``"audio"`` (pitch-tracked
+            from a recording). Each kind has its own calibration
+            (:data:`folkclip.identify.calibration.CALIBRATIONS`): tracking errors lower an
+            audio query's alignment score without making its best match less likely right.
     """
 
     midi_pitch: np.ndarray
@@ -37,11 +43,14 @@ class QueryNotes:
     duration_s: np.ndarray
     source: str = "<query>"
     abc: str | None = None
+    kind: str = "symbolic"
 
     def __post_init__(self) -> None:
         n = len(self.midi_pitch)
         if len(self.onset_s) != n or len(self.duration_s) != n:
             raise ValueError("midi_pitch, onset_s and duration_s must have the same length")
+        if self.kind not in QUERY_KINDS:
+            raise ValueError(f"kind {self.kind!r} is not one of {QUERY_KINDS}")
 
     def __len__(self) -> int:
         return len(self.midi_pitch)
