@@ -10,16 +10,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from random_reels import random_bars  # tests/random_reels.py
 
 from folkclip.errors import FolkclipError
 from folkclip.identify import (
-    Identifier, NoMelodyFound, QueryError, QueryNotes, UnsupportedQuery, notes_to_abc,
-    read_abc_query, read_query,
+    Identifier,
+    NoMelodyFound,
+    QueryError,
+    QueryNotes,
+    UnsupportedQuery,
+    notes_to_abc,
+    read_abc_query,
+    read_query,
 )
 from folkclip.identify.align import DEFAULT_SCORING, Scoring, align_batch
 from folkclip.identify.symbols import START, melody_symbols, ngram_codes
-
-NOTES = "CDEFGABcdefgab"
 
 
 # ------------------------------------------------------------------ the ABC reader
@@ -178,10 +183,6 @@ def test_aligner_agrees_with_a_plain_reference(scoring):
 
 
 # ------------------------------------------------------------- identification
-def _bars(rng: np.random.Generator, n: int) -> list[str]:
-    return ["".join(NOTES[i] for i in rng.integers(0, len(NOTES), 8)) for _ in range(n)]
-
-
 @pytest.fixture(scope="module")
 def index(tmp_path_factory) -> tuple[Path, list[list[str]]]:
     """An index of 12 random two-part reels (|: A :|: B :|), one with a second name in
@@ -195,7 +196,7 @@ def index(tmp_path_factory) -> tuple[Path, list[list[str]]]:
     from folkclip.models import create_model
 
     rng = np.random.default_rng(1)
-    parts = [_bars(rng, 8) for _ in range(16)]
+    parts = [random_bars(rng, 8) for _ in range(16)]
     base = tmp_path_factory.mktemp("identify")
     books = base / "books"
     books.mkdir()
@@ -203,7 +204,7 @@ def index(tmp_path_factory) -> tuple[Path, list[list[str]]]:
              f"|:{'|'.join(p[:4])}:|\n|:{'|'.join(p[4:])}:|\n" for i, p in enumerate(parts[:12])]
     (books / "book1.abc").write_text("\n".join(tunes))
     (books / "book2.abc").write_text(f"X:1\nT:Reel 3\nT:The Other Name\nM:4/4\nL:1/8\nK:A\n"
-                                     f"{'|'.join(_bars(rng, 8))}|]\n")
+                                     f"{'|'.join(random_bars(rng, 8))}|]\n")
     torch.manual_seed(0)
     tok = TokenizerConfig()
     tc = load_tokenized([str(books)], tok, use_cache=False)

@@ -17,34 +17,24 @@ pytest.importorskip("sklearn")
 torch = pytest.importorskip("torch")
 
 from folkclip_cli.main import main
+from random_reels import NOTES, random_bars, reel_abc  # tests/random_reels.py
 from folkclip.errors import FolkclipError
 from folkclip.index import AbcQueryError, TuneIndex, UnknownTuneError
 from folkclip.index import vectors as vx
-
-NOTES = "CDEFGABcdefgab"
-
-
-def _melody(rng: np.random.Generator, bars: int = 8) -> list[str]:
-    return ["".join(NOTES[i] for i in rng.integers(0, len(NOTES), 8)) for _ in range(bars)]
-
-
-def _tune(x: int, title: str, bars: list[str], key: str = "G") -> str:
-    return f"X:{x}\nT:{title}\nR:reel\nM:4/4\nL:1/8\nK:{key}\n" + "|".join(bars) + "|]\n"
-
 
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory) -> Path:
     """Two books of random reels; three tunes appear in both (slightly varied)."""
     rng = np.random.default_rng(0)
     folder = tmp_path_factory.mktemp("books")
-    melodies = [_melody(rng) for _ in range(14)]
-    book1 = [_tune(i + 1, f"Reel Number {i + 1}", m) for i, m in enumerate(melodies)]
+    melodies = [random_bars(rng) for _ in range(14)]
+    book1 = [reel_abc(i + 1, f"Reel Number {i + 1}", m) for i, m in enumerate(melodies)]
     book2 = []
     for j, i in enumerate((0, 3, 7)):
         varied = list(melodies[i])
         varied[-1] = "".join(NOTES[k] for k in rng.integers(0, len(NOTES), 8))
-        book2.append(_tune(j + 1, f"Reel Number {i + 1}", varied, key="A"))
-    book2 += [_tune(10 + j, f"Other Tune {j}", _melody(rng)) for j in range(5)]
+        book2.append(reel_abc(j + 1, f"Reel Number {i + 1}", varied, key="A"))
+    book2 += [reel_abc(10 + j, f"Other Tune {j}", random_bars(rng)) for j in range(5)]
     (folder / "book1.abc").write_text("\n".join(book1))
     (folder / "book2.abc").write_text("\n".join(book2))
     return folder

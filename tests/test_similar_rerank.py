@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from random_reels import random_bars, reel_abc  # tests/random_reels.py
 
 from folkclip.errors import FolkclipError
 from folkclip.identify.melody import Melody, tune_melody
@@ -69,17 +70,6 @@ def test_query_symbols_equal_the_indexed_tune_with_repeats_unfolded():
 
 # ---------------------------------------------------------------- on a built index
 torch = pytest.importorskip("torch")
-NOTES = "CDEFGABcdefgab"
-
-
-def _bars(rng: np.random.Generator, n: int = 8) -> list[str]:
-    return ["".join(NOTES[i] for i in rng.integers(0, len(NOTES), 8)) for _ in range(n)]
-
-
-def _tune(x: int, title: str, bars: list[str], key: str = "G") -> str:
-    return f"X:{x}\nT:{title}\nR:reel\nM:4/4\nL:1/8\nK:{key}\n" + "|".join(bars) + "|]\n"
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple[object, Path, Path]:
     """An index of random reels with an untrained model; tune 0's version (tune 10, in
@@ -92,12 +82,12 @@ def built(tmp_path_factory) -> tuple[object, Path, Path]:
 
     rng = np.random.default_rng(1)
     folder = tmp_path_factory.mktemp("rerank-books")
-    tunes = [_bars(rng) for _ in range(10)]
-    (folder / "a.abc").write_text("\n".join(_tune(i + 1, f"Reel {i}", m)
+    tunes = [random_bars(rng) for _ in range(10)]
+    (folder / "a.abc").write_text("\n".join(reel_abc(i + 1, f"Reel {i}", m)
                                             for i, m in enumerate(tunes)))
-    version = tunes[0][:4] + _bars(rng, 4)
-    (folder / "b.abc").write_text(_tune(1, "Reel 0", version, key="A") + "\n" +
-                                  _tune(2, "Other", _bars(rng)))
+    version = tunes[0][:4] + random_bars(rng, 4)
+    (folder / "b.abc").write_text(reel_abc(1, "Reel 0", version, key="A") + "\n" +
+                                  reel_abc(2, "Other", random_bars(rng)))
     torch.manual_seed(0)
     tok = TokenizerConfig()
     tc = load_tokenized([str(folder)], tok, use_cache=False)
