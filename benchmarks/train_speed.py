@@ -12,7 +12,8 @@ to this checkout's runs only (fields the old version lacks, such as
 step (forward + backward, :class:`torch.utils.flop_counter.FlopCounterMode`) on a real batch.
 
     python benchmarks/train_speed.py --old-src /work/old/src [--configs default cnn ...]
-        [--steps 30] [--runs 3] [--threads 2] [--new-set trainer.bucket_by_length=true]
+        [--steps 30] [--base-steps 1] [--runs 3] [--threads 0]
+        [--new-set trainer.bucket_by_length=true]
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ STUDY = ("default", "header", "cnn", "gru", "gru-attn", "transformer", "patch-tr
 
 def one_run(src: Path, config: str, steps: int, threads: int, extra: list[str]) -> float:
     """Wall seconds of one whole ``folkclip train`` process, with the config files of the
-    checkout that ``src`` belongs to."""
+    checkout that ``src`` belongs to (``threads`` 0: the config's own setting)."""
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-m", "folkclip_cli.main", "train",
                "--config", str(src.parent / "configs" / f"{config}.yaml"), "--out", out,
-               "--set", f"trainer.max_steps={steps}", "--set", f"trainer.threads={threads}",
+               "--set", f"trainer.max_steps={steps}",
                "--set", "trainer.progress_bar=false", "--set", "tracking.logger=csv"]
+        if threads:
+            cmd += ["--set", f"trainer.threads={threads}"]
         for item in extra:
             cmd += ["--set", item]
         env = {**os.environ, "PYTHONPATH": str(src)}
@@ -80,13 +83,26 @@ def count_flops(threads: int) -> None:
           "GFLOP counted (matrix products; forward + backward)")
 
 
+def _row(config: str, what: str, rates: dict[str, list[float]]) -> None:
+    """One printed row: median samples/s of both versions and the paired ratio new/old."""
+    ratios = sorted(n / o for n, o in zip(rates["new"], rates["old"]))
+    print(f"{config:<18}{what:<10}{statistics.median(rates['old']):>14.1f}"
+          f"{statistics.median(rates['new']):>14.1f}  "
+          f"{ratios[0]:.2f} / {statistics.median(ratios):.2f} / {ratios[-1]:.2f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--old-src", required=True, help="src folder of the version to compare with")
     p.add_argument("--configs", nargs="+", default=list(STUDY), help="configs/<name>.yaml")
     p.add_argument("--steps", type=int, default=30, help="trainer.max_steps of every run")
     p.add_argument("--runs", type=int, default=3, help="runs of each version (alternating)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=0,
+                   help="trainer.threads of every run (0: as each config says)")
+    p.add_argument("--base-steps", type=int, default=0,
+                   help="also time runs of this many steps and print the marginal rate, "
+                        "(steps - base) x batch / (wall - base wall): start-up, the final "
+                        "evaluation and export cancel out")
     p.add_argument("--batch-size", type=int, default=64, help="the configs' batch size")
     p.add_argument("--new-set", action="append", default=[], metavar="KEY=VALUE",
                    help="override for this checkout's runs only (repeatable)")
@@ -94,22 +110,30 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     new_src, old_src = ROOT / "src", Path(args.old_src).resolve()
     samples = args.steps * args.batch_size
-    print(f"{args.steps} steps x batch {args.batch_size}, {args.threads} threads, "
-          f"{args.runs} alternating runs each; new extra: {args.new_set or 'none'}")
-    print(f"{'config':<18}{'old samples/s':>14}{'new samples/s':>14}  ratio new/old min/med/max")
+    print(f"{args.steps} steps x batch {args.batch_size}, threads "
+          f"{args.threads or 'as configured'}, {args.runs} alternating runs each; new extra: "
+          f"{args.new_set or 'none'}" + (f"; marginal over {args.base_steps}-step runs"
+                                          if args.base_steps else ""))
+    print(f"{'config':<18}{'':<10}{'old samples/s':>14}{'new samples/s':>14}"
+          "  ratio new/old min/med/max")
     for config in args.configs:
-        old, new = [], []
+        walls: dict[tuple[str, int], list[float]] = {}
         for _ in range(args.runs):
-            new.append(one_run(new_src, config, args.steps, args.threads, args.new_set))
-            old.append(one_run(old_src, config, args.steps, args.threads, []))
-        ratios = sorted(o / n for o, n in zip(old, new))
-        print(f"{config:<18}{samples / statistics.median(old):>14.1f}"
-              f"{samples / statistics.median(new):>14.1f}  "
-              f"{ratios[0]:.2f} / {statistics.median(ratios):.2f} / {ratios[-1]:.2f}",
-              flush=True)
+            for steps in (args.steps, args.base_steps) if args.base_steps else (args.steps,):
+                for name, src, extra in (("new", new_src, args.new_set), ("old", old_src, [])):
+                    walls.setdefault((name, steps), []).append(
+                        one_run(src, config, steps, args.threads, extra))
+        rates = {name: [samples / w for w in walls[name, args.steps]] for name in ("new", "old")}
+        _row(config, "whole", rates)
+        if args.base_steps:
+            extra_samples = (args.steps - args.base_steps) * args.batch_size
+            _row(config, "marginal", {name: [
+                extra_samples / (w - b) for w, b in zip(walls[name, args.steps],
+                                                        walls[name, args.base_steps])]
+                for name in ("new", "old")})
     if args.flops:
         sys.path.insert(0, str(new_src))
-        count_flops(args.threads)
+        count_flops(args.threads or 2)
     return 0
 
 

@@ -9,8 +9,9 @@ bucketed`` times batches of 64 random training tunes against the batches of
 alternating step by step in one process; ``--archs`` takes several model presets. With
 ``--src`` another checkout's ``src`` folder is imported instead (random batches only).
 
-    python benchmarks/train_step.py [--steps 6] [--threads 2] [--archs gru-attn transformer]
-                                    [--batches random bucketed] [--src OTHER/src]
+    python benchmarks/train_step.py [--steps 6 | --steps 0 (one epoch)] [--threads 2]
+        [--batch-size 64] [--archs gru-attn transformer] [--batches random bucketed]
+        [--src OTHER/src]
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ PHASES = ("collate", "melody forward", "title forward", "backward", "loss + opti
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=6, help="timed steps (after one warm-up)")
+    parser.add_argument("--steps", type=int, default=6,
+                        help="timed steps (after one warm-up); 0: every batch of one epoch")
+    parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--archs", nargs="+", default=["gru-attn"], help="model presets")
     parser.add_argument("--batches", nargs="+", default=["random"],
@@ -54,16 +57,18 @@ def main(argv: list[str] | None = None) -> int:
     train = tc.split(0, (0.8, 0.1, 0.1))["train"]
     ds = PairDataset(tc, train, 0, True)
     rng = np.random.default_rng(0)
+    bs = args.batch_size
     batches: dict[str, list[np.ndarray]] = {}
     for how in args.batches:
         if how == "bucketed":
             from folkclip_cli.train.loaders import bucketed_order
 
             lengths = np.minimum(np.diff(tc.offsets)[np.asarray(ds.indices)], 256)
-            order = bucketed_order(lengths, 64, np.random.default_rng([0, 0]))
+            order = bucketed_order(lengths, bs, np.random.default_rng([0, 0]))
         else:
             order = rng.permutation(len(ds))
-        batches[how] = [order[s:s + 64] for s in range(0, len(order) - 63, 64)]
+        batches[how] = [order[s:s + bs] for s in range(0, len(order) - bs + 1, bs)]
+    steps = args.steps or min(len(b) for b in batches.values()) - 1
     runs = {}
     for arch in args.archs:
         model = create_model(arch, {f: len(v) for f, v in tc.vocab.items()})
@@ -71,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
         for how in args.batches:
             runs[arch, how] = (model, collate, opt, dict.fromkeys(PHASES, 0.0), [])
-    for step in range(args.steps + 1):
+    for step in range(steps + 1):
         for (arch, how), (model, collate, opt, total, events) in runs.items():
             pick = batches[how][step % len(batches[how])]
             t0 = time.perf_counter()
@@ -98,14 +103,14 @@ def main(argv: list[str] | None = None) -> int:
                 total[name] += dt
     print(f"folkclip from {sys.modules['folkclip'].__file__}")
     for (arch, how), (_, _, _, total, events) in runs.items():
-        step_s = sum(total.values()) / args.steps
+        step_s = sum(total.values()) / steps
         mean_events = np.mean([e for e, _ in events])
         padded = np.mean([t for _, t in events])
-        print(f"{arch} / {how} batches: batch 64, {mean_events:.0f} events per tune, padded "
-              f"to {padded:.0f}, {args.threads} threads, {args.steps} steps: "
-              f"{step_s * 1000:.0f} ms per step, {64 / step_s:.1f} samples/s")
+        print(f"{arch} / {how} batches: batch {bs}, {mean_events:.0f} events per tune, padded "
+              f"to {padded:.0f}, {args.threads} threads, {steps} steps: "
+              f"{step_s * 1000:.0f} ms per step, {bs / step_s:.1f} samples/s")
         for name, t in total.items():
-            print(f"  {name:<18}{t / args.steps * 1000:8.1f} ms  {t / sum(total.values()):6.1%}")
+            print(f"  {name:<18}{t / steps * 1000:8.1f} ms  {t / sum(total.values()):6.1%}")
     return 0
 
 

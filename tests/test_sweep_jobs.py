@@ -37,7 +37,8 @@ def test_jobs_train_on_one_gpu_each_when_gpus_are_present(tmp_path, monkeypatch,
     for cmd, env in calls:
         s = _settings(cmd)
         # the job's settings come last, so they win over the config's accelerator
-        assert s[-2:] == ["trainer.accelerator=gpu", "trainer.devices=1"]
+        assert s[-3:] == ["trainer.accelerator=gpu", "trainer.devices=1",
+                          "trainer.strategy=auto"]  # one process per job
         assert env["CUDA_VISIBLE_DEVICES"] in {"0", "1"}
         assert not any(o.startswith("trainer.threads=") for o in s)
 
@@ -55,4 +56,5 @@ def test_job_settings_round_robin_over_gpus():
     envs = [study_jobs.job_settings(slot, 4, 2, "auto", 16)[0]["CUDA_VISIBLE_DEVICES"]
             for slot in range(4)]
     assert envs == ["0", "1", "0", "1"]
-    assert study_jobs.job_settings(0, 4, 0, "auto", 16)[1] == ["trainer.threads=4"]
+    assert study_jobs.job_settings(0, 4, 0, "auto", 16)[1] == [
+        "trainer.threads=4", "trainer.devices=1", "trainer.strategy=auto"]

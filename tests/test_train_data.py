@@ -19,6 +19,8 @@ from folkclip_cli.train.loaders import (
     PairDataset,
     bucketed_order,
     make_loader,
+    rank_share,
+    share_size,
 )
 
 BODY = "M:6/8\nL:1/8\nK:D\n|:A|d2e fed|g2f e>dc|B3 AFD:|\n"
@@ -148,3 +150,30 @@ def test_pair_dataset_lengths_are_events_cut_at_max_events():
     full = np.diff(tc.offsets)
     assert ds.lengths(10_000).tolist() == full.tolist()
     assert ds.lengths(8).tolist() == np.minimum(full, 8).tolist()
+
+
+@pytest.mark.parametrize("n", [64, 70, 71])
+def test_processes_share_each_global_batch_and_together_take_the_same_batches(n):
+    # Data-parallel training: every process keeps its share of each global batch, so the
+    # processes together train on the global batches one process would.
+    lengths = np.random.default_rng(5).integers(10, 256, n)
+    data = list(range(n))
+    alone = list(EpochSampler(data, 4, True, lengths, batch_size=16))
+    shares = [rank_share(np.asarray(alone), 16, 2, r).tolist() for r in (0, 1)]
+    assert [len(s) for s in shares] == [share_size(n, 16, 2)] * 2
+    for b in range(n // 16):  # a full global batch is its two shares, dealt out in turn
+        assert sorted(shares[0][8 * b:8 * b + 8] + shares[1][8 * b:8 * b + 8]) == \
+            sorted(alone[16 * b:16 * b + 16])
+        assert shares[0][8 * b:8 * b + 8] == alone[16 * b:16 * b + 16:2]
+    tail = alone[n // 16 * 16:]
+    got = shares[0][n // 16 * 8:] + shares[1][n // 16 * 8:]
+    assert set(got) == set(tail) and len(got) == len(tail) + len(tail) % 2  # odd: one repeat
+
+
+def test_a_loader_for_two_processes_hands_out_half_batches_and_refuses_odd_batches():
+    tc = _corpus(8)
+    loader = make_loader(PairDataset(tc, range(len(tc)), seed=0), lambda items: items, 4, True,
+                         seed=0, world=2)
+    assert loader.batch_size == 2 and len(loader) == 2  # 2 global batches of 4
+    with pytest.raises(ValueError, match="not a multiple of 2 processes"):
+        EpochSampler(list(range(8)), 0, True, batch_size=5, world=2)

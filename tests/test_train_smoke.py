@@ -84,15 +84,14 @@ def test_ddp_two_cpu_processes_gather_a_global_batch(tmp_path):
 
     out = tmp_path / "ddp"
     cmd = [sys.executable, "-m", "folkclip_cli.main", "train", "--out", str(out), "--set",
-           "model_preset=gru", "--set", "trainer.max_steps=8", "--set", "trainer.batch_size=8",
+           "model_preset=gru", "--set", "trainer.max_steps=8",
            "--set", "trainer.strategy=ddp", "--set", "trainer.devices=2",
            "--set", "trainer.log_every_n_steps=1", *TINY]
-    cmd[cmd.index("trainer.batch_size=16")] = "trainer.batch_size=8"
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = list(csv.DictReader(open(out / "logs" / "metrics.csv")))
     sizes = {float(r["train/global_batch"]) for r in rows if r.get("train/global_batch")}
-    assert sizes and max(sizes) == 16.0  # 2 processes x batch 8
+    assert sizes and max(sizes) == 16.0  # trainer.batch_size is the global batch: 2 x 8
     assert (out / "model" / "weights.pt").exists()
 
 

@@ -105,6 +105,11 @@ def train_subprocess(run: PlannedRun, config: str | None, base: list[str], resum
 GPU_ACCELERATORS = ("auto", "gpu", "cuda")  # config accelerators a GPU job may take over
 
 
+# A job trains in one process, whatever its config says (configs/default.yaml trains with
+# two data-parallel processes on a CPU of its own).
+ONE_PROCESS = ("trainer.devices=1", "trainer.strategy=auto")
+
+
 def job_settings(slot: int, jobs: int, gpus: int, accelerator: str,
                  cpus: int) -> tuple[dict[str, str], list[str]]:
     """Environment and config overrides of the subprocess in ``slot`` of ``jobs``.
@@ -118,13 +123,16 @@ def job_settings(slot: int, jobs: int, gpus: int, accelerator: str,
 
     Returns:
         ``(env, overrides)``: with GPUs and a GPU-capable accelerator, one GPU per job
-        (``CUDA_VISIBLE_DEVICES``, ``trainer.accelerator=gpu``, ``trainer.devices=1``);
-        otherwise CPU training with ``cpus // jobs`` threads each.
+        (``CUDA_VISIBLE_DEVICES``, ``trainer.accelerator=gpu``); otherwise CPU training
+        with ``cpus // jobs`` threads each. Either way a job is one process
+        (:data:`ONE_PROCESS`): the jobs are the parallelism, and since
+        ``trainer.batch_size`` is the global batch the results do not change.
     """
     if gpus > 0 and accelerator in GPU_ACCELERATORS:
         return ({"CUDA_VISIBLE_DEVICES": str(slot % gpus)},
-                ["trainer.accelerator=gpu", "trainer.devices=1"])
-    return {"CUDA_VISIBLE_DEVICES": ""}, [f"trainer.threads={max(1, cpus // jobs)}"]
+                ["trainer.accelerator=gpu", *ONE_PROCESS])
+    return ({"CUDA_VISIBLE_DEVICES": ""},
+            [f"trainer.threads={max(1, cpus // jobs)}", *ONE_PROCESS])
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from folkclip.errors import FolkclipError
-from folkclip_cli.study.jobs import Job, Progress, pending
+from folkclip_cli.study.jobs import ONE_PROCESS, Job, Progress, pending
 
 MAX_RETRIES = 3  # retries of a task whose worker died (the retry resumes from the checkpoint)
 
@@ -91,8 +91,8 @@ class RayLauncher:
                               max_retries=MAX_RETRIES)(_train)
             env = {"PYTHONPATH": os.environ.get("PYTHONPATH", ""),
                    **({} if self.gpus else {"CUDA_VISIBLE_DEVICES": ""})}
-            extra = ([] if not self.gpus else ["trainer.accelerator=gpu", "trainer.devices=1"])
-            extra.append(f"trainer.threads={self.cpus}")
+            extra = [*(["trainer.accelerator=gpu"] if self.gpus else []), *ONE_PROCESS,
+                     f"trainer.threads={self.cpus}"]
             refs = {}
             for job, _ in todo:
                 args = {"run": job.run, "config": job.config, "base": list(job.base),

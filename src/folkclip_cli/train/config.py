@@ -96,6 +96,9 @@ class TrainerConfig:
 
     max_epochs: Positive = 30
     max_steps: Annotated[int, Range(ge=-1)] = -1  # -1: no limit but max_epochs
+    # the global batch (the contrastive loss's in-batch negatives): with devices x num_nodes
+    # processes each takes an equal share of every batch, so the batches do not depend on
+    # how many processes train (loaders.py)
     batch_size: Positive = 64
     accelerator: ACCELERATORS = "cpu"
     devices: Positive = 1
@@ -115,6 +118,15 @@ class TrainerConfig:
     def __post_init__(self) -> None:
         if self.max_steps == 0:
             raise FolkclipError("trainer.max_steps must be -1 (no limit) or >= 1, got 0")
+        if self.batch_size % self.world_size:
+            raise FolkclipError(f"trainer.batch_size {self.batch_size} (the global batch) must "
+                                f"be a multiple of the {self.world_size} processes "
+                                "(trainer.devices x trainer.num_nodes)")
+
+    @property
+    def world_size(self) -> int:
+        """Data-parallel processes: ``devices x num_nodes``."""
+        return self.devices * self.num_nodes
 
 
 @dataclass

@@ -132,8 +132,9 @@ def train_contrastive(cfg: TrainConfig, out: Path, resume: bool = False) -> dict
     tr = cfg.trainer
     lengths = train_ds.lengths(dc.max_events) if tr.bucket_by_length else None
     train_loader = make_loader(train_ds, collate, tr.batch_size, True, cfg.seed, tr.num_workers,
-                               lengths)
-    val_loader = make_loader(val_ds, collate, tr.batch_size, False, cfg.seed, tr.num_workers)
+                               lengths, tr.world_size)
+    val_loader = make_loader(val_ds, collate, tr.batch_size, False, cfg.seed, tr.num_workers,
+                             world=tr.world_size)
     total = planned_steps(len(train_ds), tr)
     module = ContrastiveModule(model, cfg, tc, splits["validation"], total)
     tracker = PredictionTracker(out, EvalSet(tc, splits["validation"]), cfg.tracking.probe_size,

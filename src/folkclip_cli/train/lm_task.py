@@ -145,8 +145,10 @@ def train_melody_lm(cfg: TrainConfig, out: Path, resume: bool = False) -> dict |
                             f"{len(val_ds)} validation")
     model = MelodyLM(lm_cfg, {f: len(v) for f, v in tc.vocab.items()})
     collate = make_lm_collate(tc, max_events)
-    train_loader = make_loader(train_ds, collate, tr.batch_size, True, cfg.seed, tr.num_workers)
-    val_loader = make_loader(val_ds, collate, tr.batch_size, False, cfg.seed, tr.num_workers)
+    train_loader = make_loader(train_ds, collate, tr.batch_size, True, cfg.seed, tr.num_workers,
+                               world=tr.world_size)
+    val_loader = make_loader(val_ds, collate, tr.batch_size, False, cfg.seed, tr.num_workers,
+                             world=tr.world_size)
     total = planned_steps(len(train_ds), tr)
     module = MelodyLMModule(model, cfg, total)
     trainer = fit(cfg, out, module, train_loader, val_loader, mode="min", resume=resume)

@@ -90,22 +90,34 @@ class EpochSampler(Sampler[int]):
     the epoch on to the dataset (:meth:`PairDataset.set_epoch`). Because the order depends
     on nothing but (seed, epoch), a resumed run sees the same order; :meth:`skip` drops
     the positions a checkpointed run had already consumed in its epoch.
+
+    With ``world`` processes (data-parallel training), ``batch_size`` is the global batch:
+    every process draws the same global order and keeps its share of each global batch
+    (:func:`rank_share`), so the processes together train on exactly the batches one
+    process would, and the contrastive loss, which gathers the embeddings of all
+    processes, sees the same negatives. The process's rank is read from
+    ``torch.distributed`` when iteration starts (the processes are started after the
+    loaders are made).
     """
 
     def __init__(self, dataset: Sized, seed: int, shuffle: bool,
-                 lengths: np.ndarray | None = None, batch_size: int = 1) -> None:
+                 lengths: np.ndarray | None = None, batch_size: int = 1,
+                 world: int = 1) -> None:
         self.dataset = dataset
         self.seed = seed
         self.shuffle = shuffle
         self.lengths = None if lengths is None else np.asarray(lengths)
         self.batch_size = batch_size
+        self.world = world
         if self.lengths is not None and len(self.lengths) != len(dataset):
             raise ValueError(f"lengths has {len(self.lengths)} entries for {len(dataset)} items")
+        if batch_size % world:
+            raise ValueError(f"batch size {batch_size} is not a multiple of {world} processes")
         self.epoch = 0
         self._skip = 0
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return share_size(len(self.dataset), self.batch_size, self.world)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -129,7 +141,56 @@ class EpochSampler(Sampler[int]):
 
     def __iter__(self) -> Iterator[int]:
         start, self._skip = self._skip, 0  # read when iteration really starts
-        yield from self.order()[start:].tolist()
+        share = rank_share(self.order(), self.batch_size, self.world, _rank(self.world))
+        yield from share[start:].tolist()
+
+
+def _rank(world: int) -> int:
+    """This process's rank among ``world`` data-parallel processes (0 when alone)."""
+    if world == 1:
+        return 0
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        raise RuntimeError(f"a loader for {world} processes is iterated outside "
+                           "torch.distributed")
+    return dist.get_rank()
+
+
+def share_size(n: int, batch_size: int, world: int) -> int:
+    """Positions each of ``world`` processes gets from an order of ``n`` (see
+    :func:`rank_share`)."""
+    full = n // batch_size * batch_size
+    return full // world + -(-(n - full) // world)
+
+
+def rank_share(order: np.ndarray, batch_size: int, world: int, rank: int) -> np.ndarray:
+    """Process ``rank``'s share of ``order``, cut into global batches of ``batch_size``.
+
+    Each global batch is dealt out in turn (positions ``rank, rank + world, ...``), so a
+    length-bucketed batch gives every process tunes of the same lengths and no process
+    waits for another's longer ones; the process's batches are its shares of the global
+    batches, in order. A short last batch whose size is not a multiple of ``world`` is
+    filled up by repeating its first positions (as ``DistributedSampler`` pads), since
+    every process must take a step with a batch of the same size.
+
+    Args:
+        order: (n,) positions, the global order.
+        batch_size: The global batch, a multiple of ``world``.
+        world: Number of processes.
+        rank: This process, ``0 <= rank < world``.
+
+    Returns:
+        (share_size(n, batch_size, world),) positions.
+    """
+    if world == 1:
+        return order
+    full = len(order) // batch_size * batch_size
+    tail = order[full:]
+    if len(tail) % world:
+        tail = np.resize(tail, len(tail) + world - len(tail) % world)  # repeats from its start
+    head = order[:full].reshape(-1, batch_size)[:, rank::world].reshape(-1)
+    return np.concatenate([head, tail[rank::world]])
 
 
 def bucketed_order(lengths: np.ndarray, batch_size: int, rng: np.random.Generator
@@ -173,8 +234,8 @@ class ResumableLoader(DataLoader):
     ``state_dict`` records the epoch and the batches handed out so far in it; after
     ``load_state_dict`` the next iteration starts at the following batch, so a run
     resumed from a step checkpoint trains on exactly the batches it would have seen.
-    (With several processes Lightning wraps the sampler in a distributed one; a run
-    resumed mid-epoch then restarts that epoch's order, as Lightning does by default.)
+    With several processes each one's sampler deals itself its share of every global
+    batch (:class:`EpochSampler`), so the same holds for data-parallel runs.
     """
 
     _yielded = 0
@@ -192,9 +253,8 @@ class ResumableLoader(DataLoader):
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.sampler.set_epoch(state["epoch"])
-        if isinstance(self.sampler, EpochSampler):  # not when Lightning wrapped it for DDP
-            self.sampler.skip(state["batches"] * self.batch_size)
-            self._resumed_batches = state["batches"]
+        self.sampler.skip(state["batches"] * self.batch_size)
+        self._resumed_batches = state["batches"]
 
 
 class _CountingIterator:
@@ -216,12 +276,15 @@ class _CountingIterator:
 
 
 def make_loader(ds: Dataset, collate: Callable, batch_size: int, shuffle: bool, seed: int,
-                num_workers: int = 0, lengths: np.ndarray | None = None) -> ResumableLoader:
+                num_workers: int = 0, lengths: np.ndarray | None = None, world: int = 1
+                ) -> ResumableLoader:
     """A loader whose order depends only on (seed, epoch) and that resumes mid-epoch;
-    with ``lengths`` (events per item) and ``shuffle``, batches are length-bucketed."""
+    with ``lengths`` (events per item) and ``shuffle``, batches are length-bucketed.
+    ``batch_size`` is the global batch of ``world`` data-parallel processes; each
+    process's loader hands out its share, ``batch_size // world`` items a batch."""
     gen = torch.Generator()
     gen.manual_seed(seed)  # worker seeds only; the order comes from the sampler
-    sampler = EpochSampler(ds, seed, shuffle, lengths, batch_size)
-    return ResumableLoader(ds, batch_size=batch_size, sampler=sampler,
+    sampler = EpochSampler(ds, seed, shuffle, lengths, batch_size, world)
+    return ResumableLoader(ds, batch_size=batch_size // world, sampler=sampler,
                            collate_fn=collate, generator=gen, num_workers=num_workers,
                            drop_last=False)

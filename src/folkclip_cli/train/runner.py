@@ -128,7 +128,8 @@ def fit(cfg: TrainConfig, out: Path, module: L.LightningModule, train_loader: Da
         logger=_loggers(cfg, out), callbacks=[ckpt, stop, *extra, *(callbacks or [])],
         default_root_dir=str(out), log_every_n_steps=tr.log_every_n_steps,
         enable_progress_bar=tr.progress_bar, enable_model_summary=False,
-        num_sanity_val_steps=0, deterministic=True)
+        num_sanity_val_steps=0, deterministic=True,
+        use_distributed_sampler=False)  # each loader deals its process's share itself
     if resume:
         check_checkpoint(last)
     metrics_csv = out / "logs" / "metrics.csv"
@@ -194,10 +195,10 @@ def lr_lambda(step: int, warmup: int, total: int, schedule: str) -> float:
 
 def planned_steps(n_train: int, tr: TrainerConfig) -> int:
     """Optimiser steps the run will take (for the LR schedule): ``trainer.max_steps`` when
-    set, else epochs x batches per epoch over all processes."""
+    set, else epochs x global batches per epoch (the same for any number of processes)."""
     if tr.max_steps > 0:
         return tr.max_steps
-    return tr.max_epochs * math.ceil(n_train / (tr.batch_size * tr.devices * tr.num_nodes))
+    return tr.max_epochs * math.ceil(n_train / tr.batch_size)
 
 
 def configure_optimizers(model: torch.nn.Module, oc: OptimConfig, total_steps: int) -> dict:

@@ -211,9 +211,9 @@ def train_title_lm(cfg: TitleTrainConfig, out: Path, resume: bool = False) -> di
     model = TitleLM(tl, {f: len(v) for f, v in tc.vocab.items()})
     collate = make_title_collate(tc, tl.condition, max_events, tl.max_chars)
     train_loader = make_loader(PairList(train), collate, tr.batch_size, True, cfg.seed,
-                               tr.num_workers)
+                               tr.num_workers, world=tr.world_size)
     val_loader = make_loader(PairList(val), collate, tr.batch_size, False, cfg.seed,
-                             tr.num_workers)
+                             tr.num_workers, world=tr.world_size)
     module = TitleLMModule(model, cfg, planned_steps(len(train), tr), val[:N_NAMED], tc, out)
     trainer = fit(cfg, out, module, train_loader, val_loader, mode="min", resume=resume)
     if not trainer.is_global_zero:
