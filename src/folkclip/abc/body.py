@@ -27,7 +27,33 @@ from folkclip.abc.symbols import (
 from folkclip.errors import AbcSyntaxError, FolkclipError
 
 _finditer = TOKEN_RE.finditer
-_CACHED_NAME_CHARS = 4  # note names remembered per key (``c''``; longer ones are rare)
+# The plain notes' pitches per key signature and lengths' ticks per unit, shared by the
+# scanners of a process (a few dozen signatures and units occur; the tables are bounded).
+_KEY_PITCHES: dict[tuple[tuple[str, int], ...], dict[str, int]] = {}
+_UNIT_TICKS: dict[int, dict[str, int]] = {}
+_TABLES_KEPT = 256  # signatures (and units) remembered; past it the tables start afresh
+_CACHED_CHARS = 4  # names and lengths remembered (``c''``, ``3/2``; longer ones are rare)
+
+
+def _key_pitches(key_acc: dict[str, int]) -> dict[str, int]:
+    """The table of plain-note pitches for a key signature (filled by the scanners)."""
+    signature = tuple(sorted(key_acc.items()))
+    table = _KEY_PITCHES.get(signature)
+    if table is None:
+        if len(_KEY_PITCHES) >= _TABLES_KEPT:
+            _KEY_PITCHES.clear()
+        table = _KEY_PITCHES[signature] = {}
+    return table
+
+
+def _unit_ticks(unit: int) -> dict[str, int]:
+    """The table of written lengths' ticks for a unit length (filled by the scanners)."""
+    table = _UNIT_TICKS.get(unit)
+    if table is None:
+        if len(_UNIT_TICKS) >= _TABLES_KEPT:
+            _UNIT_TICKS.clear()
+        table = _UNIT_TICKS[unit] = {}
+    return table
 
 class BodyScanner:
     """Turns body lines into events. Feed lines with :meth:`feed`, then call :meth:`finish`.
@@ -72,9 +98,9 @@ class BodyScanner:
         # bar has none), its ticks per written length under the unit (``_lcache``), and
         # flags for a tie before it and for decorations, chord symbols or grace notes
         # waiting for it.
-        self._kcache: dict[str, int] = {}
+        self._kcache = _key_pitches(self.key_acc)
         self._pcache = self._kcache
-        self._lcache: dict[str, int] = {}
+        self._lcache = _unit_ticks(unit)
         self._tied = False
         self._pending = False
 
@@ -134,14 +160,14 @@ class BodyScanner:
                 key = parse_key(value)
                 self.key_acc = key.accidentals
                 self.bar_acc = {}
-                self._kcache = self._pcache = {}
+                self._kcache = self._pcache = _key_pitches(self.key_acc)
                 self.events.append(Change("K", key, value))
             elif name == "M":
                 self.meter = parse_meter(value)
                 self.events.append(Change("M", self.meter, value))
             elif name == "L":
                 self.unit = parse_unit(value) if value else default_unit(self.meter)
-                self._lcache = {}
+                self._lcache = _unit_ticks(self.unit)
                 self.events.append(Change("L", self.unit, value))
             elif name == "P":
                 self.events.append(Change("P", value, value))
@@ -261,7 +287,7 @@ class BodyScanner:
             self.key_acc.get(upper, 0) if alter is None else alter)
         if octs and not MIN_PITCH <= pitch <= MAX_PITCH:
             raise _pitch_error(pitch, lineno)
-        if len(name) <= _CACHED_NAME_CHARS:
+        if len(name) <= _CACHED_CHARS:
             self._pcache[name] = pitch
         return pitch
 
@@ -296,7 +322,7 @@ class BodyScanner:
         unit changes when they are whole ticks (a rounded one warns each time)."""
         num, den = parse_length(length)
         ticks = self._duration(num, den, lineno)
-        if not (num * self.unit) % den:
+        if not (num * self.unit) % den and len(length) <= _CACHED_CHARS:
             self._lcache[length] = ticks
         return ticks
 
