@@ -1,11 +1,13 @@
 """Read + tokenize throughput: cold `load_tokenized` (the path training and indexing use)
 with 1 and 2 reading processes, the old version beside it, and the cache.
 
-Every cold figure is the wall time of one `load_tokenized(..., use_cache=False)` call in a
-fresh process (source files resolved first, so music21's import is not counted); old and
-new alternate run by run, and the old/new ratio is taken pair by pair. Also printed: the
-CPU time of parsing alone (text in memory) and of loading the tokenized corpus from the
-on-disk cache, in this process.
+Every cold figure is one `load_tokenized(..., use_cache=False)` call in a fresh process
+(source files resolved first, so music21's import is not counted), measured twice: wall
+time, and CPU time (the process's and its reading workers', user + system), which other
+jobs on the machine change much less; "tunes per CPU-second" of one process is what one
+core gives. Old and new alternate run by run, and the old/new ratio is taken pair by pair.
+Also printed: the CPU time of parsing alone (text in memory) and of loading the tokenized
+corpus from the on-disk cache, in this process.
 
     python benchmarks/read_tokenize.py [--sources default] [--repeat 3] [--old-src ../old/src]
 """
@@ -26,25 +28,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Run in a fresh process: prints tunes and wall seconds of one cold read + tokenize.
 INNER = """
-import sys, time
+import os, sys, time
 from folkclip.data import dataset
 from folkclip.io.sources import source_files
 sources, jobs = sys.argv[1].split(","), int(sys.argv[2])
 for s in sources:
     source_files(s)
 kw = {} if jobs == 0 else {"jobs": jobs}
-start = time.perf_counter()
+cpu = lambda t: t.user + t.system + t.children_user + t.children_system
+start, start_cpu = time.perf_counter(), cpu(os.times())
 tc = dataset.load_tokenized(sources, use_cache=False, **kw)
-print(len(tc), time.perf_counter() - start)
+print(len(tc), time.perf_counter() - start, cpu(os.times()) - start_cpu)
 """
 
 
-def cold(src: Path, sources: list[str], jobs: int) -> tuple[int, float]:
-    """(tunes, wall seconds) of one cold read in a fresh process; jobs 0: the old API."""
+def cold(src: Path, sources: list[str], jobs: int) -> tuple[int, float, float]:
+    """(tunes, wall seconds, CPU seconds) of one cold read in a fresh process; jobs 0: the
+    old API."""
     env = dict(os.environ, PYTHONPATH=str(src))
     out = subprocess.run([sys.executable, "-c", INNER, ",".join(sources), str(jobs)],
                          env=env, capture_output=True, text=True, check=True).stdout.split()
-    return int(out[0]), float(out[1])
+    return int(out[0]), float(out[1]), float(out[2])
 
 
 def best_of(repeat: int, fn) -> float:  # noqa: ANN001
@@ -64,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sources", nargs="+", default=["default"])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--old-src", default=None, help="another checkout's src (0fd79f4)")
+    parser.add_argument("--old-src", default=None, help="another checkout's src (359a7ac)")
+    parser.add_argument("--old-jobs", type=int, default=1,
+                        help="reading processes of the old version (0: its default)")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT / "src"))
@@ -78,20 +84,24 @@ def main(argv: list[str] | None = None) -> int:
     n = sum(len(parse_tunebook(t, s, default_type=d)[0]) for s, t, d in texts)
     parse_s = best_of(args.repeat, lambda: [parse_tunebook(t, s, default_type=d)
                                              for s, t, d in texts])
-    rates: dict[str, list[float]] = {}
-    ratios: dict[str, list[float]] = {}
+    rates: dict[str, list[float]] = {}  # wall
+    cpu_rates: dict[str, list[float]] = {}
+    ratios: dict[str, list[float]] = {}  # of CPU rates
     for _ in range(args.repeat):
         old_rate = None
         if args.old_src:
-            tunes, wall = cold(Path(args.old_src).resolve(), args.sources, 0)
-            old_rate = tunes / wall
-            rates.setdefault("old, 1 process", []).append(old_rate)
+            tunes, wall, cpu_s = cold(Path(args.old_src).resolve(), args.sources, args.old_jobs)
+            old_rate = tunes / cpu_s
+            name = "old, 1 process" if args.old_jobs in (0, 1) else f"old, {args.old_jobs} jobs"
+            rates.setdefault(name, []).append(tunes / wall)
+            cpu_rates.setdefault(name, []).append(old_rate)
         for jobs in (1, 2):
-            tunes, wall = cold(ROOT / "src", args.sources, jobs)
-            rates.setdefault(f"new, {jobs} process{'es' if jobs > 1 else ''}", []).append(
-                tunes / wall)
+            tunes, wall, cpu_s = cold(ROOT / "src", args.sources, jobs)
+            name = f"new, {jobs} process{'es' if jobs > 1 else ''}"
+            rates.setdefault(name, []).append(tunes / wall)
+            cpu_rates.setdefault(name, []).append(tunes / cpu_s)
             if old_rate:
-                ratios.setdefault(f"new {jobs} / old", []).append(tunes / wall / old_rate)
+                ratios.setdefault(f"new {jobs} / old", []).append(tunes / cpu_s / old_rate)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["FOLKCLIP_CACHE"] = tmp
         dataset.load_tokenized(args.sources, TokenizerConfig())
@@ -100,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"parse only (text in memory, CPU time):     {n / parse_s:7.0f} tunes/s")
     for name, xs in rates.items():
         print(f"cold read + tokenize, {name:<18} {spread(xs)} tunes/s (wall)")
+    for name, xs in cpu_rates.items():
+        print(f"cold read + tokenize, {name:<18} {spread(xs)} tunes per CPU-second")
     for name, xs in ratios.items():
-        print(f"speed ratio {name}: median {statistics.median(xs):.2f}x "
+        print(f"CPU speed ratio {name}: median {statistics.median(xs):.2f}x "
               f"(min {min(xs):.2f}, max {max(xs):.2f})")
     print(f"tokenized corpus from cache (CPU time):    {n / cached_s:7.0f} tunes/s")
     return 0

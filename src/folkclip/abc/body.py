@@ -22,9 +22,38 @@ from folkclip.abc.limits import (
 from folkclip.abc.model import Bar, Change, Event, Note
 from folkclip.abc.symbols import (
     ACCIDENTALS, CHORD_SYMBOL_RE, FIELD_LINE_RE, INNER_NOTE_RE, TOKEN_RE, TUPLET_Q, REPEATS,
-    bar_kind,
+    bar_kind, name_key,
 )
 from folkclip.errors import AbcSyntaxError, FolkclipError
+
+_finditer = TOKEN_RE.finditer
+# The plain notes' pitches per key signature and lengths' ticks per unit, shared by the
+# scanners of a process (a few dozen signatures and units occur; the tables are bounded).
+_KEY_PITCHES: dict[tuple[tuple[str, int], ...], dict[str, int]] = {}
+_UNIT_TICKS: dict[int, dict[str, int]] = {}
+_TABLES_KEPT = 256  # signatures (and units) remembered; past it the tables start afresh
+_CACHED_CHARS = 4  # names and lengths remembered (``c''``, ``3/2``; longer ones are rare)
+
+
+def _key_pitches(key_acc: dict[str, int]) -> dict[str, int]:
+    """The table of plain-note pitches for a key signature (filled by the scanners)."""
+    signature = tuple(sorted(key_acc.items()))
+    table = _KEY_PITCHES.get(signature)
+    if table is None:
+        if len(_KEY_PITCHES) >= _TABLES_KEPT:
+            _KEY_PITCHES.clear()
+        table = _KEY_PITCHES[signature] = {}
+    return table
+
+
+def _unit_ticks(unit: int) -> dict[str, int]:
+    """The table of written lengths' ticks for a unit length (filled by the scanners)."""
+    table = _UNIT_TICKS.get(unit)
+    if table is None:
+        if len(_UNIT_TICKS) >= _TABLES_KEPT:
+            _UNIT_TICKS.clear()
+        table = _UNIT_TICKS[unit] = {}
+    return table
 
 class BodyScanner:
     """Turns body lines into events. Feed lines with :meth:`feed`, then call :meth:`finish`.
@@ -60,9 +89,20 @@ class BodyScanner:
         self.tuplet_num = self.tuplet_den = 1
         self.broken_next: tuple[int, int] | None = None
         self.last: Note | None = None
-        self.last_name: tuple[str, int] | None = None  # letter and octave of the last note
+        self.last_name: str | None = None  # the last note's name as written (``c'``)
         self._unknown: dict[str, int] = {}
+        self._unknown_total = 0
         self._voice_warned = False
+        # What makes a plain note cheap: its pitch per name under the key alone (``_kcache``)
+        # and under the key and the bar's accidentals (``_pcache``, the same dict while the
+        # bar has none), its ticks per written length under the unit (``_lcache``), and
+        # flags for a tie before it and for decorations, chord symbols or grace notes
+        # waiting for it.
+        self._kcache = _key_pitches(self.key_acc)
+        self._pcache = self._kcache
+        self._lcache = _unit_ticks(unit)
+        self._tied = False
+        self._pending = False
 
     # ------------------------------------------------------------------ lines
     def feed(self, line: str, lineno: int) -> None:
@@ -120,12 +160,14 @@ class BodyScanner:
                 key = parse_key(value)
                 self.key_acc = key.accidentals
                 self.bar_acc = {}
+                self._kcache = self._pcache = _key_pitches(self.key_acc)
                 self.events.append(Change("K", key, value))
             elif name == "M":
                 self.meter = parse_meter(value)
                 self.events.append(Change("M", self.meter, value))
             elif name == "L":
                 self.unit = parse_unit(value) if value else default_unit(self.meter)
+                self._lcache = _unit_ticks(self.unit)
                 self.events.append(Change("L", self.unit, value))
             elif name == "P":
                 self.events.append(Change("P", value, value))
@@ -135,107 +177,154 @@ class BodyScanner:
     # ------------------------------------------------------------------- scan
     def _scan(self, line: str, lineno: int) -> None:
         """Scan one body line: one loop dispatching on the token regex's named groups, kept
-        whole on purpose (the reader's hot path; the branches share the scanner state)."""
-        pos = 0
-        end = len(line)
-        match = TOKEN_RE.match
-        key_acc = self.key_acc
+        whole on purpose (the reader's hot path; the branches share the scanner state).
+
+        A plain note (no accidental, no tie before it, no tuplet or broken rhythm) costs a
+        match, two dictionary look-ups (its pitch and length under the current key, bar
+        accidentals and unit) and a :class:`Note`; everything else goes to a helper."""
         events_append = self.events.append
-        while pos < end:
-            m = match(line, pos)
-            if m is None:
-                ch = line[pos]
-                if ch == "\\" and not line[pos + 1:].strip(" \t"):
-                    return  # line continuation
-                if ch not in "\\\r":
-                    self._unknown[ch] = self._unknown.get(ch, 0) + 1
-                    if sum(self._unknown.values()) > max(40, self.n_notes):
-                        raise AbcSyntaxError(
-                            f"too many unexpected characters ({ch!r} ...): not ABC music",
-                            lineno)
-                pos += 1
-                continue
-            pos = m.end()
+        for m in _finditer(line):
             kind = m.lastgroup
             if kind == "note":
-                # Hot path, inlined: pitch with key/bar accidentals, then duration.
-                letter, octs, length = m.group("letter", "oct", "len")
-                first = m.string[m.start()]
-                upper = letter.upper()
-                octave = 60 if letter < "a" else 72
-                if octs:
-                    octave += 12 * (octs.count("'") - octs.count(","))
-                name = (upper, octave)
-                last = self.last
-                if first in "^_=":
-                    text = m.group(0)
-                    alter = ACCIDENTALS[text[:2] if text[:2] in ("^^", "__") else first]
-                    self.bar_acc[upper] = alter
-                    pitch = octave + LETTER_PC[upper] + alter
-                elif last is not None and last.tie and self.last_name == name and last.pitch:
-                    pitch = last.pitch  # a tie carries the accidental over the bar line
+                acc, name, length = m.group(2, 3, 4)  # NOTE_GROUPS
+                if acc or self._tied:
+                    pitch = self._marked_pitch(acc, name, lineno)
                 else:
-                    alter = self.bar_acc.get(upper)
-                    pitch = octave + LETTER_PC[upper] + (
-                        key_acc.get(upper, 0) if alter is None else alter)
-                if octs and not MIN_PITCH <= pitch <= MAX_PITCH:
-                    raise _pitch_error(pitch, lineno)
+                    pitch = self._pcache.get(name)
+                    if pitch is None:
+                        pitch = self._plain_pitch(name, lineno)
                 self.last_name = name
-                if length or self.tuplet_left or self.broken_next is not None:
+                if self.tuplet_left or self.broken_next is not None:
                     num, den = parse_length(length)
                     duration = self._duration(num, den, lineno)
+                elif length:
+                    duration = self._lcache.get(length)
+                    if duration is None:
+                        duration = self._plain_length(length, lineno)
                 else:
                     duration = self.unit
-                # _emit, inlined for speed
-                note = Note(pitch, duration, self.bar, self.onset, False,
-                            tuple(self.decos) if self.decos else (), self.chord_symbol,
-                            self.grace, (), lineno)
-                if self.decos:
-                    self.decos = []
-                self.chord_symbol = None
-                self.grace = ()
+                if self._pending:
+                    note = Note(pitch, duration, self.bar, self.onset, False,
+                                tuple(self.decos) if self.decos else (), self.chord_symbol,
+                                self.grace, (), lineno)
+                    if self.decos:
+                        self.decos = []
+                    self.chord_symbol = None
+                    self.grace = ()
+                    self._pending = False
+                else:
+                    note = Note(pitch, duration, self.bar, self.onset, False, (), None, (), (),
+                                lineno)
                 self.onset += duration
                 self.bar_has_music = True
                 events_append(note)
                 self.last = note
+                self._tied = False
                 self.n_notes += 1
             elif kind == "bar":
-                self._bar(m.group(0))
+                self._bar(m.group("bar"))
+            elif kind == "broken":
+                self._broken(m.group("broken"))
             elif kind == "space" or kind == "slur" or kind == "comment":
                 continue
             elif kind == "deco":
-                text = m.group(0)
+                text = m.group("deco")
                 self.decos.append(text[1:-1] if len(text) > 1 else text)
+                self._pending = True
+            elif kind == "tuplet":
+                self._tuplet(m.group("tuplet"))
             elif kind == "chordsym":
-                text = m.group(0)[1:-1]
+                text = m.group("chordsym")[1:-1]
                 if CHORD_SYMBOL_RE.match(text):
                     self.chord_symbol = text
+                    self._pending = True
+            elif kind == "grace":
+                self.grace = self._grace(m.group("grace")[1:-1])
+                self._pending = True
+            elif kind == "other":
+                ch = m.group("other")
+                if ch == "\\" and not line[m.end("other"):].strip(" \t"):
+                    return  # line continuation
+                if ch not in "\\\r":
+                    self._unknown[ch] = self._unknown.get(ch, 0) + 1
+                    self._unknown_total += 1
+                    if self._unknown_total > max(40, self.n_notes):
+                        raise AbcSyntaxError(
+                            f"too many unexpected characters ({ch!r} ...): not ABC music",
+                            lineno)
+            elif kind == "rest":
+                self._rest(m.group("rlen"), lineno)
             elif kind == "tie":
                 if self.last is not None:
                     self.last.tie = True
-            elif kind == "broken":
-                self._broken(m.group(0))
+                    self._tied = True
             elif kind == "chord":
                 self._chord(m, lineno)
-            elif kind == "rest":
-                self._rest(m.group("rlen"), lineno)
-            elif kind == "tuplet":
-                self._tuplet(m.group(0))
-            elif kind == "grace":
-                self.grace = self._grace(m.group(0)[1:-1])
             elif kind == "field":
-                text = m.group(0)[1:-1]
+                text = m.group("field")[1:-1]
                 self._field(text[0], text[2:].strip(), lineno)
-                key_acc = self.key_acc
                 if not self.in_voice:
                     return
             elif kind == "ending":
-                self._ending(m.group(0)[1:])
+                self._ending(m.group("ending")[1:])
             elif kind == "mrest":
                 self._multi_rest(m.group("mlen"), lineno)
             elif kind == "overlay":
                 self._warn("voice overlay '&' found: kept the first line of music only")
                 return
+
+    def _plain_pitch(self, name: str, lineno: int) -> int:
+        """Pitch of a note name without accidental under the key and the bar's accidentals,
+        remembered until they change."""
+        letter = name[0]
+        upper = letter.upper()
+        octave = 60 if letter < "a" else 72
+        octs = len(name) > 1
+        if octs:
+            octave += 12 * (name.count("'") - name.count(","))
+        alter = self.bar_acc.get(upper)
+        pitch = octave + LETTER_PC[upper] + (
+            self.key_acc.get(upper, 0) if alter is None else alter)
+        if octs and not MIN_PITCH <= pitch <= MAX_PITCH:
+            raise _pitch_error(pitch, lineno)
+        if len(name) <= _CACHED_CHARS:
+            self._pcache[name] = pitch
+        return pitch
+
+    def _marked_pitch(self, acc: str | None, name: str, lineno: int) -> int:
+        """Pitch of a note with an accidental (which then holds for the bar), or of a note
+        after a tie (which keeps the tied note's pitch when it names the same note)."""
+        letter = name[0]
+        upper = letter.upper()
+        octave = 60 if letter < "a" else 72
+        octs = len(name) > 1
+        if octs:
+            octave += 12 * (name.count("'") - name.count(","))
+        last = self.last
+        if acc:
+            alter = ACCIDENTALS[acc]
+            self.bar_acc[upper] = alter
+            self._pcache = {}
+            pitch = octave + LETTER_PC[upper] + alter
+        elif last is not None and last.tie and last.pitch and \
+                name_key(self.last_name) == (upper, octave):
+            pitch = last.pitch  # a tie carries the accidental over the bar line
+        else:
+            alter = self.bar_acc.get(upper)
+            pitch = octave + LETTER_PC[upper] + (
+                self.key_acc.get(upper, 0) if alter is None else alter)
+        if octs and not MIN_PITCH <= pitch <= MAX_PITCH:
+            raise _pitch_error(pitch, lineno)
+        return pitch
+
+    def _plain_length(self, length: str, lineno: int) -> int:
+        """Ticks of a written length outside tuplets and broken rhythm, remembered until the
+        unit changes when they are whole ticks (a rounded one warns each time)."""
+        num, den = parse_length(length)
+        ticks = self._duration(num, den, lineno)
+        if not (num * self.unit) % den and len(length) <= _CACHED_CHARS:
+            self._lcache[length] = ticks
+        return ticks
 
     # ------------------------------------------------------------- durations
     def _duration(self, num: int, den: int, lineno: int) -> int:
@@ -261,12 +350,12 @@ class BodyScanner:
         octave = 60 if letter.isupper() else 72
         if octs:
             octave += 12 * (octs.count("'") - octs.count(","))
-        name = (upper, octave)
         if acc is not None:
             alter = ACCIDENTALS[acc]
             self.bar_acc[upper] = alter
-        elif (self.last is not None and self.last.tie and self.last_name == name
-              and self.last.pitch is not None):
+            self._pcache = {}
+        elif (self.last is not None and self.last.tie and self.last.pitch is not None
+              and name_key(self.last_name) == (upper, octave)):
             return self.last.pitch  # a tie carries the accidental over the bar line
         else:
             alter = self.bar_acc.get(upper)
@@ -285,15 +374,18 @@ class BodyScanner:
             self.decos = []
         self.chord_symbol = None
         self.grace = ()
+        self._pending = False
         self.onset += duration
         self.bar_has_music = True
         self.events.append(note)
         self.last = note
+        self._tied = False
         if pitch is not None:
             self.n_notes += 1
 
     def _chord(self, m: re.Match[str], lineno: int) -> None:
-        inner = m.group(0)[1:m.group(0).rindex("]")]
+        text = m.group("chord")
+        inner = text[1:text.rindex("]")]
         pitches = []
         first_len = (1, 1)
         tie = False
@@ -309,6 +401,7 @@ class BodyScanner:
         self.last_name = None  # no accidental carried by a tie out of a chord
         if tie and self.last is not None:
             self.last.tie = True
+            self._tied = True
 
     def _rest(self, length: str, lineno: int) -> None:
         num, den = parse_length(length)
@@ -316,7 +409,7 @@ class BodyScanner:
 
     def _multi_rest(self, length: str, lineno: int) -> None:
         full = bar_length(self.meter) or WHOLE  # free meter: a whole note, as abc2midi
-        saved = self.bar_acc
+        saved, saved_cache = self.bar_acc, self._pcache
         bars = check_number(length, "multi-bar rest", lineno) if length else 1
         if bars > MAX_MULTI_REST_BARS:
             raise exceeded("multi-bar rest of", f"{bars} bars", MAX_MULTI_REST_BARS,
@@ -328,12 +421,14 @@ class BodyScanner:
             self._emit(None, full, lineno)
             self._bar("|")
         self.bar_acc = saved  # a multi-bar rest keeps the bar's accidentals (abc2midi)
+        self._pcache = saved_cache
 
     def _grace(self, inner: str) -> tuple[int, ...]:
-        saved = dict(self.bar_acc)
+        saved, saved_cache = dict(self.bar_acc), self._pcache
         pitches = tuple(self._pitch(a or None, l, o) for a, l, o, _, _ in
                         INNER_NOTE_RE.findall(inner))
         self.bar_acc = saved  # grace accidentals do not last
+        self._pcache = saved_cache
         return pitches
 
     def _tuplet(self, text: str) -> None:
@@ -386,6 +481,7 @@ class BodyScanner:
         else:
             self.events.append(Bar(kind, ending, self.bar))
         self.bar_acc = {}
+        self._pcache = self._kcache
         self.tuplet_left = 0
 
     def _ending(self, number: str) -> None:

@@ -11,8 +11,12 @@ from functools import lru_cache
 # run can be split one way only: with two ``\d*`` an unclosed chord ``[A999A999...``
 # backtracked through every split, in time exponential in its notes.
 NOTE_PATTERN = r"(?:\^\^|\^|__|_|=)?[A-Ga-g][,']*\d*(?:/+\d*)?"
+# Spaces and slurs mean nothing to the scanner: every symbol takes those after it along
+# (possessively: it never gives them back), so the scan makes one step per symbol, not
+# three. A "(" before a digit opens a tuplet and is not taken.
+_IGNORED_AFTER = r"(?:[ \t`y$*)]|\((?!\d))*+"
 TOKEN_RE = re.compile(
-    r"(?P<note>(?:\^\^|\^|__|_|=)?(?P<letter>[A-Ga-g])(?P<oct>[,']*)(?P<len>\d*/*\d*))"
+    r"(?:(?P<note>(?P<acc>\^\^|\^|__|_|=)?(?P<name>[A-Ga-g][,']*)(?P<len>\d*/*\d*))"
     r"|(?P<space>[ \t`y$*]+)"
     r"|(?P<comment>%.*)"
     r"|(?P<field>\[[A-Za-z]:[^\]]*\])"
@@ -29,7 +33,12 @@ TOKEN_RE = re.compile(
     r"|(?P<tie>-)"
     r"|(?P<broken>[<>]{1,3})"
     r"|(?P<overlay>&)"
+    r"|(?P<other>[\s\S]))"  # any other character: counted as unexpected
+    + _IGNORED_AFTER
 )
+NOTE_GROUPS = (2, 3, 4)
+"""Numbers of the note's ``acc``, ``name`` and ``len`` groups in :data:`TOKEN_RE` (read by
+number on the hot path)."""
 INNER_NOTE_RE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)(\d*/*\d*)(-?)")
 CHORD_SYMBOL_RE = re.compile(r"^\(?[A-G][b#♭♯]?[^ ]{0,10}$")
 FIELD_LINE_RE = re.compile(r"^([A-Za-z]):(.*)$")
@@ -59,3 +68,12 @@ def bar_kind(text: str) -> tuple[str, str]:
     if text.endswith(":"):
         return "|:", ending
     return (text if text in ("||", "|]", "[|") else "|"), ending
+
+
+def name_key(name: str | None) -> tuple[str, int] | None:
+    """Letter and octave of a note name as written (``"c'"`` -> (``"C"``, 84)): names that
+    sound the same (``c`` and ``C'``) have the same key; ``None`` for ``None``."""
+    if name is None:
+        return None
+    letter = name[0]
+    return letter.upper(), (60 if letter < "a" else 72) + 12 * (name.count("'") - name.count(","))

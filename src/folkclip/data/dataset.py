@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import count
 from pathlib import Path
 
 import numpy as np
@@ -156,14 +157,21 @@ def from_part(part: Part, config: TokenizerConfig) -> TokenizedCorpus:
     freq = np.bincount(eids, minlength=len(distinct)) if len(eids) else np.zeros(0, np.int64)
     vocab: dict[str, list[str]] = {}
     table = np.zeros((len(distinct), len(FIELDS)), dtype=np.int32)
+    columns = list(zip(*distinct)) or [()] * len(FIELDS)  # per field, its value per event
     for j, f in enumerate(FIELDS):
-        counts: Counter[str] = Counter()
-        for ev, n in zip(distinct, freq.tolist()):
-            if n:  # a part cut down (``tiny``) keeps events no kept tune uses
-                counts[ev[j]] += n
-        vocab[f] = [PAD, UNK] + sorted(counts, key=lambda t: (-counts[t], t))
-        index = {t: k for k, t in enumerate(vocab[f])}
-        table[:, j] = [index.get(ev[j], 0) for ev in distinct]
+        codes: defaultdict[str, int] = defaultdict(count().__next__)  # value -> code, in order
+        column = np.fromiter(map(codes.__getitem__, columns[j]), np.int64,
+                             len(distinct))  # (D,) value code of each distinct event
+        values = list(codes)
+        counts = np.zeros(len(values), np.int64)
+        np.add.at(counts, column, freq)
+        n = counts.tolist()
+        # A part cut down (``tiny``) keeps events no kept tune uses: their values get no id.
+        order = sorted((k for k in range(len(values)) if n[k]), key=lambda k: (-n[k], values[k]))
+        vocab[f] = [PAD, UNK] + [values[k] for k in order]
+        rank = np.zeros(len(values), np.int32)  # value code -> id (0 for an unused value)
+        rank[order] = np.arange(2, len(order) + 2, dtype=np.int32)
+        table[:, j] = rank[column]
     ids = table[eids] if len(eids) else np.zeros((0, len(FIELDS)), dtype=np.int32)
     kept = [r is None for r in part.refused]
     lengths = np.array([n for n, k in zip(part.lengths, kept) if k], dtype=np.int64)

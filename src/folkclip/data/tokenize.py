@@ -138,9 +138,13 @@ class TokenizedTune:
 
 _FRAC_CACHE: dict[tuple[int, int], str] = {}
 _FRAC_CACHE_SIZE = 100_000
+_FRAC_TABLES: dict[int, dict[int, str]] = {}  # per beat: ticks -> fraction string
+_FRAC_TABLES_KEPT = 64  # beats remembered (a tune has one or two)
 # Pitch tokens by MIDI number: the reader's range plus any transposition shift (-5..+6).
 _PITCH_TOKENS = {p: f"p{p}" for p in range(MIN_PITCH - 12, MAX_PITCH + 13)}
 _SMALL = [str(i) for i in range(256)]
+_PAD = (NONE,) * (len(FIELDS) - 1)  # the fields of an event that is only a token
+_PITCH_NAMES_CACHE: dict[tuple[int, bool], dict[int, tuple[str, str, str]]] = {}
 
 
 def _frac(ticks: int, beat: int) -> str:
@@ -155,6 +159,37 @@ def _frac(ticks: int, beat: int) -> str:
             _FRAC_CACHE.clear()  # bounded: odd lengths from odd input must not pile up
         text = _FRAC_CACHE[key] = str(f)
     return text
+
+
+def _fracs(beat: int) -> dict[int, str]:
+    """The fraction strings of ``ticks / beat`` found so far, by ticks (for :func:`_frac_into`)."""
+    table = _FRAC_TABLES.get(beat)
+    if table is None:
+        if len(_FRAC_TABLES) >= _FRAC_TABLES_KEPT:
+            _FRAC_TABLES.clear()
+        table = _FRAC_TABLES[beat] = {}
+    return table
+
+
+def _frac_into(table: dict[int, str], ticks: int, beat: int) -> str:
+    """:func:`_frac`, remembered in ``table`` (the table of ``beat``; bounded)."""
+    if len(table) > _FRAC_CACHE_SIZE:
+        table.clear()  # odd lengths from odd input must not pile up
+    text = table[ticks] = _frac(ticks, beat)
+    return text
+
+
+def _pitch_names(tonic: int, no_octave: bool) -> dict[int, tuple[str, str, str]]:
+    """Per (transposed) MIDI pitch: its ``token``, ``degree`` and ``octave`` fields above
+    ``tonic`` (with the octave removed: the pitch moved into the octave above middle C)."""
+    names = _PITCH_NAMES_CACHE.get((tonic, no_octave))
+    if names is None:
+        names = _PITCH_NAMES_CACHE[(tonic, no_octave)] = {}
+        for p in range(MIN_PITCH - 12, MAX_PITCH + 13):
+            degree = (p - tonic) % 12
+            names[p] = ((_PITCH_TOKENS[60 + degree + tonic], _SMALL[degree], NONE) if no_octave
+                        else (_PITCH_TOKENS[p], _SMALL[degree], str(p // 12 - 1)))
+    return names
 
 
 def chord_name(symbol: str | None, shift: int) -> str:
@@ -192,6 +227,8 @@ class Tokenizer:
         self._rm = r
         self._keep_bar = not ({"barlines", "repeats"} <= r)
         self._no_bars = bool(r & BAR_TIMING_SWITCHES)  # bar lines, indices, positions
+        # Per (bar-line kind, ending): its event tuples (they depend on the switches only).
+        self._bar_events: dict[tuple[str, str], tuple[tuple[str, ...], ...]] = {}
 
     # ---------------------------------------------------------------- header
     def header(self, tune: Tune) -> list[tuple[str, ...]]:
@@ -208,8 +245,7 @@ class Tokenizer:
             rows.append(f"key:{PITCH_NAMES[tune.key.tonic_pc]}")
         if not r & {"meter", "rhythm"}:  # a note length; its default follows the meter
             rows.append(f"unit:{Fraction(tune.unit, WHOLE)}")
-        pad = (NONE,) * (len(FIELDS) - 1)
-        return [(t,) + pad for t in rows]
+        return [(t,) + _PAD for t in rows]
 
     # ------------------------------------------------------------------ body
     def tokenize(self, tune: Tune) -> TokenizedTune:
@@ -230,22 +266,28 @@ class Tokenizer:
         if no_key and not cfg.transpose:
             tonic = 0  # degrees from C: the hidden key must not leak through them
         beat = beat_length(meter if "meter" not in r else None)  # None: quarter notes
+        fracs = _fracs(beat)
         events = self.header(tune)
         bars = [-1] * len(events)  # header events belong to no bar
+        append, bars_append = events.append, bars.append
         no_rhythm, no_pitch, no_octave = "rhythm" in r, "pitch" in r, "octave" in r
         no_orn, no_chords, no_meter = "ornaments" in r, "chords" in r, "meter" in r
+        names = _pitch_names(tonic, no_octave)
         no_bar_idx = self._no_bars
+        bar_events = self._bar_events
         first_bars = cfg.first_bars
         limit = first_bars + (1 if _has_pickup(tune) else 0) if first_bars else 1 << 30
         prev_pitch: int | None = None
         for ev in tune.events:
             kind = type(ev)
             if kind is Note:
-                if ev.bar >= limit:
+                bar_no = ev.bar
+                if bar_no >= limit:
                     break
                 pitch = ev.pitch
                 if pitch is None:
-                    token, degree, octave = "rest", NONE, NONE
+                    token = "rest"
+                    degree = octave = NONE
                 else:
                     if not MIN_PITCH <= pitch <= MAX_PITCH:
                         raise FolkclipError(f"{tune.ref}: pitch {pitch} outside MIDI "
@@ -255,52 +297,67 @@ class Tokenizer:
                         token = ("start" if prev_pitch is None else "up" if pitch > prev_pitch
                                  else "down" if pitch < prev_pitch else "same")
                         degree = octave = NONE
-                    elif no_octave:
-                        token, degree, octave = _PITCH_TOKENS[60 + (pitch - tonic) % 12 + tonic], \
-                            _SMALL[(pitch - tonic) % 12], NONE
                     else:
-                        token, degree, octave = _PITCH_TOKENS[pitch], _SMALL[(pitch - tonic) % 12], \
-                            str(pitch // 12 - 1)
+                        token, degree, octave = names[pitch]
                     prev_pitch = pitch
                 if no_rhythm:
                     duration = position = "1"
                     tie = NONE
                 else:
-                    duration = _frac(ev.duration, beat)
-                    position = NONE if no_bar_idx else _frac(ev.onset, beat)
+                    ticks = ev.duration
+                    duration = fracs.get(ticks)
+                    if duration is None:
+                        duration = _frac_into(fracs, ticks, beat)
+                    if no_bar_idx:
+                        position = NONE
+                    else:
+                        ticks = ev.onset
+                        position = fracs.get(ticks)
+                        if position is None:
+                            position = _frac_into(fracs, ticks, beat)
                     tie = "tie" if ev.tie else NONE
                 orn = NONE
                 if not no_orn:
-                    for d in ev.decorations:
-                        orn = ORNAMENTS.get(d, orn)
-                        if orn != NONE:
-                            break
+                    decorations = ev.decorations
+                    if decorations:
+                        for d in decorations:
+                            orn = ORNAMENTS.get(d, orn)
+                            if orn != NONE:
+                                break
                     if orn == NONE and ev.grace:
                         orn = "grace"
-                chord = NONE if no_chords else chord_name(ev.chord_symbol, shift)
-                bar = NONE if no_bar_idx else _SMALL[min(ev.bar, MAX_BAR)]
-                events.append((token, duration, position, bar, degree, octave, tie, orn, chord))
-                bars.append(ev.bar)
+                symbol = ev.chord_symbol
+                chord = chord_name(symbol, shift) if symbol and not no_chords else NONE
+                bar = NONE if no_bar_idx else _SMALL[bar_no if bar_no < MAX_BAR else MAX_BAR]
+                append((token, duration, position, bar, degree, octave, tie, orn, chord))
+                bars_append(bar_no)
             elif kind is Bar:
-                if ev.index + 1 > limit:
+                index = ev.index
+                if index + 1 > limit:
                     break
-                if ev.index + 1 == limit and ev.ending:  # the ending opens a dropped bar
-                    ev = Bar(ev.kind, "", ev.index)
-                for token in self._bar_tokens(ev):
-                    events.append((token,) + (NONE,) * (len(FIELDS) - 1))
-                    bars.append(ev.index)
+                # At the limit the ending opens a dropped bar.
+                ending = "" if index + 1 == limit else ev.ending
+                rows = bar_events.get((ev.kind, ending))
+                if rows is None:
+                    rows = bar_events[(ev.kind, ending)] = tuple(
+                        (token,) + _PAD for token in self._bar_tokens(Bar(ev.kind, ending)))
+                for row in rows:
+                    append(row)
+                    bars_append(index)
             elif kind is Change:
                 for token in self._change_tokens(ev):
-                    events.append((token,) + (NONE,) * (len(FIELDS) - 1))
-                    bars.append(max(bars[-1], 0))
+                    append((token,) + _PAD)
+                    bars_append(max(bars[-1], 0))
                 if ev.field == "K" and not no_key:
                     tonic = (ev.value.tonic_pc + shift) % 12  # type: ignore[union-attr]
+                    names = _pitch_names(tonic, no_octave)
                 elif ev.field == "M" and not no_meter:
                     meter = ev.value  # type: ignore[assignment]
                     beat = beat_length(meter)
+                    fracs = _fracs(beat)
         if len(events) >= cfg.max_events:
             events, bars = events[: cfg.max_events - 1], bars[: cfg.max_events - 1]
-        events.append((EOS,) + (NONE,) * (len(FIELDS) - 1))
+        events.append((EOS,) + _PAD)
         bars.append(bars[-1])
         if no_bar_idx:  # group events by count, not by the (removed) bars
             n_head = next((k for k, b in enumerate(bars) if b >= 0), len(bars))
