@@ -32,17 +32,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fuzz_inputs import abc_input, jsonl_input, load_seeds, mutate_text, session_row
+from fuzz_inputs import abc_input, file_input, jsonl_input, load_seeds, session_row
 
-from folkclip.abc.parser import parse_tune, parse_tunebook
 from folkclip.abc.model import Tune
+from folkclip.abc.parser import parse_tune, parse_tunebook
 from folkclip.abc.unfold import unfold
 from folkclip.data.decode import decode
+from folkclip.data.tokenize import Tokenizer
 from folkclip.errors import FolkclipError, Problem
 from folkclip.io.jsonl import _read_line
 from folkclip.io.session import _row_to_results
 from folkclip.io.sources import read_file_safely
-from folkclip.data.tokenize import Tokenizer
 
 TOKENIZER = Tokenizer()
 FILE_EVERY = 997  # one input in about a thousand is a whole file through read_file_safely
@@ -163,17 +163,10 @@ def _check_item(stats: Stats, index: int, item: object, text: str) -> None:
 
 
 def _file_input(r: random.Random, seeds: dict[str, list], stats: Stats, index: int) -> str:
-    suffix = r.choice([".abc", ".jsonl", ".csv", ".json"])
-    if suffix == ".abc":
-        text = "\n\n".join(abc_input(r, seeds)[1] for _ in range(r.randint(1, 5)))
-    elif suffix == ".jsonl":
-        text = "\n".join(jsonl_input(r, seeds) for _ in range(r.randint(1, 5)))
-    else:
-        fixture = Path(__file__).resolve().parents[1] / "tests/fixtures/session" / f"tunes{suffix}"
-        text = mutate_text(r, fixture.read_text(encoding="utf-8"), r.randint(1, 6))
+    suffix, text, encoding = file_input(r, seeds)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"fuzz{suffix}"
-        path.write_text(text, encoding=r.choice(["utf-8", "utf-16", "latin-1"]), errors="replace")
+        path.write_text(text, encoding=encoding, errors="replace")
         corpus = read_file_safely(path, "fuzz")
     _problems(stats, index, corpus.problems, text)
     for tune in corpus.tunes:

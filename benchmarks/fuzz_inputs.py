@@ -256,3 +256,18 @@ def session_row(r: random.Random, seeds: dict[str, list]) -> dict[str, object]:
     if r.random() < 0.03:
         row.pop(r.choice(list(row)), None)
     return row
+
+
+def file_input(r: random.Random, seeds: dict[str, list]) -> tuple[str, str, str]:
+    """A whole file: ``(suffix, text, encoding)``: a tunebook of 1-5 ABC inputs, 1-5
+    JSON-lines records, or a mutated Session ``tunes.csv``/``tunes.json`` fixture, to be
+    written in one of three encodings."""
+    suffix = r.choice([".abc", ".jsonl", ".csv", ".json"])
+    if suffix == ".abc":
+        text = "\n\n".join(abc_input(r, seeds)[1] for _ in range(r.randint(1, 5)))
+    elif suffix == ".jsonl":
+        text = "\n".join(jsonl_input(r, seeds) for _ in range(r.randint(1, 5)))
+    else:
+        fixture = Path(__file__).resolve().parents[1] / "tests/fixtures/session" / f"tunes{suffix}"
+        text = mutate_text(r, fixture.read_text(encoding="utf-8"), r.randint(1, 6))
+    return suffix, text, r.choice(["utf-8", "utf-16", "latin-1"])

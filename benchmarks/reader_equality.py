@@ -119,7 +119,7 @@ def dump_fuzz(count: int, seed: int, start: int, folder: Path) -> dict:
     what the readers return (tunes, problems, or the exception), and the tokens of each tune
     under :data:`FUZZ_CONFIGS`."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from fuzz_inputs import abc_input, jsonl_input, load_seeds, mutate_text, session_row
+    from fuzz_inputs import abc_input, file_input, jsonl_input, load_seeds, session_row
 
     from folkclip.abc.parser import parse_tunebook
     from folkclip.data.tokenize import Tokenizer, TokenizerConfig
@@ -137,17 +137,9 @@ def dump_fuzz(count: int, seed: int, start: int, folder: Path) -> dict:
         began = time.process_time()
         try:
             if index % FILE_EVERY == FILE_EVERY - 1:
-                suffix = r.choice([".abc", ".jsonl", ".csv", ".json"])
-                if suffix == ".abc":
-                    text = "\n\n".join(abc_input(r, seeds)[1] for _ in range(r.randint(1, 5)))
-                elif suffix == ".jsonl":
-                    text = "\n".join(jsonl_input(r, seeds) for _ in range(r.randint(1, 5)))
-                else:
-                    fixture = ROOT / "tests/fixtures/session" / f"tunes{suffix}"
-                    text = mutate_text(r, fixture.read_text(encoding="utf-8"), r.randint(1, 6))
+                suffix, text, encoding = file_input(r, seeds)
                 path = folder / f"fuzz{suffix}"
-                path.write_text(text, encoding=r.choice(["utf-8", "utf-16", "latin-1"]),
-                                errors="replace")
+                path.write_text(text, encoding=encoding, errors="replace")
                 corpus = read_file_safely(path, "fuzz")
                 items = list(corpus.tunes) + list(corpus.problems)
             elif k < 0.8:

@@ -12,17 +12,41 @@ from __future__ import annotations
 import re
 
 from folkclip.abc.fields import (
-    LETTER_PC, WHOLE, Key, bar_length, default_unit, parse_key, parse_length, parse_meter,
+    LETTER_PC,
+    WHOLE,
+    Key,
+    bar_length,
+    default_unit,
+    parse_key,
+    parse_length,
+    parse_meter,
     parse_unit,
 )
 from folkclip.abc.limits import (
-    MAX_EVENTS_PER_TUNE, MAX_FIELD_CHARS, MAX_LINE_CHARS, MAX_MULTI_REST_BARS, MAX_NOTE_UNITS,
-    MAX_PITCH, MAX_TUPLET, MAX_WARNINGS_KEPT, MIN_NOTE_TICKS, MIN_PITCH, check_number, exceeded,
+    MAX_EVENTS_PER_TUNE,
+    MAX_FIELD_CHARS,
+    MAX_LINE_CHARS,
+    MAX_MULTI_REST_BARS,
+    MAX_NOTE_UNITS,
+    MAX_PITCH,
+    MAX_TUPLET,
+    MAX_WARNINGS_KEPT,
+    MIN_NOTE_TICKS,
+    MIN_PITCH,
+    check_number,
+    exceeded,
 )
 from folkclip.abc.model import Bar, Change, Event, Note
 from folkclip.abc.symbols import (
-    ACCIDENTALS, CHORD_SYMBOL_RE, FIELD_LINE_RE, INNER_NOTE_RE, TOKEN_RE, TUPLET_Q, REPEATS,
-    bar_kind, name_key,
+    ACCIDENTALS,
+    CHORD_SYMBOL_RE,
+    FIELD_LINE_RE,
+    INNER_NOTE_RE,
+    REPEATS,
+    TOKEN_RE,
+    TUPLET_Q,
+    bar_kind,
+    name_key,
 )
 from folkclip.errors import AbcSyntaxError, FolkclipError
 
@@ -35,25 +59,25 @@ _TABLES_KEPT = 256  # signatures (and units) remembered; past it the tables star
 _CACHED_CHARS = 4  # names and lengths remembered (``c''``, ``3/2``; longer ones are rare)
 
 
-def _key_pitches(key_acc: dict[str, int]) -> dict[str, int]:
-    """The table of plain-note pitches for a key signature (filled by the scanners)."""
-    signature = tuple(sorted(key_acc.items()))
-    table = _KEY_PITCHES.get(signature)
+def _kept_table(tables: dict, key: object) -> dict[str, int]:
+    """The table ``tables`` keeps for ``key`` (filled by the scanners), made empty if new;
+    past :data:`_TABLES_KEPT` tables they start afresh."""
+    table = tables.get(key)
     if table is None:
-        if len(_KEY_PITCHES) >= _TABLES_KEPT:
-            _KEY_PITCHES.clear()
-        table = _KEY_PITCHES[signature] = {}
+        if len(tables) >= _TABLES_KEPT:
+            tables.clear()
+        table = tables[key] = {}
     return table
+
+
+def _key_pitches(key_acc: dict[str, int]) -> dict[str, int]:
+    """The table of plain-note pitches for a key signature."""
+    return _kept_table(_KEY_PITCHES, tuple(sorted(key_acc.items())))
 
 
 def _unit_ticks(unit: int) -> dict[str, int]:
-    """The table of written lengths' ticks for a unit length (filled by the scanners)."""
-    table = _UNIT_TICKS.get(unit)
-    if table is None:
-        if len(_UNIT_TICKS) >= _TABLES_KEPT:
-            _UNIT_TICKS.clear()
-        table = _UNIT_TICKS[unit] = {}
-    return table
+    """The table of written lengths' ticks for a unit length."""
+    return _kept_table(_UNIT_TICKS, unit)
 
 class BodyScanner:
     """Turns body lines into events. Feed lines with :meth:`feed`, then call :meth:`finish`.
