@@ -17,8 +17,11 @@ Each extract is then queried in three conditions: ``clean``; ``reverb+20dB`` (co
 with a synthetic room response, exponential decay RT60 0.4-0.8 s, then white noise at
 20 dB SNR); ``reverb+10dB``. A query is right when the first match is the tune's identity
 group (other versions count); ``no-match`` is the share whose best match falls below the
-calibrated threshold (answered "no known tune"). Latency is CPU seconds on one thread
-(reading + pitch tracking, and matching), robust to other jobs on the machine.
+calibrated threshold (answered "no known tune"). After the summary comes where the misses
+are: by condition and instrument, top-1 beside how many of the rendered notes and
+intervals the tracker found (``benchmarks/identify_audio_failures.py``). Latency is CPU
+seconds on one thread (reading + pitch tracking, and matching), robust to other jobs on
+the machine.
 
 Rendering lives here, not in the library: folkclip reads audio, it does not make it.
 """
@@ -42,6 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from identify_audio_failures import breakdown, tracking_fields
 from identify_queries import HELD_OUT_SHARE, fit_calibration, held_out_groups
 
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
@@ -182,7 +186,8 @@ def query(job: tuple[int, str, bytes, int | None]) -> dict:
     row = {"i": i, "condition": condition, "notes": len(notes),
            "rank": groups.index(group) + 1 if group in groups else None,
            "no_match": best < _IDENT.calibration("audio").threshold,  # type: ignore[union-attr]
-           "confidence": best, "read_cpu_s": t1 - t0, "match_cpu_s": t2 - t1}
+           "confidence": best, "read_cpu_s": t1 - t0, "match_cpu_s": t2 - t1,
+           "tracked_pitch": np.round(notes.midi_pitch, 2).tolist()}
     if matches:  # the calibration's features
         row.update(score=matches[0].score, margin=matches[0].margin,
                    log_symbols=float(np.log(max(len(notes) - 1, 1))))
@@ -317,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         done = [json.loads(line) for line in Path(args.summarise).read_text().splitlines()]
         print(f"{len({r['i'] for r in done})} extracts, {len(done)} queries read back")
         print(table(summaries(done)))
+        print(breakdown(done, list(CONDITIONS)))
         return 0
     for tool in ("abc2midi", "fluidsynth"):
         if shutil.which(tool) is None:
@@ -371,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{n_tunes} tunes indexed; {len(plans)} extracts x {len(CONDITIONS)} conditions; "
           f"audio threshold {ident.calibration('audio').threshold:.3f}")
     print(table(summary))
+    print(breakdown(rows, list(CONDITIONS)))
     return 0
 
 
@@ -407,6 +414,7 @@ def run_queries(args, plans: list[dict], clips: list[np.ndarray], exclude: froze
             (out / "queries.jsonl").open("w") as log:
         for row in pool.imap_unordered(query, jobs):  # written as they come: a stopped run
             row["outside"] = plans[row["i"]]["outside"]  # keeps what it measured
+            row.update(tracking_fields(plans[row["i"]], row))
             rows.append(row)
             log.write(json.dumps({**row, "group": plans[row["i"]]["group"]}) + "\n")
             log.flush()

@@ -1,7 +1,8 @@
 """Audio queries: a recording → the notes of its melody (:func:`read_audio`).
 
-Decoding and checks in :mod:`folkclip.audio.read`, pitch tracking and note segmentation
-in :mod:`folkclip.audio.pitch`; ``soundfile`` and ``librosa`` (the ``audio`` extra) are
+Decoding and checks in :mod:`folkclip.audio.read`, late-reverberation subtraction in
+:mod:`folkclip.audio.dereverb`, pitch tracking and note segmentation in
+:mod:`folkclip.audio.pitch`; ``soundfile`` and ``librosa`` (the ``audio`` extra) are
 imported only when a recording is read.
 """
 
