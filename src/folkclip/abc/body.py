@@ -300,12 +300,7 @@ class BodyScanner:
     def _plain_pitch(self, name: str, lineno: int) -> int:
         """Pitch of a note name without accidental under the key and the bar's accidentals,
         remembered until they change."""
-        letter = name[0]
-        upper = letter.upper()
-        octave = 60 if letter < "a" else 72
-        octs = len(name) > 1
-        if octs:
-            octave += 12 * (name.count("'") - name.count(","))
+        upper, octave, octs = _name_octave(name)
         alter = self.bar_acc.get(upper)
         pitch = octave + LETTER_PC[upper] + (
             self.key_acc.get(upper, 0) if alter is None else alter)
@@ -318,12 +313,7 @@ class BodyScanner:
     def _marked_pitch(self, acc: str | None, name: str, lineno: int) -> int:
         """Pitch of a note with an accidental (which then holds for the bar), or of a note
         after a tie (which keeps the tied note's pitch when it names the same note)."""
-        letter = name[0]
-        upper = letter.upper()
-        octave = 60 if letter < "a" else 72
-        octs = len(name) > 1
-        if octs:
-            octave += 12 * (name.count("'") - name.count(","))
+        upper, octave, octs = _name_octave(name)
         last = self.last
         if acc:
             alter = ACCIDENTALS[acc]
@@ -513,6 +503,17 @@ class BodyScanner:
             self.events[-1].ending = number
         else:
             self.events.append(Bar("|", number, self.bar))
+
+
+def _name_octave(name: str) -> tuple[str, int, bool]:
+    """``(upper-case letter, MIDI pitch of the C below it, whether octave marks follow)`` of
+    a note name such as ``c''`` or ``B,``."""
+    letter = name[0]
+    octave = 60 if letter < "a" else 72
+    octs = len(name) > 1
+    if octs:
+        octave += 12 * (name.count("'") - name.count(","))
+    return letter.upper(), octave, octs
 
 
 def _pitch_error(pitch: int, lineno: int | None) -> AbcSyntaxError:
