@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 from folkclip.abc.fields import (
-    LETTER_PC,
     WHOLE,
     Key,
     bar_length,
@@ -27,18 +26,15 @@ from folkclip.abc.limits import (
     MAX_FIELD_CHARS,
     MAX_LINE_CHARS,
     MAX_MULTI_REST_BARS,
-    MAX_NOTE_UNITS,
-    MAX_PITCH,
     MAX_TUPLET,
     MAX_WARNINGS_KEPT,
     MIN_NOTE_TICKS,
-    MIN_PITCH,
     check_number,
     exceeded,
 )
 from folkclip.abc.model import Bar, Change, Event, Note
+from folkclip.abc.pitches import NoteArithmetic, key_pitches, unit_ticks
 from folkclip.abc.symbols import (
-    ACCIDENTALS,
     CHORD_SYMBOL_RE,
     FIELD_LINE_RE,
     INNER_NOTE_RE,
@@ -46,40 +42,11 @@ from folkclip.abc.symbols import (
     TOKEN_RE,
     TUPLET_Q,
     bar_kind,
-    name_key,
 )
 from folkclip.errors import AbcSyntaxError, FolkclipError
 
 _finditer = TOKEN_RE.finditer
-# The plain notes' pitches per key signature and lengths' ticks per unit, shared by the
-# scanners of a process (a few dozen signatures and units occur; the tables are bounded).
-_KEY_PITCHES: dict[tuple[tuple[str, int], ...], dict[str, int]] = {}
-_UNIT_TICKS: dict[int, dict[str, int]] = {}
-_TABLES_KEPT = 256  # signatures (and units) remembered; past it the tables start afresh
-_CACHED_CHARS = 4  # names and lengths remembered (``c''``, ``3/2``; longer ones are rare)
-
-
-def _kept_table(tables: dict, key: object) -> dict[str, int]:
-    """The table ``tables`` keeps for ``key`` (filled by the scanners), made empty if new;
-    past :data:`_TABLES_KEPT` tables they start afresh."""
-    table = tables.get(key)
-    if table is None:
-        if len(tables) >= _TABLES_KEPT:
-            tables.clear()
-        table = tables[key] = {}
-    return table
-
-
-def _key_pitches(key_acc: dict[str, int]) -> dict[str, int]:
-    """The table of plain-note pitches for a key signature."""
-    return _kept_table(_KEY_PITCHES, tuple(sorted(key_acc.items())))
-
-
-def _unit_ticks(unit: int) -> dict[str, int]:
-    """The table of written lengths' ticks for a unit length."""
-    return _kept_table(_UNIT_TICKS, unit)
-
-class BodyScanner:
+class BodyScanner(NoteArithmetic):
     """Turns body lines into events. Feed lines with :meth:`feed`, then call :meth:`finish`.
 
     Args:
@@ -122,9 +89,9 @@ class BodyScanner:
         # bar has none), its ticks per written length under the unit (``_lcache``), and
         # flags for a tie before it and for decorations, chord symbols or grace notes
         # waiting for it.
-        self._kcache = _key_pitches(self.key_acc)
+        self._kcache = key_pitches(self.key_acc)
         self._pcache = self._kcache
-        self._lcache = _unit_ticks(unit)
+        self._lcache = unit_ticks(unit)
         self._tied = False
         self._pending = False
 
@@ -184,14 +151,14 @@ class BodyScanner:
                 key = parse_key(value)
                 self.key_acc = key.accidentals
                 self.bar_acc = {}
-                self._kcache = self._pcache = _key_pitches(self.key_acc)
+                self._kcache = self._pcache = key_pitches(self.key_acc)
                 self.events.append(Change("K", key, value))
             elif name == "M":
                 self.meter = parse_meter(value)
                 self.events.append(Change("M", self.meter, value))
             elif name == "L":
                 self.unit = parse_unit(value) if value else default_unit(self.meter)
-                self._lcache = _unit_ticks(self.unit)
+                self._lcache = unit_ticks(self.unit)
                 self.events.append(Change("L", self.unit, value))
             elif name == "P":
                 self.events.append(Change("P", value, value))
@@ -296,89 +263,6 @@ class BodyScanner:
             elif kind == "overlay":
                 self._warn("voice overlay '&' found: kept the first line of music only")
                 return
-
-    def _plain_pitch(self, name: str, lineno: int) -> int:
-        """Pitch of a note name without accidental under the key and the bar's accidentals,
-        remembered until they change."""
-        upper, octave, octs = _name_octave(name)
-        alter = self.bar_acc.get(upper)
-        pitch = octave + LETTER_PC[upper] + (
-            self.key_acc.get(upper, 0) if alter is None else alter)
-        if octs and not MIN_PITCH <= pitch <= MAX_PITCH:
-            raise _pitch_error(pitch, lineno)
-        if len(name) <= _CACHED_CHARS:
-            self._pcache[name] = pitch
-        return pitch
-
-    def _marked_pitch(self, acc: str | None, name: str, lineno: int) -> int:
-        """Pitch of a note with an accidental (which then holds for the bar), or of a note
-        after a tie (which keeps the tied note's pitch when it names the same note)."""
-        upper, octave, octs = _name_octave(name)
-        last = self.last
-        if acc:
-            alter = ACCIDENTALS[acc]
-            self.bar_acc[upper] = alter
-            self._pcache = {}
-            pitch = octave + LETTER_PC[upper] + alter
-        elif last is not None and last.tie and last.pitch and \
-                name_key(self.last_name) == (upper, octave):
-            pitch = last.pitch  # a tie carries the accidental over the bar line
-        else:
-            alter = self.bar_acc.get(upper)
-            pitch = octave + LETTER_PC[upper] + (
-                self.key_acc.get(upper, 0) if alter is None else alter)
-        if octs and not MIN_PITCH <= pitch <= MAX_PITCH:
-            raise _pitch_error(pitch, lineno)
-        return pitch
-
-    def _plain_length(self, length: str, lineno: int) -> int:
-        """Ticks of a written length outside tuplets and broken rhythm, remembered until the
-        unit changes when they are whole ticks (a rounded one warns each time)."""
-        num, den = parse_length(length)
-        ticks = self._duration(num, den, lineno)
-        if not (num * self.unit) % den and len(length) <= _CACHED_CHARS:
-            self._lcache[length] = ticks
-        return ticks
-
-    # ------------------------------------------------------------- durations
-    def _duration(self, num: int, den: int, lineno: int) -> int:
-        num *= self.unit
-        if self.tuplet_left:
-            num *= self.tuplet_num
-            den *= self.tuplet_den
-            self.tuplet_left -= 1
-        if self.broken_next is not None:
-            num *= self.broken_next[0]
-            den *= self.broken_next[1]
-            self.broken_next = None
-        if num % den:
-            self._warn(f"line {lineno}: duration rounded")
-        ticks = num // den
-        if ticks < MIN_NOTE_TICKS or ticks > MAX_NOTE_UNITS * self.unit:
-            raise AbcSyntaxError(f"impossible note length ({num}/{den} ticks; a note lasts "
-                                 f"{MIN_NOTE_TICKS} tick to {MAX_NOTE_UNITS} units)", lineno)
-        return ticks
-
-    def _pitch(self, acc: str | None, letter: str, octs: str) -> int:
-        upper = letter.upper()
-        octave = 60 if letter.isupper() else 72
-        if octs:
-            octave += 12 * (octs.count("'") - octs.count(","))
-        if acc is not None:
-            alter = ACCIDENTALS[acc]
-            self.bar_acc[upper] = alter
-            self._pcache = {}
-        elif (self.last is not None and self.last.tie and self.last.pitch is not None
-              and name_key(self.last_name) == (upper, octave)):
-            return self.last.pitch  # a tie carries the accidental over the bar line
-        else:
-            alter = self.bar_acc.get(upper)
-            if alter is None:
-                alter = self.key_acc.get(upper, 0)
-        pitch = octave + LETTER_PC[upper] + alter
-        if not MIN_PITCH <= pitch <= MAX_PITCH:
-            raise _pitch_error(pitch, None)
-        return pitch
 
     def _emit(self, pitch: int | None, duration: int, lineno: int,
               chord: tuple[int, ...] = ()) -> None:
@@ -503,19 +387,3 @@ class BodyScanner:
             self.events[-1].ending = number
         else:
             self.events.append(Bar("|", number, self.bar))
-
-
-def _name_octave(name: str) -> tuple[str, int, bool]:
-    """``(upper-case letter, MIDI pitch of the C below it, whether octave marks follow)`` of
-    a note name such as ``c''`` or ``B,``."""
-    letter = name[0]
-    octave = 60 if letter < "a" else 72
-    octs = len(name) > 1
-    if octs:
-        octave += 12 * (name.count("'") - name.count(","))
-    return letter.upper(), octave, octs
-
-
-def _pitch_error(pitch: int, lineno: int | None) -> AbcSyntaxError:
-    return AbcSyntaxError(f"pitch {pitch} (MIDI) outside {MIN_PITCH}..{MAX_PITCH}: too many "
-                          "octave marks", lineno)

@@ -40,6 +40,13 @@ from fractions import Fraction
 from folkclip.abc.fields import WHOLE, Key, beat_length, parse_key
 from folkclip.abc.limits import MAX_PITCH, MIN_PITCH
 from folkclip.abc.model import Bar, Change, Note, Tune
+from folkclip.data.token_text import (
+    NONE,
+    SMALL,
+    beat_fractions,
+    frac_into,
+    pitch_names,
+)
 from folkclip.errors import FolkclipError
 
 TOKENIZER_VERSION = 2
@@ -47,7 +54,6 @@ TOKENIZER_VERSION = 2
 the tokens of some tune; the token cache is keyed by it (with the reader's version)."""
 FIELDS = ("token", "duration", "position", "bar", "degree", "octave", "tie", "ornament",
           "chord")
-NONE = "-"
 BOS, EOS = "<bos>", "<eos>"
 MAX_BAR = 63
 PSEUDO_BAR_EVENTS = 8  # events per patch group when the bar structure is removed
@@ -136,60 +142,7 @@ class TokenizedTune:
     bars: list[int] = field(default_factory=list)
 
 
-_FRAC_CACHE: dict[tuple[int, int], str] = {}
-_FRAC_CACHE_SIZE = 100_000
-_FRAC_TABLES: dict[int, dict[int, str]] = {}  # per beat: ticks -> fraction string
-_FRAC_TABLES_KEPT = 64  # beats remembered (a tune has one or two)
-# Pitch tokens by MIDI number: the reader's range plus any transposition shift (-5..+6).
-_PITCH_TOKENS = {p: f"p{p}" for p in range(MIN_PITCH - 12, MAX_PITCH + 13)}
-_SMALL = [str(i) for i in range(256)]
 _PAD = (NONE,) * (len(FIELDS) - 1)  # the fields of an event that is only a token
-_PITCH_NAMES_CACHE: dict[tuple[int, bool], dict[int, tuple[str, str, str]]] = {}
-
-
-def _frac(ticks: int, beat: int) -> str:
-    """``ticks / beat`` as a fraction string, at most 48ths (memoised: it is hot)."""
-    key = (ticks, beat)
-    text = _FRAC_CACHE.get(key)
-    if text is None:
-        f = Fraction(ticks, beat)
-        if f.denominator > 48:
-            f = f.limit_denominator(48)
-        if len(_FRAC_CACHE) > _FRAC_CACHE_SIZE:
-            _FRAC_CACHE.clear()  # bounded: odd lengths from odd input must not pile up
-        text = _FRAC_CACHE[key] = str(f)
-    return text
-
-
-def _fracs(beat: int) -> dict[int, str]:
-    """The fraction strings of ``ticks / beat`` found so far, by ticks (for :func:`_frac_into`)."""
-    table = _FRAC_TABLES.get(beat)
-    if table is None:
-        if len(_FRAC_TABLES) >= _FRAC_TABLES_KEPT:
-            _FRAC_TABLES.clear()
-        table = _FRAC_TABLES[beat] = {}
-    return table
-
-
-def _frac_into(table: dict[int, str], ticks: int, beat: int) -> str:
-    """:func:`_frac`, remembered in ``table`` (the table of ``beat``; bounded)."""
-    if len(table) > _FRAC_CACHE_SIZE:
-        table.clear()  # odd lengths from odd input must not pile up
-    text = table[ticks] = _frac(ticks, beat)
-    return text
-
-
-def _pitch_names(tonic: int, no_octave: bool) -> dict[int, tuple[str, str, str]]:
-    """Per (transposed) MIDI pitch: its ``token``, ``degree`` and ``octave`` fields above
-    ``tonic`` (with the octave removed: the pitch moved into the octave above middle C)."""
-    names = _PITCH_NAMES_CACHE.get((tonic, no_octave))
-    if names is None:
-        names = _PITCH_NAMES_CACHE[(tonic, no_octave)] = {}
-        for p in range(MIN_PITCH - 12, MAX_PITCH + 13):
-            degree = (p - tonic) % 12
-            names[p] = ((_PITCH_TOKENS[60 + degree + tonic], _SMALL[degree], NONE) if no_octave
-                        else (_PITCH_TOKENS[p], _SMALL[degree], str(p // 12 - 1)))
-    return names
 
 
 def chord_name(symbol: str | None, shift: int) -> str:
@@ -266,13 +219,13 @@ class Tokenizer:
         if no_key and not cfg.transpose:
             tonic = 0  # degrees from C: the hidden key must not leak through them
         beat = beat_length(meter if "meter" not in r else None)  # None: quarter notes
-        fracs = _fracs(beat)
+        fracs = beat_fractions(beat)
         events = self.header(tune)
         bars = [-1] * len(events)  # header events belong to no bar
         append, bars_append = events.append, bars.append
         no_rhythm, no_pitch, no_octave = "rhythm" in r, "pitch" in r, "octave" in r
         no_orn, no_chords, no_meter = "ornaments" in r, "chords" in r, "meter" in r
-        names = _pitch_names(tonic, no_octave)
+        names = pitch_names(tonic, no_octave)
         no_bar_idx = self._no_bars
         bar_events = self._bar_events
         first_bars = cfg.first_bars
@@ -307,14 +260,14 @@ class Tokenizer:
                     ticks = ev.duration
                     duration = fracs.get(ticks)
                     if duration is None:
-                        duration = _frac_into(fracs, ticks, beat)
+                        duration = frac_into(fracs, ticks, beat)
                     if no_bar_idx:
                         position = NONE
                     else:
                         ticks = ev.onset
                         position = fracs.get(ticks)
                         if position is None:
-                            position = _frac_into(fracs, ticks, beat)
+                            position = frac_into(fracs, ticks, beat)
                     tie = "tie" if ev.tie else NONE
                 orn = NONE
                 if not no_orn:
@@ -328,7 +281,7 @@ class Tokenizer:
                         orn = "grace"
                 symbol = ev.chord_symbol
                 chord = chord_name(symbol, shift) if symbol and not no_chords else NONE
-                bar = NONE if no_bar_idx else _SMALL[bar_no if bar_no < MAX_BAR else MAX_BAR]
+                bar = NONE if no_bar_idx else SMALL[bar_no if bar_no < MAX_BAR else MAX_BAR]
                 append((token, duration, position, bar, degree, octave, tie, orn, chord))
                 bars_append(bar_no)
             elif kind is Bar:
@@ -350,11 +303,11 @@ class Tokenizer:
                     bars_append(max(bars[-1], 0))
                 if ev.field == "K" and not no_key:
                     tonic = (ev.value.tonic_pc + shift) % 12  # type: ignore[union-attr]
-                    names = _pitch_names(tonic, no_octave)
+                    names = pitch_names(tonic, no_octave)
                 elif ev.field == "M" and not no_meter:
                     meter = ev.value  # type: ignore[assignment]
                     beat = beat_length(meter)
-                    fracs = _fracs(beat)
+                    fracs = beat_fractions(beat)
         if len(events) >= cfg.max_events:
             events, bars = events[: cfg.max_events - 1], bars[: cfg.max_events - 1]
         events.append((EOS,) + _PAD)
