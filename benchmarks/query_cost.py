@@ -8,6 +8,7 @@ with another version's sources to compare (same index):
 
     python benchmarks/query_cost.py INDEX [--queries 300]
     PYTHONPATH=OLD/src python benchmarks/query_cost.py INDEX
+    python benchmarks/query_cost.py INDEX --stages   # where a suggestion's time goes
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("index")
     p.add_argument("--queries", type=int, default=300, help="of each kind (at most 5000)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stages", action="store_true",
+                   help="also time the stages of a suggestion one by one (this version only)")
     args = p.parse_args(argv)
     if not 0 < args.queries <= 5000:
         p.error("--queries must be 1 to 5000")
@@ -56,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         index.suggest(t["abc"], k=10)
         cost["search"].append(mid - start)
         cost["suggest"].append(time.thread_time() - mid)
+    stages = suggest_stages(index, tunes[10:]) if args.stages else None
     out = {"index": args.index, "tunes": len(index), "queries": args.queries,
            "folkclip": folkclip.__file__,
            "backends": getattr(getattr(index, "encoder", None), "backends", None)}
@@ -63,8 +67,45 @@ def main(argv: list[str] | None = None) -> int:
         ms = np.array(xs) * 1000
         out[kind] = {"median_ms": round(float(np.median(ms)), 2),
                      "p90_ms": round(float(np.percentile(ms, 90)), 2)}
+    if stages:
+        out["suggest_stages_ms"] = stages
     print(json.dumps(out, indent=1))
     return 0
+
+
+def suggest_stages(index: object, tunes: list[dict]) -> dict[str, float]:
+    """Mean milliseconds of a core of each stage of ``TuneIndex.suggest`` (each run on its
+    own, in the order suggest runs them; the near-duplicate check's parts, then the check
+    as a whole)."""
+    import numpy as np
+
+    from folkclip.index.similar import CANDIDATES
+
+    spent: dict[str, float] = {}
+
+    def tick(name: str, start: float) -> float:
+        now = time.thread_time()
+        spent[name] = spent.get(name, 0.0) + now - start
+        return now
+
+    prof = index.profiles  # type: ignore[attr-defined]
+    for t in tunes:
+        start = time.thread_time()
+        q = index.read(t["abc"])  # type: ignore[attr-defined]
+        start = tick("read, tokenize and the melody tower", start)
+        cols, _, weights = prof.query(q.document)
+        start = tick("n-gram profile of the query", start)
+        tf = prof.tfidf_scores(cols, weights)
+        start = tick("TF-IDF scores of every tune", start)
+        np.argpartition(-tf, min(CANDIDATES, len(tf) - 1))[:CANDIDATES]
+        start = tick("best TF-IDF candidates (argpartition)", start)
+        index.tunes.search(q.vector, CANDIDATES)  # type: ignore[attr-defined]
+        start = tick("embedding candidates (vector index)", start)
+        index.near_duplicates(q)  # type: ignore[attr-defined]
+        start = tick("near-duplicate check, whole", start)
+        index.titles.search(q.vector, 10)  # type: ignore[attr-defined]
+        tick("title bank search", start)
+    return {k: round(1000 * v / len(tunes), 2) for k, v in spent.items()}
 
 
 if __name__ == "__main__":

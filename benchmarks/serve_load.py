@@ -14,7 +14,11 @@ server's CPU time per request (all its processes, from ``/proc``).
 
     python benchmarks/serve_load.py --run runs/default [--tunes 100000] [--workers 2]
         [--rate 200] [--duration 60] [--work /tmp/folkclip-serve-load] [--out load.json]
-        [--index DIR] [--server-src OLD/src]
+        [--index DIR] [--server-src OLD/src] [--plain-http]
+
+``--plain-http`` hides httptools and uvloop from the server (a folder of stand-ins that
+raise ``ImportError``, first on its ``PYTHONPATH``), so uvicorn runs on h11 and asyncio as it
+does without them, whatever the version: the same server on both stacks, side by side.
 
 Loopback only; bounded in count (rate x duration requests) and time.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -178,7 +183,9 @@ async def drive(url: str, titles: list[str], tunes: list[str], rate: float, dura
                 errors.append(err)
             lat.append((kind if err is None else "error", time.perf_counter() - due))
 
-        tasks = []
+        tasks: set[asyncio.Task] = set()  # in flight only: finished ones are let go
+        gc.collect()
+        gc.freeze()  # the client's own full collections must not delay requests
         t0 = time.perf_counter()
         for i in range(n):
             due = t0 + i / rate
@@ -186,9 +193,12 @@ async def drive(url: str, titles: list[str], tunes: list[str], rate: float, dura
                 await asyncio.sleep(due - time.perf_counter())
             kind = "search" if rng.random() < 0.5 else "suggest"
             pool = titles if kind == "search" else tunes
-            tasks.append(asyncio.create_task(job(kind, pool[rng.integers(len(pool))], due)))
+            task = asyncio.create_task(job(kind, pool[rng.integers(len(pool))], due))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
         sent = time.perf_counter() - t0
         await asyncio.gather(*tasks)
+        gc.unfreeze()
         total = time.perf_counter() - t0
 
     def stats(kind: str | None) -> dict:
@@ -226,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="the server's --threads")
     p.add_argument("--server-src", default=None,
                    help="a folkclip src/ folder to run the server from (e.g. an old version)")
+    p.add_argument("--plain-http", action="store_true",
+                   help="run the server without httptools and uvloop (h11 and asyncio)")
     p.add_argument("--out", default=None, help="JSON file for the figures")
     args = p.parse_args(argv)
     if not (0 < args.rate <= 1000 and 0 < args.duration <= 600 and 0 < args.tunes <= 2_000_000):
@@ -243,8 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
-    if args.server_src:
-        env["PYTHONPATH"] = str(Path(args.server_src).resolve())
+    paths = [str(Path(args.server_src).resolve())] if args.server_src else []
+    if args.plain_http:
+        paths.insert(0, str(_without_fast_http(Path(args.work))))
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join(paths)
     cmd = [sys.executable, "-m", "folkclip_cli.main", "serve", str(index), "--host",
            "127.0.0.1", "--port", str(port), "--threads", str(args.threads)]
     if args.workers:
@@ -276,12 +291,23 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
     figures.update(tunes=info["tunes"], index=str(index), server_src=args.server_src,
+                   http="h11, asyncio" if args.plain_http else "as installed",
                    workers=args.workers, cpus=os.cpu_count(), load_average=os.getloadavg(),
                    threads=args.threads)
     print(json.dumps(figures, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=1))
     return 0 if figures["errors"] == 0 else 1
+
+
+def _without_fast_http(work: Path) -> Path:
+    """A folder whose ``httptools`` and ``uvloop`` raise ``ImportError`` when imported."""
+    folder = work / "without-fast-http"
+    for name in ("httptools", "uvloop"):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        (folder / name / "__init__.py").write_text(
+            f"raise ImportError('{name} hidden by serve_load.py --plain-http')\n")
+    return folder
 
 
 if __name__ == "__main__":

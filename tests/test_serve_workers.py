@@ -144,3 +144,24 @@ def test_serve_command_with_two_workers(tiny_index):
         os.killpg(proc.pid, signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     assert "with 2 worker processes" in out
+    assert "httptools, uvloop" in out  # the serve extra installs both
+
+
+def test_http_stack_follows_what_is_installed(monkeypatch):
+    import sys
+
+    from folkclip.errors import FolkclipError
+    from folkclip_cli.serve.cli import http_stack
+
+    for name in ("httptools", "uvloop"):  # a None entry makes `import name` fail
+        monkeypatch.setitem(sys.modules, name, None)
+    assert http_stack() == ("h11", "asyncio")
+    assert http_stack("h11", "asyncio") == ("h11", "asyncio")
+    with pytest.raises(FolkclipError, match="--http httptools: 'httptools' is not installed"):
+        http_stack("httptools", "auto")
+    with pytest.raises(FolkclipError, match="--loop uvloop"):
+        http_stack("auto", "uvloop")
+    fake = type(sys)("httptools")
+    monkeypatch.setitem(sys.modules, "httptools", fake)
+    assert http_stack() == ("httptools", "asyncio")
+    assert http_stack("h11") == ("h11", "asyncio")  # asked for by name: kept
