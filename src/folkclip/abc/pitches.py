@@ -23,12 +23,12 @@ _TABLES_KEPT = 256  # signatures (and units) remembered; past it the tables star
 CACHED_CHARS = 4  # names and lengths remembered (``c''``, ``3/2``; longer ones are rare)
 
 
-def _kept_table(tables: dict, key: object) -> dict[str, int]:
-    """The table ``tables`` keeps for ``key`` (filled by the scanners), made empty if new;
-    past :data:`_TABLES_KEPT` tables they start afresh."""
+def kept_table(tables: dict, key: object, kept: int = _TABLES_KEPT) -> dict:
+    """The table ``tables`` keeps for ``key`` (filled by its user), made empty if new;
+    past ``kept`` tables they start afresh (odd input must not pile them up)."""
     table = tables.get(key)
     if table is None:
-        if len(tables) >= _TABLES_KEPT:
+        if len(tables) >= kept:
             tables.clear()
         table = tables[key] = {}
     return table
@@ -36,12 +36,12 @@ def _kept_table(tables: dict, key: object) -> dict[str, int]:
 
 def key_pitches(key_acc: dict[str, int]) -> dict[str, int]:
     """The table of plain-note pitches for a key signature."""
-    return _kept_table(_KEY_PITCHES, tuple(sorted(key_acc.items())))
+    return kept_table(_KEY_PITCHES, tuple(sorted(key_acc.items())))
 
 
 def unit_ticks(unit: int) -> dict[str, int]:
     """The table of written lengths' ticks for a unit length."""
-    return _kept_table(_UNIT_TICKS, unit)
+    return kept_table(_UNIT_TICKS, unit)
 
 
 class NoteArithmetic:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from folkclip.abc.limits import MAX_PITCH, MIN_PITCH
+from folkclip.abc.pitches import kept_table
 
 NONE = "-"  # the value of a field an event does not have
 
@@ -36,12 +37,7 @@ def frac(ticks: int, beat: int) -> str:
 
 def beat_fractions(beat: int) -> dict[int, str]:
     """The fraction strings of ``ticks / beat`` found so far, by ticks (for :func:`frac_into`)."""
-    table = _FRAC_TABLES.get(beat)
-    if table is None:
-        if len(_FRAC_TABLES) >= _FRAC_TABLES_KEPT:
-            _FRAC_TABLES.clear()
-        table = _FRAC_TABLES[beat] = {}
-    return table
+    return kept_table(_FRAC_TABLES, beat, _FRAC_TABLES_KEPT)
 
 
 def frac_into(table: dict[int, str], ticks: int, beat: int) -> str:
