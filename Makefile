@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 CONSTRAINTS := $(VENV)/constraints.txt
 
-.PHONY: demo test bench results lm transfer ablation study study-quick check-abc2midi clean
+.PHONY: demo test bench results lm transfer ablation study study-full study-quick check-abc2midi clean
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,11 @@ ablation: $(VENV)/.dev
 STUDY_OUT ?= runs/study
 study: $(VENV)/.dev
 	$(FOLKCLIP) study --out $(STUDY_OUT) --jobs 2 $(STUDY_SET)
+
+# The study at the default model's sizes (issue 19) in runs/study-full: about 34 hours on
+# 2 CPU cores in all, in resumable steps (PART=core, baselines, ...; README, 'Full size').
+study-full: $(VENV)/.dev
+	$(FOLKCLIP) study --size full --jobs 2 $(if $(PART),--part $(PART)) $(STUDY_SET)
 
 study-quick: $(VENV)/.dev
 	$(FOLKCLIP) study --quick --out runs/study-quick --jobs 1

@@ -60,6 +60,24 @@ def test_study_runs_from_any_directory(tmp_path):
     assert "Traceback" not in res.stderr
 
 
+def test_each_size_has_its_own_default_folder_and_tables_name_the_size(tmp_path):
+    """``--size full`` without ``--out`` must not write into the small study's folder (a
+    run whose settings differ is retrained in place: hours of full-size runs lost)."""
+    from folkclip_cli.study.tables import study_command
+
+    env = {"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    for size, folder in (("small", "runs/study"), ("full", "runs/study-full")):
+        res = subprocess.run([sys.executable, "-m", "folkclip_cli.main", "study", "--size",
+                              size, "--plan-only"], capture_output=True, text=True,
+                             cwd=tmp_path, check=False, env=env)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert res.stdout.splitlines()[0].endswith(f"; in {folder}")
+    assert not (tmp_path / "runs").exists()  # the plan alone writes nothing
+    full = make_plan(tmp_path / "f", size=SIZES["full"])
+    assert study_command(full) == f"folkclip study --size full --out {tmp_path / 'f'}"
+    assert study_command(make_plan(tmp_path / "s")) == f"folkclip study --out {tmp_path / 's'}"
+
+
 def test_full_plan_seeds_only_the_decisive_rows():
     plan = make_plan(Path("out"), folds=5, size=SIZES["full"])
     assert set(plan.seeds) == set(DECISIVE) and set(plan.seeds.values()) == {3}

@@ -36,7 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from folkclip_cli.study.schedule import STEP_NAMES
     from folkclip_cli.study.sizes import SIZES
 
-    p.add_argument("--out", default="runs/study", help="study folder (default runs/study)")
+    p.add_argument("--out", default=None,
+                   help="study folder (default runs/study, runs/study-full for --size full)")
     p.add_argument("--size", default="small", choices=list(SIZES),
                    help="packaged settings: small (64-wide, 5 epochs, 1 seed) or full (the "
                         "default model's sizes, 10 epochs, 3 seeds for the decisive rows)")
@@ -200,7 +201,7 @@ def main_from_args(args: argparse.Namespace) -> int:
     if args.folds < 2:
         raise FolkclipError(f"--folds must be >= 2, got {args.folds}")
     resolve_configs(args)
-    out = Path(args.out)
+    out = Path(args.out or get_size(args.size).out)
     plan = make_plan(out, 2 if args.quick else args.folds, args.quick, get_size(args.size),
                      args.seeds)
     start = time.time()

@@ -96,6 +96,7 @@ class StudyPlan:
     lm_wide_runs: list[PlannedRun] = field(default_factory=list)  # part 3b, one per fold
     single: set[str] = field(default_factory=set)  # labels trained on one split, no folds
     seeds: dict[str, int] = field(default_factory=dict)  # label -> seeds (absent: 1)
+    size: str = "small"  # the study's size (its name in --size)
 
     def run(self, label: str) -> PlannedRun:
         """The planned cross-validation run of variant ``label`` (seed 0)."""
@@ -161,7 +162,7 @@ def make_plan(out: Path, folds: int = 5, quick: bool = False, size: StudySize | 
         seeds: Seeds of the :data:`DECISIVE` rows (default: the size's); others take one.
     """
     size = size or SIZES["small"]
-    plan = StudyPlan(out=out, folds=folds, quick=quick)
+    plan = StudyPlan(out=out, folds=folds, quick=quick, size=size.name)
     lm_dir = out / "runs" / "lm"
     encoders = [e for e in ENCODERS if not quick or e[0] in QUICK_ENCODERS]
     plan.parts["encoders"] = [plan.add(label, _expand(o, lm_dir, size.lm_shape))

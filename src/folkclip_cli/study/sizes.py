@@ -34,6 +34,8 @@ class StudySize:
         lm_step_seconds: The same for one language-model step.
         source: Where the two figures were measured.
         wide_pool: Whether part 3b (the LM pretrained on the wide pool) is planned.
+        out: Default study folder (each size its own, so that neither overwrites the
+            other's runs).
     """
 
     name: str
@@ -45,6 +47,7 @@ class StudySize:
     lm_step_seconds: float
     source: str = ""
     wide_pool: bool = False
+    out: str = "runs/study"
 
 
 SIZES = {
@@ -60,7 +63,7 @@ SIZES = {
                       source="make demo: 540 steps in about 8 minutes on 2 threads (0.89 s), "
                              "melody LM ~30 tunes/s on 2 threads (1.07 s per batch of 32), "
                              "each ×1.8 for one thread",
-                      wide_pool=True),
+                      wide_pool=True, out="runs/study-full"),
 }
 
 

@@ -49,7 +49,8 @@ class Table:
 
 
 def study_command(plan: StudyPlan) -> str:
-    return f"folkclip study --out {plan.out}" + (" --quick" if plan.quick else "")
+    size = "" if plan.size == "small" or plan.quick else f" --size {plan.size}"
+    return f"folkclip study{size} --out {plan.out}" + (" --quick" if plan.quick else "")
 
 
 def train_command(plan: StudyPlan, label: str, config: str, base: list[str]) -> str:
