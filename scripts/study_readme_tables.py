@@ -39,8 +39,10 @@ def _delta(r: dict, key: str) -> str:
 def paired(path: Path, first: str, extra: tuple[str, ...] = ()) -> str:
     rows = _rows(path)
     # the study's Δ against its best baseline, where it has baselines (baseline rows: "—")
+    # and, where a row has several seeds, the seed count and spread
     extra = (*extra, *(c for c in (rows[0] if rows else {}) if c.startswith("Δ ")
-                       and c.endswith("baseline, p (Holm)")))
+                       and c.endswith("baseline, p (Holm)")),
+             *(c for c in (rows[0] if rows else {}) if c == "seeds" or c.startswith("seed sd")))
     head = [first, "tune→title MRR", "Δ tune→title MRR (95% CI), Holm p",
             "title→tune MRR", "Δ title→tune MRR (95% CI), Holm p", *extra]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -56,17 +58,24 @@ def main(argv: list[str] | None = None) -> int:
     t = folder / "tables"
     budget = json.loads((folder / "study.json").read_text())["budget"]
     print(f"<!-- {json.dumps(budget)} -->\n")
-    print("Part 1\n\n" + paired(t / "encoders.csv", "encoder") + "\n")
-    if (t / "baselines.csv").exists():
-        print("Baselines (part 4 of issue 19)\n\n" + paired(t / "baselines.csv", "baseline")
+    tables = [("Part 1", "encoders.csv", "encoder", ()),
+              ("Part 1, MiniLM titles (Δ vs header-only with MiniLM titles)",
+               "encoders_minilm.csv", "encoder", ()),
+              ("Baselines (part 4 of issue 19)", "baselines.csv", "baseline", ()),
+              ("Part 2", "removal.csv", "remove", ("residual information",)),
+              ("Part 3", "transfer.csv", "variant", ("training tunes",))]
+    for title, name, first, extra in tables:  # a study in progress has only some of them
+        if (t / name).exists() and _rows(t / name):
+            print(f"{title}\n\n" + paired(t / name, first, extra) + "\n")
+    if (t / "probes.md").exists():
+        print("Part 4\n\n" + (t / "probes.md").read_text())
+    if (t / "title_words.md").exists():
+        words = (t / "title_words.md").read_text().splitlines()
+        print("Part 5 (best 12, worst 3)\n\n" + "\n".join(words[:14] + ["| … |"] + words[-3:])
               + "\n")
-    print("Part 2\n\n" + paired(t / "removal.csv", "remove", ("residual information",)) + "\n")
-    print("Part 3\n\n" + paired(t / "transfer.csv", "variant", ("training tunes",)) + "\n")
-    print("Part 4\n\n" + (t / "probes.md").read_text())
-    words = (t / "title_words.md").read_text().splitlines()
-    print("Part 5 (best 12, worst 3)\n\n" + "\n".join(words[:14] + ["| … |"] + words[-3:]) + "\n")
-    print("Part 6\n\n" + (t / "nottingham_transfer.md").read_text() + "\n"
-          + paired(t / "nottingham_cv.csv", "model"))
+    if (t / "nottingham_cv.csv").exists():
+        print("Part 6\n\n" + (t / "nottingham_transfer.md").read_text() + "\n"
+              + paired(t / "nottingham_cv.csv", "model"))
     return 0
 
 

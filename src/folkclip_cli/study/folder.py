@@ -161,6 +161,11 @@ def write_study(plan: StudyPlan, args: argparse.Namespace, seconds: float) -> Pa
     enc = plan.parts["encoders"]
     part1 = [summary_table(plan, "encoders", "Encoders (Δ vs header-only)", enc,
                            "header", "encoder", base, config)]
+    minilm = [label for label in enc if label.endswith("-minilm")]
+    if "header-minilm" in minilm and len(minilm) > 1:  # the decisive rows: MiniLM titles
+        part1.append(summary_table(plan, "encoders_minilm",
+                                   "Encoders with MiniLM titles (Δ vs header-only, MiniLM "
+                                   "titles)", minilm, "header-minilm", "encoder", base, config))
     if best:
         part1.append(summary_table(plan, "encoders_vs_best", f"Encoders (Δ vs {best})",
                                    enc, best, "encoder", base, config))
