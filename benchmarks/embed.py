@@ -167,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{manifest['n_tunes'] / wall:.0f} tunes/s end to end, start included "
                   f"(tower stage {manifest.get('tunes_per_s', '-')} tunes/s, "
                   f"{manifest['problems']} problems)")
+            if "seconds" in manifest:  # where the time went, stage by stage
+                stages = ", ".join(f"{k} {v:.1f}" for k, v in manifest["seconds"].items())
+                print(f"    seconds per stage: {stages}; sum "
+                      f"{sum(manifest['seconds'].values()):.1f} of {wall:.1f}")
     return 0
 
 

@@ -79,6 +79,13 @@ def test_round_trip(built, collection):
     idx, _, folder = built
     assert len(idx) == 22 and idx.manifest["state"] == "complete"
     assert not (folder / "parts").exists()
+    # where the build's time went, stage by stage, in order
+    from folkclip.index.build import PREPARE_STAGES
+
+    seconds = idx.manifest["seconds"]
+    assert list(seconds) == ["reading", *(s.__name__ for s in PREPARE_STAGES), "tune_vectors",
+                             "title_bank", "vector_indexes", "map"]
+    assert all(v >= 0 for v in seconds.values())
     again = TuneIndex.load(folder)
     assert len(again) == len(idx)
     assert again.search("reel number 4", 5) == idx.search("reel number 4", 5)

@@ -128,8 +128,10 @@ def prepare_folder(fm: object, run: str | None, sources: list[str], out: Path,
             raise FolkclipError(f"{out} holds an index of another model or other sources; "
                                 "choose another --out folder or delete it")
         return old, None
+    start = time.perf_counter()
     tc, features = read_tokenized(sources, fm.tokenizer_config, jobs=jobs,  # type: ignore[attr-defined]
                                   features=READ_FEATURES)
+    seconds = {"reading": time.perf_counter() - start}
     p = Prepared(fm, out, sources, tc, features, {
         "format": store.FORMAT_VERSION, "state": "prepared",
         "model": {"run": run, **identity}, "tokenizer": fm.tokenizer_config.to_dict(),  # type: ignore[attr-defined]
@@ -137,7 +139,10 @@ def prepare_folder(fm: object, run: str | None, sources: list[str], out: Path,
         "chunk": chunk,
         "problems": sum(1 for q in tc.problems if q["severity"] == "error")})
     for stage in PREPARE_STAGES:
+        start = time.perf_counter()
         stage(p)
+        seconds[stage.__name__] = time.perf_counter() - start
+    p.manifest["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
     store.write_manifest(out, p.manifest)
     return p.manifest, tc
 
@@ -211,18 +216,24 @@ def finalize(fm: object, out: Path, manifest: dict, batch_size: int = 256,
     start = time.perf_counter()
     titles = fm.embed_titles(names) if names else \
         np.zeros((0, tunes.shape[1]), np.float32)  # type: ignore[attr-defined]  # (M, D)
-    title_rate = len(names) / max(time.perf_counter() - start, 1e-9)
+    seconds = {"title_bank": time.perf_counter() - start}
+    title_rate = len(names) / max(seconds["title_bank"], 1e-9)
+    start = time.perf_counter()
     tune_index = VectorIndex.build(tunes, kind)
     title_index = VectorIndex.build(titles, kind)
     rng = np.random.default_rng(0)
     qt = titles[rng.permutation(len(titles))[:RECALL_QUERIES]]
     qu = tunes[rng.permutation(len(tunes))[:RECALL_QUERIES]]
-    manifest = dict(manifest, state="complete", vectors={
-        "tunes": tune_index.save(out, "tunes"), "titles": title_index.save(out, "titles")},
-        recall_at_10={"tunes": tune_index.recall_at(qt, 10),
-                      "titles": title_index.recall_at(qu, 10)},
-        titles_per_s=round(title_rate, 1))
+    vectors = {"tunes": tune_index.save(out, "tunes"), "titles": title_index.save(out, "titles")}
+    recall = {"tunes": tune_index.recall_at(qt, 10), "titles": title_index.recall_at(qu, 10)}
+    seconds["vector_indexes"] = time.perf_counter() - start
+    start = time.perf_counter()
     np.save(out / "map.npy", project_2d(tunes))
+    seconds["map"] = time.perf_counter() - start
+    manifest = dict(manifest, state="complete", vectors=vectors, recall_at_10=recall,
+                    titles_per_s=round(title_rate, 1),
+                    seconds={**manifest.get("seconds", {}),
+                             **{k: round(v, 2) for k, v in seconds.items()}})
     store.write_manifest(out, manifest)
     for c in range(n_chunks):
         chunk_path(out, c).unlink(missing_ok=True)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -113,9 +114,12 @@ class TuneIndex:
         out = Path(out_dir)
         manifest, tc = _build.prepare_folder(fm, run, sources, out, progress, chunk_size, jobs)
         if manifest["state"] != "complete":
+            start = time.perf_counter()
             rate = _build.embed_missing(fm, out, manifest, batch_size, progress, tc)
             if rate:
                 manifest["tunes_per_s"] = round(rate, 1)
+                manifest.setdefault("seconds", {})["tune_vectors"] = round(
+                    time.perf_counter() - start, 2)
             manifest = _build.finalize(fm, out, manifest, batch_size, progress, kind)
         return cls(out, manifest, fm)
 

@@ -93,5 +93,6 @@ def build_with_lightning(run_dir: str | Path, sources: list[str], out: Path, *, 
     if todo:
         done = sum(len(ib.chunk_indices(manifest, c)) for c in todo)
         manifest["tunes_per_s"] = round(done / (time.perf_counter() - start), 1)
+        manifest.setdefault("seconds", {})["tune_vectors"] = round(time.perf_counter() - start, 2)
     fm.model.cpu()  # type: ignore[attr-defined]
     return ib.finalize(fm, out, manifest, batch_size, progress, kind)
