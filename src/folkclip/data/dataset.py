@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import count
 from pathlib import Path
 
 import numpy as np
@@ -152,20 +150,15 @@ def tokenize_corpus(corpus: Corpus, config: TokenizerConfig | None = None,
 def from_part(part: Part, config: TokenizerConfig) -> TokenizedCorpus:
     """A :class:`TokenizedCorpus` of a part's tokenized tunes: reading problems first,
     then the tokenizer's, each in tune order; vocabularies sorted by frequency."""
-    distinct = part.events  # id -> event tuple
     eids = part.ids
-    freq = np.bincount(eids, minlength=len(distinct)) if len(eids) else np.zeros(0, np.int64)
+    freq = np.bincount(eids, minlength=len(part.codes)) if len(eids) else \
+        np.zeros(len(part.codes), np.int64)  # uses of each row of the event table
     vocab: dict[str, list[str]] = {}
-    table = np.zeros((len(distinct), len(FIELDS)), dtype=np.int32)
-    columns = list(zip(*distinct)) or [()] * len(FIELDS)  # per field, its value per event
+    table = np.zeros(part.codes.shape, dtype=np.int32)
     for j, f in enumerate(FIELDS):
-        codes: defaultdict[str, int] = defaultdict(count().__next__)  # value -> code, in order
-        column = np.fromiter(map(codes.__getitem__, columns[j]), np.int64,
-                             len(distinct))  # (D,) value code of each distinct event
-        values = list(codes)
-        counts = np.zeros(len(values), np.int64)
-        np.add.at(counts, column, freq)
-        n = counts.tolist()
+        values = part.values[j]
+        column = part.codes[:, j]  # (D,) value code of each event of the table
+        n = np.bincount(column, weights=freq, minlength=len(values)).astype(np.int64).tolist()
         # A part cut down (``tiny``) keeps events no kept tune uses: their values get no id.
         order = sorted((k for k in range(len(values)) if n[k]), key=lambda k: (-n[k], values[k]))
         vocab[f] = [PAD, UNK] + [values[k] for k in order]

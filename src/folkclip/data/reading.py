@@ -2,9 +2,11 @@
 (in a process pool when it pays), and the parts are joined in file order, so that the
 corpus and its problem list equal those of one process reading the files one by one.
 
-A part holds a file's tunes as ids into the file's own small table of distinct events;
-joining maps those tables onto one, so what crosses between processes is a few arrays
-and the metadata, never the parsed tunes.
+A part holds a file's tunes as ids into the file's own small table of distinct events,
+each event stored as one small integer code per field (the field's values listed once);
+joining maps those short value lists onto one, so what crosses between processes is a
+few arrays and the metadata, never the parsed tunes or their event tuples, and the
+joining process does no work per event.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from folkclip.abc.model import Tune
-from folkclip.data.tokenize import Tokenizer, TokenizerConfig
+from folkclip.data.tokenize import FIELDS, Tokenizer, TokenizerConfig
 from folkclip.errors import FolkclipError, Problem
 from folkclip.io.sources import TINY_STRIDE, read_file_safely, source_files
 
@@ -40,8 +42,12 @@ class Part:
     """One file's (or one list of tunes') tunes, tokenized.
 
     Attributes:
-        events: Distinct event tuples of this part (local id = position).
-        ids: (E,) int64 local event ids of all its tunes, concatenated.
+        values: Per field of :data:`~folkclip.data.tokenize.FIELDS`, the distinct values of
+            this part in order of first use (a value's code = its position).
+        codes: (D, F) int32: per distinct event of this part (local id = row), the code of
+            each of its field values (rows may repeat after a join: they are counted by
+            use, never compared).
+        ids: (E,) int64 local event ids (rows of ``codes``) of all its tunes, concatenated.
         bars: (E,) int32 bar number of each event.
         lengths: Events per tune read (0 for a tune the tokenizer refused).
         meta: Per tune read, the metadata of :class:`~folkclip.data.dataset.TokenizedCorpus`.
@@ -51,7 +57,8 @@ class Part:
         features: Per feature name, one value per tune read (``None`` for a refused one).
     """
 
-    events: list[tuple[str, ...]] = field(default_factory=list)
+    values: list[list[str]] = field(default_factory=lambda: [[] for _ in FIELDS])
+    codes: np.ndarray = field(default_factory=lambda: np.zeros((0, len(FIELDS)), np.int32))
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     bars: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     lengths: list[int] = field(default_factory=list)
@@ -119,10 +126,23 @@ class PartBuilder:
     def finish(self) -> Part:
         """The part of every tune added."""
         part = self.part
-        part.events = list(self._index)
+        part.values, part.codes = field_codes(list(self._index))
         part.ids = np.array(self._ids, dtype=np.int64)
         part.bars = np.array(self._bars, dtype=np.int32)
         return part
+
+
+def field_codes(events: Sequence[tuple[str, ...]]) -> tuple[list[list[str]], np.ndarray]:
+    """Per field, the distinct values of ``events`` in order of first use, and the (D, F)
+    int32 code of each event's value of each field."""
+    codes = np.zeros((len(events), len(FIELDS)), np.int32)
+    values = []
+    columns = list(zip(*events)) or [()] * len(FIELDS)  # per field, its value per event
+    for j in range(len(FIELDS)):
+        index: defaultdict[str, int] = defaultdict(count().__next__)  # value -> code
+        codes[:, j] = np.fromiter(map(index.__getitem__, columns[j]), np.int32, len(events))
+        values.append(list(index))
+    return values, codes
 
 
 def tokenize_tunes(tunes: Sequence[Tune], tokenizer: Tokenizer,
@@ -177,22 +197,28 @@ def subsample(part: Part, stride: int = TINY_STRIDE) -> Part:
     chosen = {id(p) for p in errors}
     problems = [p for p in part.read_problems if id(p) in chosen or (
         p.severity == "warning" and (p.source, p.line) in kept)]
-    return Part(part.events, part.ids[rows], part.bars[rows],
+    return Part(part.values, part.codes, part.ids[rows], part.bars[rows],
                 [part.lengths[i] for i in keep], [part.meta[i] for i in keep],
                 [part.lines[i] for i in keep], [part.refused[i] for i in keep], problems,
                 {name: [v[i] for i in keep] for name, v in part.features.items()})
 
 
 def concat(parts: Sequence[Part]) -> Part:
-    """Join parts in order into one (event tables merged)."""
+    """Join parts in order into one (value lists merged, in order of first use; event
+    tables stacked)."""
     if len(parts) == 1:
-        return parts[0]  # its table is already in order of first use
+        return parts[0]
     out = Part(features={name: [] for name in (parts[0].features if parts else {})})
-    index: dict[tuple[str, ...], int] = {}
-    ids = []
+    index: list[dict[str, int]] = [{} for _ in FIELDS]  # per field, value -> joined code
+    ids, tables, rows = [], [], 0
     for p in parts:
-        table = np.array([index.setdefault(ev, len(index)) for ev in p.events], dtype=np.int64)
-        ids.append(table[p.ids] if len(p.ids) else p.ids)
+        table = np.empty_like(p.codes)
+        for j, (seen, values) in enumerate(zip(index, p.values)):
+            remap = np.array([seen.setdefault(v, len(seen)) for v in values], np.int32)
+            table[:, j] = remap[p.codes[:, j]] if len(values) else p.codes[:, j]
+        tables.append(table)
+        ids.append(p.ids + rows)
+        rows += len(table)
         out.lengths += p.lengths
         out.meta += p.meta
         out.lines += p.lines
@@ -200,8 +226,9 @@ def concat(parts: Sequence[Part]) -> Part:
         out.read_problems += p.read_problems
         for name, values in p.features.items():
             out.features[name] += values
-    out.events = list(index)
+    out.values = [list(seen) for seen in index]
     if parts:
+        out.codes = np.concatenate(tables)
         out.ids = np.concatenate(ids)
         out.bars = np.concatenate([p.bars for p in parts])
     return out
