@@ -8,10 +8,14 @@ bucketed`` times batches of 64 random training tunes against the batches of
 ``trainer.bucket_by_length`` (:func:`folkclip_cli.train.loaders.bucketed_order`),
 alternating step by step in one process; ``--archs`` takes several model presets. With
 ``--src`` another checkout's ``src`` folder is imported instead (random batches only).
+``--compile`` adds, per model, a copy whose two towers run under ``torch.compile``
+(``dynamic=True``, same initial weights), timed in the same alternation; its first steps
+(compilation) are reported apart, and a model that cannot be compiled is reported with the
+error instead.
 
     python benchmarks/train_step.py [--steps 6 | --steps 0 (one epoch)] [--threads 2]
         [--batch-size 64] [--archs gru-attn transformer] [--batches random bucketed]
-        [--src OTHER/src]
+        [--src OTHER/src] [--compile]
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", nargs="+", default=["random"],
                         choices=("random", "bucketed"), help="how batches are drawn")
     parser.add_argument("--src", default=None, help="import folkclip from this src folder")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time each model with its towers under torch.compile")
     args = parser.parse_args(argv)
     if args.src:
         sys.path.insert(0, args.src)
@@ -69,22 +75,38 @@ def main(argv: list[str] | None = None) -> int:
             order = rng.permutation(len(ds))
         batches[how] = [order[s:s + bs] for s in range(0, len(order) - bs + 1, bs)]
     steps = args.steps or min(len(b) for b in batches.values()) - 1
-    runs = {}
-    for arch in args.archs:
+    runs, failed, warm_up = {}, {}, {}
+    variants = [(arch, compiled) for arch in args.archs
+                for compiled in ((False, True) if args.compile else (False,))]
+    for arch, compiled in variants:
+        torch.manual_seed(0)  # the compiled copy starts from the eager model's weights
         model = create_model(arch, {f: len(v) for f, v in tc.vocab.items()})
         collate = make_collate(tc, model.tokenize_titles, 256, "patches" in model.melody_inputs)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        tunes, titles = model.encode_tunes, model.encode_titles
+        if compiled:
+            tunes = torch.compile(tunes, dynamic=True)
+            titles = torch.compile(titles, dynamic=True)
+        name = f"{arch}+compile" if compiled else arch
         for how in args.batches:
-            runs[arch, how] = (model, collate, opt, dict.fromkeys(PHASES, 0.0), [])
-    for step in range(steps + 1):
-        for (arch, how), (model, collate, opt, total, events) in runs.items():
+            runs[name, how] = (model, collate, opt, dict.fromkeys(PHASES, 0.0), [],
+                               tunes, titles)
+    warm = 3 if args.compile else 1  # compilation happens in the first steps (new shapes)
+    for step in range(steps + warm):
+        for (arch, how), (model, collate, opt, total, events, tunes, titles) in runs.items():
+            if arch in failed:
+                continue
             pick = batches[how][step % len(batches[how])]
             t0 = time.perf_counter()
             batch = collate([ds[int(i)] for i in pick])
             t1 = time.perf_counter()
-            tune = model.encode_tunes(batch)  # (B, D)
-            t2 = time.perf_counter()
-            title = model.encode_titles(batch["title"])  # (B, D)
+            try:
+                tune = tunes(batch)  # (B, D)
+                t2 = time.perf_counter()
+                title = titles(batch["title"])  # (B, D)
+            except Exception as err:  # noqa: BLE001 - a model torch.compile cannot take
+                failed[arch] = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+                continue
             t3 = time.perf_counter()
             logits = model.scale() * tune @ title.T  # (B, B)
             labels = torch.arange(len(logits))
@@ -95,20 +117,26 @@ def main(argv: list[str] | None = None) -> int:
             t5 = time.perf_counter()
             opt.step()
             t6 = time.perf_counter()
-            if step == 0:
-                continue  # warm-up
+            if step < warm:
+                warm_up[arch, how] = warm_up.get((arch, how), 0.0) + t6 - t0
+                continue  # warm-up (and compilation)
             events.append((float(batch["mask"].sum(1).float().mean()), batch["mask"].shape[1]))
             for name, dt in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t5 - t4,
                                          (t4 - t3) + (t6 - t5))):
                 total[name] += dt
     print(f"folkclip from {sys.modules['folkclip'].__file__}")
-    for (arch, how), (_, _, _, total, events) in runs.items():
+    for arch, err in failed.items():
+        print(f"{arch}: torch.compile failed: {err}")
+    for (arch, how), (_, _, _, total, events, _, _) in runs.items():
+        if arch in failed:
+            continue
         step_s = sum(total.values()) / steps
         mean_events = np.mean([e for e, _ in events])
         padded = np.mean([t for _, t in events])
         print(f"{arch} / {how} batches: batch {bs}, {mean_events:.0f} events per tune, padded "
               f"to {padded:.0f}, {args.threads} threads, {steps} steps: "
-              f"{step_s * 1000:.0f} ms per step, {bs / step_s:.1f} samples/s")
+              f"{step_s * 1000:.0f} ms per step, {bs / step_s:.1f} samples/s (first {warm} "
+              f"step(s), not counted: {warm_up.get((arch, how), 0.0):.1f} s)")
         for name, t in total.items():
             print(f"  {name:<18}{t / steps * 1000:8.1f} ms  {t / sum(total.values()):6.1%}")
     return 0
