@@ -439,3 +439,29 @@ def test_study_tables_show_baseline_rows_and_the_delta_to_the_best_only_when_pre
     assert "baseline" not in summary_table(plan, "encoders", "Encoders", *args,
                                            baselines=False).markdown
     assert "(no finished run yet)" in transfer_table(plan, [], "config.yaml").markdown
+
+
+def test_seed_columns_reach_the_csv_as_well_as_the_markdown(tmp_path):
+    """A row trained at several seeds shows its seed count and spread in both files
+    (``scripts/study_readme_tables.py`` reads the CSV)."""
+    import csv
+
+    from folkclip_cli.study.compare import GroupSummary
+    from folkclip_cli.study.tables import KEYS, compact_markdown, summary_csv
+
+    def group(label: str, n: int, sd: float) -> GroupSummary:
+        return GroupSummary(label, n, dict.fromkeys(KEYS, 0.03), dict.fromkeys(KEYS, (0.02, 0.04)),
+                            seed_sd={KEYS[0]: sd})
+
+    summary = [group("ref", 2, 0.0), group("b", 2, 0.0007), group("c", 1, float("nan"))]
+    md = compact_markdown(summary, "run", "ref").splitlines()
+    assert md[0].endswith("| seeds | seed sd Δ tune→title MRR |")
+    assert md[3].endswith("| 2 | 0.0007 |") and md[4].endswith("| 1 | — |")
+    path = summary_csv(summary, tmp_path / "t.csv", "run", reference="ref")
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["seeds"], r["seed sd Δ tune→title MRR"]) for r in rows] == [
+        ("2", "0.0000"), ("2", "0.0007"), ("1", "—")]
+    one = [group("ref", 1, float("nan")), group("b", 1, float("nan"))]
+    head = summary_csv(one, tmp_path / "u.csv", "run", reference="ref").read_text()
+    assert "seeds" not in head.splitlines()[0]

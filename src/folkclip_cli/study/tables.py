@@ -86,22 +86,30 @@ def summarise_runs(plan: StudyPlan, labels: list[str], reference: str | None
                      KEYS)
 
 
+def seed_columns(summary: list[GroupSummary], reference: str | None,
+                 keys: tuple[str, ...] = KEYS) -> dict[str, dict[str, str]]:
+    """When a row has several seeds: a ``seeds`` column and, with a reference, the seed
+    spread (sd of the per-seed Δ of the first key); rows at one seed are marked ``1``.
+    Empty when every row has one seed."""
+    if not any(s.n > 1 for s in summary):
+        return {}
+    cols = {"seeds": {s.label: str(s.n) for s in summary}}
+    if reference:
+        cols[f"seed sd Δ {SHORT[keys[0]]}"] = {
+            s.label: (f"{s.seed_sd[keys[0]]:.4f}" if s.seed_sd.get(keys[0], math.nan)
+                      == s.seed_sd.get(keys[0], math.nan) else "—") for s in summary}
+    return cols
+
+
 def compact_markdown(summary: list[GroupSummary], first: str, reference: str | None,
                      extra: dict[str, dict[str, str]] | None = None,
                      keys: tuple[str, ...] = KEYS, references: frozenset = frozenset()) -> str:
     """Scores ± CI half-width, then per key the paired Δ ± CI and Holm p, then ``extra``
-    columns (``{column: {label: cell}}``); ``references``: more rows without a Δ. When a
-    row has several seeds, a ``seeds`` column and the seed spread (sd of the per-seed Δ of
-    the first key) are added; rows at one seed are marked ``1``."""
+    columns (``{column: {label: cell}}``); ``references``: more rows without a Δ; then the
+    :func:`seed_columns`."""
     from folkclip_cli.study.compare import _fmt, _fmt_p
 
-    extra = dict(extra or {})
-    if any(s.n > 1 for s in summary):
-        extra["seeds"] = {s.label: str(s.n) for s in summary}
-        if reference:
-            extra[f"seed sd Δ {SHORT[keys[0]]}"] = {
-                s.label: (f"{s.seed_sd[keys[0]]:.4f}" if s.seed_sd.get(keys[0], math.nan)
-                          == s.seed_sd.get(keys[0], math.nan) else "—") for s in summary}
+    extra = {**(extra or {}), **seed_columns(summary, reference, keys)}
     head = [first, *(SHORT[k] for k in keys[:2])]
     if reference:
         for k in keys:
@@ -120,11 +128,13 @@ def compact_markdown(summary: list[GroupSummary], first: str, reference: str | N
 
 
 def summary_csv(summary: list[GroupSummary], path: Path, first: str,
-                extra: dict[str, dict[str, str]] | None = None) -> Path:
-    """One row per group: every score with its CI, and the paired Δ, CI, p and Holm p."""
+                extra: dict[str, dict[str, str]] | None = None,
+                reference: str | None = None) -> Path:
+    """One row per group: every score with its CI, and the paired Δ, CI, p and Holm p,
+    then ``extra`` and the :func:`seed_columns` (as in the Markdown table)."""
     import csv
 
-    extra = extra or {}
+    extra = {**(extra or {}), **seed_columns(summary, reference)}
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         head = [first]
@@ -208,7 +218,8 @@ def summary_table(plan: StudyPlan, stem: str, title: str, labels: list[str],
     if rows.rows:
         note += BASELINE_NOTE
     md = compact_markdown(summary + rows.rows, first, ref, extra, references=rows.labels)
-    csv_path = summary_csv(summary + rows.rows, folder / "tables" / f"{stem}.csv", first, extra)
+    csv_path = summary_csv(summary + rows.rows, folder / "tables" / f"{stem}.csv", first, extra,
+                           ref)
     runs_md = "\n".join(f"- `{lbl}`: `{train_command(plan, lbl, config, base)}`" for lbl in done)
     (folder / "tables" / f"{stem}.md").write_text(f"## {title}\n\n{md}\n\n{note.strip()}\n\n"
                                                   f"Command: `{study_command(plan)}`\n\n"
@@ -306,7 +317,7 @@ def transfer_table(plan: StudyPlan, base: list[str], config: str) -> Table:
     md = compact_markdown(summary + base_rows.rows, "variant", "lm-scratch", extra,
                           references=frozenset(scratch.values()) | base_rows.labels)
     csv_path = summary_csv(summary + base_rows.rows, folder / "tables" / "transfer.csv",
-                           "variant", extra)
+                           "variant", extra, "lm-scratch")
     note = ("Δ: paired difference to the scratch model (same architecture, no pretraining) "
             "at the same share of the training folds; Holm over every row and share. The "
             "melody LM of each fold is pretrained on that fold's whole training part only "
@@ -342,7 +353,7 @@ def baselines_table(plan: StudyPlan) -> Table | None:
     summary = summarise(results, best, KEYS)
     md = compact_markdown(summary, "baseline", best)
     path = plan.out / "tables" / "baselines.csv"
-    summary_csv(summary, path, "baseline")
+    summary_csv(summary, path, "baseline", reference=best)
     note = (f"No training. Δ: paired difference to {best} (the best pooled tune→title MRR) "
             "over the pooled test queries of every fold; Holm over the rows. Random is the "
             "exact expectation of a random ranking of each query's candidates.")
