@@ -7,7 +7,9 @@ time, and CPU time (the process's and its reading workers', user + system), whic
 jobs on the machine change much less; "tunes per CPU-second" of one process is what one
 core gives. Old and new alternate run by run, and the old/new ratio is taken pair by pair.
 Also printed: the CPU time of parsing alone (text in memory) and of loading the tokenized
-corpus from the on-disk cache, in this process.
+corpus from the on-disk cache, in this process, and the main process's serial work after
+a pooled read (joining the pool's parts, then the vocabularies: ``concat`` and
+``from_part``), on the parts of the pool's own tasks, for each version (fresh processes).
 
     python benchmarks/read_tokenize.py [--sources default] [--repeat 3] [--old-src ../old/src]
 """
@@ -40,6 +42,38 @@ start, start_cpu = time.perf_counter(), cpu(os.times())
 tc = dataset.load_tokenized(sources, use_cache=False, **kw)
 print(len(tc), time.perf_counter() - start, cpu(os.times()) - start_cpu)
 """
+
+# Run in a fresh process: prints the CPU seconds of joining the parts of a 2-process read's
+# tasks and of building the corpus from them (best of REPEAT).
+JOIN = """
+import sys, time
+from folkclip.data import dataset, reading
+from folkclip.data.tokenize import TokenizerConfig
+from folkclip.io.sources import source_files
+sources, repeat = sys.argv[1].split(","), int(sys.argv[2])
+config, join, build = TokenizerConfig(), [], []
+for s in sources:
+    files = [(p, p.parent.name) for p in source_files(s)]
+    sizes = {p: p.stat().st_size for p, _ in files}
+    parts = [reading.read_part((run, config, {}))
+             for run in reading._runs(files, sizes, 2 * reading.TASKS_PER_JOB)]
+    for _ in range(repeat):
+        t0 = time.process_time()
+        part = reading.concat(parts)
+        t1 = time.process_time()
+        dataset.from_part(part, config)
+        join.append(t1 - t0)
+        build.append(time.process_time() - t1)
+print(min(join), min(build), len(parts))
+"""
+
+
+def join_cost(src: Path, sources: list[str], repeat: int) -> tuple[float, float, int]:
+    """(CPU s of joining, CPU s of the vocabularies, parts) after a 2-process read."""
+    env = dict(os.environ, PYTHONPATH=str(src))
+    out = subprocess.run([sys.executable, "-c", JOIN, ",".join(sources), str(repeat)],
+                         env=env, capture_output=True, text=True, check=True).stdout.split()
+    return float(out[0]), float(out[1]), int(out[2])
 
 
 def cold(src: Path, sources: list[str], jobs: int) -> tuple[int, float, float]:
@@ -116,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"CPU speed ratio {name}: median {statistics.median(xs):.2f}x "
               f"(min {min(xs):.2f}, max {max(xs):.2f})")
     print(f"tokenized corpus from cache (CPU time):    {n / cached_s:7.0f} tunes/s")
+    versions = {"new": ROOT / "src", **({"old": Path(args.old_src).resolve()}
+                                        if args.old_src else {})}
+    for name, src in versions.items():
+        join_s, build_s, parts = join_cost(src, args.sources, args.repeat)
+        print(f"main process after a 2-process read, {name}: joining {parts} parts "
+              f"{join_s * 1000:.0f} ms, vocabularies {build_s * 1000:.0f} ms (CPU, best of "
+              f"{args.repeat})")
     return 0
 
 
