@@ -81,6 +81,26 @@ def count_flops(threads: int) -> None:
     events = int(batch["mask"].sum())
     print(f"default step (batch 64, {events} events): {counter.get_total_flops() / 1e9:.2f} "
           "GFLOP counted (matrix products; forward + backward)")
+    for n in (256, 1024):  # what this CPU's matrix products reach, the practical peak
+        rates = ", ".join(f"{dtype}: {_matmul_rate(n, getattr(torch, dtype)):.0f}"
+                          for dtype in ("float32", "bfloat16"))
+        print(f"matrix product {n}x{n}, {threads} thread(s): {rates} GFLOP/s (best of 3)")
+
+
+def _matmul_rate(n: int, dtype: object) -> float:
+    """GFLOP/s of an ``n`` x ``n`` matrix product in ``dtype``, best of 3 timings."""
+    import torch
+
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    reps = max(1, int(4e9 / (2 * n ** 3)))
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 * reps / best / 1e9
 
 
 def _row(config: str, what: str, rates: dict[str, list[float]]) -> None:

@@ -11,16 +11,21 @@ alternating step by step in one process; ``--archs`` takes several model presets
 ``--compile`` adds, per model, a copy whose two towers run under ``torch.compile``
 (``dynamic=True``, same initial weights), timed in the same alternation; its first steps
 (compilation) are reported apart, and a model that cannot be compiled is reported with the
-error instead.
+error instead. ``--bf16`` adds, per model, a copy (same initial weights) whose forward runs
+under ``torch.autocast("cpu", dtype=torch.bfloat16)`` (``trainer.precision: bf16-mixed``),
+timed in the same alternation. ``--set melody.layers=1`` changes the model of every preset
+(dotted fields of :class:`~folkclip.models.config.ModelConfig`), to time a smaller tower.
 
     python benchmarks/train_step.py [--steps 6 | --steps 0 (one epoch)] [--threads 2]
         [--batch-size 64] [--archs gru-attn transformer] [--batches random bucketed]
-        [--src OTHER/src] [--compile]
+        [--src OTHER/src] [--compile] [--bf16] [--set melody.layers=1]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sys
 import time
 
@@ -39,7 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--src", default=None, help="import folkclip from this src folder")
     parser.add_argument("--compile", action="store_true",
                         help="also time each model with its towers under torch.compile")
+    parser.add_argument("--bf16", action="store_true",
+                        help="also time each model with its forward under bfloat16 autocast")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="model field for every preset, e.g. melody.layers=1 (repeatable)")
     args = parser.parse_args(argv)
+    overrides = {}
+    for item in args.set:
+        field, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set needs FIELD=VALUE, got {item!r}")
+        try:
+            overrides[field] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[field] = value
     if args.src:
         sys.path.insert(0, args.src)
     import numpy as np
@@ -76,34 +94,39 @@ def main(argv: list[str] | None = None) -> int:
         batches[how] = [order[s:s + bs] for s in range(0, len(order) - bs + 1, bs)]
     steps = args.steps or min(len(b) for b in batches.values()) - 1
     runs, failed, warm_up = {}, {}, {}
-    variants = [(arch, compiled) for arch in args.archs
-                for compiled in ((False, True) if args.compile else (False,))]
-    for arch, compiled in variants:
-        torch.manual_seed(0)  # the compiled copy starts from the eager model's weights
-        model = create_model(arch, {f: len(v) for f, v in tc.vocab.items()})
+    variants = [(arch, mode) for arch in args.archs
+                for mode in ("eager", *(("compile",) if args.compile else ()),
+                             *(("bf16",) if args.bf16 else ()))]
+    for arch, mode in variants:
+        torch.manual_seed(0)  # every copy starts from the eager model's weights
+        model = create_model(arch, {f: len(v) for f, v in tc.vocab.items()}, **overrides)
         collate = make_collate(tc, model.tokenize_titles, 256, "patches" in model.melody_inputs)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
         tunes, titles = model.encode_tunes, model.encode_titles
-        if compiled:
+        if mode == "compile":
             tunes = torch.compile(tunes, dynamic=True)
             titles = torch.compile(titles, dynamic=True)
-        name = f"{arch}+compile" if compiled else arch
+        name = arch if mode == "eager" else f"{arch}+{mode}"
         for how in args.batches:
             runs[name, how] = (model, collate, opt, dict.fromkeys(PHASES, 0.0), [],
-                               tunes, titles)
+                               tunes, titles, mode == "bf16")
     warm = 3 if args.compile else 1  # compilation happens in the first steps (new shapes)
     for step in range(steps + warm):
-        for (arch, how), (model, collate, opt, total, events, tunes, titles) in runs.items():
+        for (arch, how), (model, collate, opt, total, events, tunes, titles,
+                          bf16) in runs.items():
             if arch in failed:
                 continue
             pick = batches[how][step % len(batches[how])]
             t0 = time.perf_counter()
             batch = collate([ds[int(i)] for i in pick])
             t1 = time.perf_counter()
+            cast = (torch.autocast("cpu", dtype=torch.bfloat16) if bf16
+                    else contextlib.nullcontext())
             try:
-                tune = tunes(batch)  # (B, D)
-                t2 = time.perf_counter()
-                title = titles(batch["title"])  # (B, D)
+                with cast:
+                    tune = tunes(batch).float()  # (B, D)
+                    t2 = time.perf_counter()
+                    title = titles(batch["title"]).float()  # (B, D)
             except Exception as err:  # noqa: BLE001 - a model torch.compile cannot take
                 failed[arch] = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
                 continue
@@ -124,10 +147,11 @@ def main(argv: list[str] | None = None) -> int:
             for name, dt in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t5 - t4,
                                          (t4 - t3) + (t6 - t5))):
                 total[name] += dt
-    print(f"folkclip from {sys.modules['folkclip'].__file__}")
+    print(f"folkclip from {sys.modules['folkclip'].__file__}"
+          + (f", model fields {overrides}" if overrides else ""))
     for arch, err in failed.items():
         print(f"{arch}: torch.compile failed: {err}")
-    for (arch, how), (_, _, _, total, events, _, _) in runs.items():
+    for (arch, how), (_, _, _, total, events, *_) in runs.items():
         if arch in failed:
             continue
         step_s = sum(total.values()) / steps
