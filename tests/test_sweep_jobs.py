@@ -58,3 +58,22 @@ def test_job_settings_round_robin_over_gpus():
     assert envs == ["0", "1", "0", "1"]
     assert study_jobs.job_settings(0, 4, 0, "auto", 16)[1] == [
         "trainer.threads=4", "trainer.devices=1", "trainer.strategy=auto"]
+
+
+def test_progress_estimates_the_time_left_from_runs_trained_from_their_start(tmp_path, capsys):
+    """A resumed run's few minutes say nothing of a whole run's: 4 runs, a resumed one
+    done after 1 min gives no estimate; a fresh one after 10 min gives 10 min per run x 2
+    runs left; the last says none left."""
+    now = [0.0]
+    progress = study_jobs.Progress(4, clock=lambda: now[0])
+    run = study_jobs.PlannedRun(study_jobs.Variant("gru-attn"), 1, tmp_path / "r")
+    now[0] = 60.0
+    first = progress.finished(run, resumed=True)
+    assert first == ("[1/4] gru-attn seed 1 done (resumed) (1.0 min, 3 left; no estimate "
+                     "until a run trained from its start finishes)")
+    now[0] = 600.0
+    assert progress.finished(run).endswith("(10.0 min, about 20.0 min left)")
+    now[0] = 900.0
+    assert progress.finished(run).endswith("(15.0 min, about 7.5 min left)")
+    assert progress.finished(run).endswith("none left)")
+    assert capsys.readouterr().out.splitlines()[0] == first

@@ -12,10 +12,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from folkclip.errors import FolkclipError
 from folkclip.io.runfiles import read_json
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 @dataclass(frozen=True)
@@ -155,18 +158,41 @@ class Launcher(Protocol):
 
 @dataclass
 class Progress:
-    """Prints ``[k/n] label seed s done (... min, about ... min left)`` per finished run."""
+    """Prints ``[k/n] label seed s done (... min, about ... min left)`` per finished run.
+
+    The time left is the wall time per run of the runs trained from their start in this
+    call, times the runs left: a resumed run's time says nothing of a whole run's (it may
+    have had one epoch left), so until a run trained from the start finishes, no estimate
+    is printed. Runs trained side by side share the wall time, so the estimate is
+    pessimistic while resumed runs fill job slots.
+    """
 
     total: int
-    start: float = field(default_factory=time.time)
+    clock: Callable[[], float] = time.time
+    start: float = field(default=-1.0)
     done: int = 0
+    fresh: int = 0
 
-    def finished(self, run: PlannedRun) -> None:
+    def __post_init__(self) -> None:
+        if self.start < 0:
+            self.start = self.clock()
+
+    def finished(self, run: PlannedRun, resumed: bool = False) -> str:
+        """Count ``run`` as finished and print (and return) its line."""
         self.done += 1
-        elapsed = time.time() - self.start
-        eta = elapsed / self.done * (self.total - self.done)
-        print(f"[{self.done}/{self.total}] {run.variant.label} seed {run.seed} done "
-              f"({elapsed / 60:.1f} min, about {eta / 60:.1f} min left)", flush=True)
+        self.fresh += not resumed
+        elapsed = self.clock() - self.start
+        left = self.total - self.done
+        if not left:
+            eta = "none left"
+        elif self.fresh:
+            eta = f"about {elapsed / self.fresh * left / 60:.1f} min left"
+        else:
+            eta = f"{left} left; no estimate until a run trained from its start finishes"
+        line = (f"[{self.done}/{self.total}] {run.variant.label} seed {run.seed} done"
+                f"{' (resumed)' if resumed else ''} ({elapsed / 60:.1f} min, {eta})")
+        print(line, flush=True)
+        return line
 
 
 def pending(jobs: list[Job]) -> list[tuple[Job, bool]]:

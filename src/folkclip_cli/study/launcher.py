@@ -45,7 +45,7 @@ class LocalLauncher:
                 print(f"training {job.run.out}" + (" (resuming)" if resume else ""), flush=True)
                 train_in_process(job.run, job.config, list(job.base), resume, self.quiet,
                                  job.folds)
-                progress.finished(job.run)
+                progress.finished(job.run, resume)
             return
         from concurrent.futures import ThreadPoolExecutor
         from queue import Queue
@@ -70,7 +70,7 @@ class LocalLauncher:
                                           os.cpu_count() or 1)
                 train_subprocess(job.run, job.config, list(job.base), resume, env, extra,
                                  job.folds)
-                progress.finished(job.run)
+                progress.finished(job.run, resume)
             finally:
                 slots.put(slot)
 

@@ -93,11 +93,12 @@ class RayLauncher:
                    **({} if self.gpus else {"CUDA_VISIBLE_DEVICES": ""})}
             extra = [*(["trainer.accelerator=gpu"] if self.gpus else []), *ONE_PROCESS,
                      f"trainer.threads={self.cpus}"]
-            refs = {}
-            for job, _ in todo:
+            refs, resumed = {}, {}
+            for job, resume in todo:
                 args = {"run": job.run, "config": job.config, "base": list(job.base),
                         "extra": extra, "folds": job.folds}
-                refs[task.remote(args, os.getcwd(), env)] = job
+                ref = task.remote(args, os.getcwd(), env)
+                refs[ref], resumed[ref] = job, resume
             progress = Progress(len(refs))
             waiting = list(refs)
             while waiting:
@@ -107,7 +108,7 @@ class RayLauncher:
                 except ray.exceptions.RayTaskError as err:
                     cause = err.as_instanceof_cause()
                     raise FolkclipError(str(cause)) from None
-                progress.finished(refs[ready[0]].run)
+                progress.finished(refs[ready[0]].run, resumed[ready[0]])
         finally:
             if started:
                 ray.shutdown()
