@@ -97,7 +97,8 @@ def index_once(src: Path, run: str, data: str, workdir: Path) -> tuple[float, di
 def tower_stage(run: str, n: int = 800) -> None:
     """CPU time of the tune tower alone on one thread: the old batching (index order,
     256 a batch, ``folkclip.eval.evaluation.embed_tunes``) against ``embed_corpus``, and
-    ``embed_corpus`` under bfloat16 autocast (how far its vectors move)."""
+    ``embed_corpus`` under bfloat16 autocast (how far its vectors move) and with wider
+    length-sorted batches."""
     import torch
 
     sys.path.insert(0, str(ROOT / "src"))
@@ -126,6 +127,12 @@ def tower_stage(run: str, n: int = 800) -> None:
               f"largest difference {abs(new - ref).max():.1e}); the same under bfloat16 "
               f"autocast {bf16:.0f} ({bf16 / rate:.2f}x the float32 rate; cosine to the "
               f"float32 vectors, smallest {float((half * new).sum(1).min()):.4f})", flush=True)
+        bigger = []
+        for size in (256, 1024):  # length-sorted too: do wider batches amortise the steps?
+            start = time.process_time()
+            fm.embed_corpus(tc, idx, size, ids)
+            bigger.append(f"{size}: {len(idx) / (time.process_time() - start):.0f}")
+        print(f"  length-sorted batches of {', '.join(bigger)} tunes per CPU-second", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
