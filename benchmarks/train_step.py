@@ -13,12 +13,13 @@ alternating step by step in one process; ``--archs`` takes several model presets
 (compilation) are reported apart, and a model that cannot be compiled is reported with the
 error instead. ``--bf16`` adds, per model, a copy (same initial weights) whose forward runs
 under ``torch.autocast("cpu", dtype=torch.bfloat16)`` (``trainer.precision: bf16-mixed``),
-timed in the same alternation. ``--set melody.layers=1`` changes the model of every preset
-(dotted fields of :class:`~folkclip.models.config.ModelConfig`), to time a smaller tower.
+timed in the same alternation. A preset may carry model fields after a colon (dotted fields
+of :class:`~folkclip.models.config.ModelConfig`, comma-separated), so that ``--archs gru-attn
+gru-attn:melody.layers=1`` times a smaller tower beside the default one.
 
     python benchmarks/train_step.py [--steps 6 | --steps 0 (one epoch)] [--threads 2]
         [--batch-size 64] [--archs gru-attn transformer] [--batches random bucketed]
-        [--src OTHER/src] [--compile] [--bf16] [--set melody.layers=1]
+        [--src OTHER/src] [--compile] [--bf16]
 """
 
 from __future__ import annotations
@@ -30,6 +31,22 @@ import sys
 import time
 
 PHASES = ("collate", "melody forward", "title forward", "backward", "loss + optimiser")
+
+
+def model_fields(arch: str) -> tuple[str, dict[str, object]]:
+    """``"gru-attn:melody.layers=1,melody.dim=64"`` -> the preset and its field changes
+    (values read as JSON where they parse, else kept as text)."""
+    name, _, spec = arch.partition(":")
+    fields: dict[str, object] = {}
+    for item in filter(None, spec.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"model field needs FIELD=VALUE, got {item!r} in {arch!r}")
+        try:
+            fields[key] = json.loads(value)
+        except json.JSONDecodeError:
+            fields[key] = value
+    return name, fields
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,18 +63,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time each model with its towers under torch.compile")
     parser.add_argument("--bf16", action="store_true",
                         help="also time each model with its forward under bfloat16 autocast")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="model field for every preset, e.g. melody.layers=1 (repeatable)")
     args = parser.parse_args(argv)
-    overrides = {}
-    for item in args.set:
-        field, sep, value = item.partition("=")
-        if not sep:
-            parser.error(f"--set needs FIELD=VALUE, got {item!r}")
-        try:
-            overrides[field] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[field] = value
+    try:
+        specs = {arch: model_fields(arch) for arch in args.archs}
+    except ValueError as err:
+        parser.error(str(err))
     if args.src:
         sys.path.insert(0, args.src)
     import numpy as np
@@ -99,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
                              *(("bf16",) if args.bf16 else ()))]
     for arch, mode in variants:
         torch.manual_seed(0)  # every copy starts from the eager model's weights
-        model = create_model(arch, {f: len(v) for f, v in tc.vocab.items()}, **overrides)
+        preset, fields = specs[arch]
+        model = create_model(preset, {f: len(v) for f, v in tc.vocab.items()}, **fields)
         collate = make_collate(tc, model.tokenize_titles, 256, "patches" in model.melody_inputs)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
         tunes, titles = model.encode_tunes, model.encode_titles
@@ -147,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, dt in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t5 - t4,
                                          (t4 - t3) + (t6 - t5))):
                 total[name] += dt
-    print(f"folkclip from {sys.modules['folkclip'].__file__}"
-          + (f", model fields {overrides}" if overrides else ""))
+    print(f"folkclip from {sys.modules['folkclip'].__file__}")
     for arch, err in failed.items():
         print(f"{arch}: torch.compile failed: {err}")
     for (arch, how), (_, _, _, total, events, *_) in runs.items():

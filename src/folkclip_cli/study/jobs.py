@@ -169,13 +169,12 @@ class Progress:
 
     total: int
     clock: Callable[[], float] = time.time
-    start: float = field(default=-1.0)
     done: int = 0
     fresh: int = 0
+    start: float = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.start < 0:
-            self.start = self.clock()
+        self.start = self.clock()
 
     def finished(self, run: PlannedRun, resumed: bool = False) -> str:
         """Count ``run`` as finished and print (and return) its line."""

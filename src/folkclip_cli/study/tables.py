@@ -95,9 +95,9 @@ def seed_columns(summary: list[GroupSummary], reference: str | None,
         return {}
     cols = {"seeds": {s.label: str(s.n) for s in summary}}
     if reference:
+        sds = {s.label: s.seed_sd.get(keys[0], math.nan) for s in summary}
         cols[f"seed sd Δ {SHORT[keys[0]]}"] = {
-            s.label: (f"{s.seed_sd[keys[0]]:.4f}" if s.seed_sd.get(keys[0], math.nan)
-                      == s.seed_sd.get(keys[0], math.nan) else "—") for s in summary}
+            label: "—" if math.isnan(sd) else f"{sd:.4f}" for label, sd in sds.items()}
     return cols
 
 
